@@ -1,0 +1,57 @@
+# Entry points: `make demo`, `make test`, `make bench`, `make lint`. Only python3 and make needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_PORT ?= 8000
+
+.PHONY: install demo test test-fast bench lint format browser clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# A local .env with DEBUG on and a random secret key, written once and never committed.
+.env:
+	$(PYTHON) -c "import secrets; print('DJANGO_DEBUG=1'); print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
+
+install: $(STAMP) .env
+
+# Chromium for the browser tests, from Debian's packages where we may install them.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || true; \
+	  fi; }
+	@command -v chromium >/dev/null 2>&1 || echo "!! Chromium is not installed: browser tests will be SKIPPED (apt-get install -y chromium)"
+
+demo: install
+	mkdir -p var
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input -v0
+	$(PY) manage.py load_demo --port $(DEMO_PORT)
+	DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
+
+test: install browser
+	mkdir -p var
+	$(PY) manage.py collectstatic --no-input -v0
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "!! pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: install
+	mkdir -p var
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var/broker var/test-db.sqlite3* .pytest_cache

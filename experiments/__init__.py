@@ -1,0 +1,1 @@
+"""A/B experiments: design, assignment, exposures, analysis and results."""

@@ -1,0 +1,1 @@
+"""HTTP API of experiments: thin views over ``experiments.services``."""

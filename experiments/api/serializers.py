@@ -1,0 +1,185 @@
+"""Input and output shapes of the experiments API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from experiments.models import Correction, Decision, Engine, Experiment, FunnelStage
+from experiments.services.design import ExperimentDesign, VariantSpec
+from plg_platform.api.base import StrictSerializer
+
+TWO_CONTROLS = "Exactly one variant may be the control; {count} are marked."
+
+
+class VariantInputSerializer(StrictSerializer):
+    key = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200, required=False, default="")
+    weight = serializers.FloatField(min_value=0, max_value=1)
+    is_control = serializers.BooleanField(required=False, default=False)
+
+
+class HypothesisInputSerializer(StrictSerializer):
+    change = serializers.CharField(help_text="We believe [this change]…")
+    audience = serializers.CharField(required=False, default="", allow_blank=True)
+    outcome = serializers.CharField(required=False, default="", allow_blank=True)
+    evidence = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class HypothesisField(serializers.Field):
+    """A hypothesis as the template's parts, or as one sentence (kept as the 'change')."""
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if isinstance(data, str):
+            if not data.strip():
+                raise serializers.ValidationError("A hypothesis is required.")
+            return {"change": data.strip(), "audience": "", "outcome": "", "evidence": ""}
+        parts = HypothesisInputSerializer(data=data)
+        parts.is_valid(raise_exception=True)
+        return dict(parts.validated_data)
+
+    def to_representation(self, value: Experiment) -> dict[str, str]:
+        return {
+            "statement": value.hypothesis,
+            "change": value.hypothesis_change,
+            "audience": value.hypothesis_audience,
+            "outcome": value.hypothesis_outcome,
+            "evidence": value.hypothesis_evidence,
+        }
+
+
+class DesignInputSerializer(StrictSerializer):
+    """Every design field; on PATCH all are optional."""
+
+    key = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    hypothesis = HypothesisField()
+    variants = VariantInputSerializer(many=True)
+    primary_metric = serializers.SlugField()
+    secondary_metrics = serializers.ListField(child=serializers.SlugField(), required=False)
+    guardrail_metrics = serializers.ListField(child=serializers.SlugField(), required=False)
+    coverage = serializers.FloatField(min_value=0, max_value=1, required=False)
+    targeting = serializers.DictField(required=False)
+    unit_property = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    team = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    product_area = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    funnel_stage = serializers.ChoiceField(FunnelStage.choices, required=False, allow_blank=True)
+    engine = serializers.ChoiceField(Engine.choices, required=False)
+    sequential = serializers.BooleanField(required=False)
+    sequential_tuning = serializers.IntegerField(min_value=100, required=False)
+    alpha = serializers.FloatField(min_value=0.001, max_value=0.2, required=False)
+    cuped = serializers.BooleanField(required=False)
+    correction = serializers.ChoiceField(Correction.choices, required=False)
+    segments = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    min_days_for_alerts = serializers.IntegerField(min_value=0, required=False)
+    min_units_for_alerts = serializers.IntegerField(min_value=0, required=False)
+    planned_mde = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    planned_sample_size_per_variant = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True
+    )
+    planned_duration_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    phase_reason = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+    def validate_variants(self, variants: list[dict]) -> list[dict]:
+        controls = sum(1 for v in variants if v["is_control"])
+        if controls > 1:
+            raise serializers.ValidationError(TWO_CONTROLS.format(count=controls))
+        if controls == 0 and variants:
+            # The first variant is the control, as in the statistics API.
+            variants = [{**variants[0], "is_control": True}, *variants[1:]]
+        return variants
+
+
+def design_changes(validated: dict[str, Any]) -> dict[str, Any]:
+    """Turn validated input into ``ExperimentDesign`` field values."""
+    out: dict[str, Any] = {}
+    for name, value in validated.items():
+        if name == "phase_reason":
+            continue
+        if name == "hypothesis":
+            out.update({f"hypothesis_{part}": text for part, text in value.items()})
+        elif name == "variants":
+            out["variants"] = tuple(VariantSpec(**v) for v in value)
+        elif isinstance(value, list):
+            out[name] = tuple(value)
+        else:
+            out[name] = value
+    return out
+
+
+def design_from_input(validated: dict[str, Any]) -> ExperimentDesign:
+    return ExperimentDesign(**design_changes(validated))
+
+
+class VariantOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    weight = serializers.FloatField()
+    is_control = serializers.BooleanField()
+
+
+class PhaseOutputSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    coverage = serializers.FloatField()
+    weights = serializers.DictField()
+    metric_keys = serializers.DictField()
+    reason = serializers.CharField()
+
+
+class ExperimentOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    hypothesis = HypothesisField(source="*")
+    status = serializers.CharField()
+    owner = serializers.EmailField(source="owner.email", allow_null=True, default=None)
+    team = serializers.CharField()
+    product_area = serializers.CharField()
+    funnel_stage = serializers.CharField()
+    variants = VariantOutputSerializer(many=True, source="variants.all")
+    metrics = serializers.SerializerMethodField()
+    coverage = serializers.FloatField()
+    targeting = serializers.DictField()
+    unit_property = serializers.CharField()
+    settings = serializers.SerializerMethodField()
+    planned_mde = serializers.FloatField(allow_null=True)
+    planned_sample_size_per_variant = serializers.IntegerField(allow_null=True)
+    planned_duration_days = serializers.IntegerField(allow_null=True)
+    phases = PhaseOutputSerializer(many=True, source="phases.all")
+    decision = serializers.CharField()
+    decision_variant = serializers.CharField()
+    decision_rationale = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    concluded_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_metrics(self, obj: Experiment) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"primary": [], "secondary": [], "guardrail": []}
+        for link in obj.metric_links.select_related("metric"):
+            out[link.role].append(link.metric.key)
+        return out
+
+    def get_settings(self, obj: Experiment) -> dict[str, Any]:
+        return {
+            name: getattr(obj, name)
+            for name in (
+                "engine", "sequential", "sequential_tuning", "alpha", "cuped", "correction",
+                "segments", "min_days_for_alerts", "min_units_for_alerts",
+            )
+        }
+
+
+class ConcludeInputSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(Decision.choices)
+    rationale = serializers.CharField()
+    variant = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class AssignmentOutputSerializer(serializers.Serializer):
+    variant = serializers.CharField(allow_null=True)
+    in_experiment = serializers.BooleanField()
+    reason = serializers.CharField()

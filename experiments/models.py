@@ -1,0 +1,300 @@
+"""Experiments: design, variants, phases, metrics, result snapshots, alerts and webhooks.
+
+Changes of state go through ``experiments.services``; nothing here holds business logic.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from plg_platform.models import BackgroundJob, TimeStampedModel, Workspace
+
+
+class FunnelStage(models.TextChoices):
+    ACQUISITION = "acquisition", "Acquisition"
+    ACTIVATION = "activation", "Activation"
+    RETENTION = "retention", "Retention"
+    REFERRAL = "referral", "Referral"
+    REVENUE = "revenue", "Revenue"
+
+
+class ExperimentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    CONCLUDED = "concluded", "Concluded"
+    ARCHIVED = "archived", "Archived"
+
+
+class Decision(models.TextChoices):
+    SHIP = "ship", "Ship a variant"
+    ROLLBACK = "rollback", "Roll back"
+    ITERATE = "iterate", "Iterate"
+
+
+class Engine(models.TextChoices):
+    FREQUENTIST = "frequentist", "Frequentist"
+    BAYESIAN = "bayesian", "Bayesian"
+
+
+class Correction(models.TextChoices):
+    NONE = "none", "None"
+    HOLM = "holm", "Holm–Bonferroni"
+    BH = "bh", "Benjamini–Hochberg"
+
+
+def _new_seed() -> str:
+    return uuid.uuid4().hex
+
+
+class Experiment(TimeStampedModel):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="experiments")
+    key = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200)
+    # The hypothesis, in the template's four parts.
+    hypothesis_change = models.TextField(help_text="We believe [this change]…")
+    hypothesis_audience = models.TextField(blank=True, help_text="…for [whom]…")
+    hypothesis_outcome = models.TextField(blank=True, help_text="…will [move which metric]…")
+    hypothesis_evidence = models.TextField(blank=True, help_text="…because [evidence].")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    team = models.CharField(max_length=100, blank=True)
+    product_area = models.CharField(max_length=200, blank=True)
+    funnel_stage = models.CharField(max_length=20, choices=FunnelStage.choices, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ExperimentStatus.choices, default=ExperimentStatus.DRAFT
+    )
+    # Assignment
+    hash_seed = models.CharField(max_length=64, default=_new_seed)
+    coverage = models.FloatField(default=1.0, help_text="Share of eligible units included, 0–1.")
+    targeting = models.JSONField(
+        default=dict, blank=True, help_text="GrowthBook condition on unit properties."
+    )
+    unit_property = models.CharField(
+        max_length=100, blank=True, help_text="Empty: users. Else the unit property to hash on."
+    )
+    # Analysis settings
+    engine = models.CharField(max_length=16, choices=Engine.choices, default=Engine.FREQUENTIST)
+    sequential = models.BooleanField(default=False)
+    sequential_tuning = models.PositiveIntegerField(default=5000)
+    alpha = models.FloatField(default=0.05)
+    cuped = models.BooleanField(default=True)
+    correction = models.CharField(max_length=8, choices=Correction.choices, default=Correction.HOLM)
+    segments = models.JSONField(default=list, blank=True, help_text="Unit properties to break down by.")
+    min_days_for_alerts = models.PositiveIntegerField(default=3)
+    min_units_for_alerts = models.PositiveIntegerField(default=200)
+    multiple_exposure_threshold = models.FloatField(default=0.01)
+    # Planning
+    planned_mde = models.FloatField(null=True, blank=True, help_text="Relative MDE, e.g. 0.05.")
+    planned_sample_size_per_variant = models.PositiveIntegerField(null=True, blank=True)
+    planned_duration_days = models.PositiveIntegerField(null=True, blank=True)
+    # Conclusion
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    decision_variant = models.CharField(max_length=100, blank=True)
+    decision_rationale = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    concluded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="experiment_unique_key"),
+            models.CheckConstraint(
+                condition=Q(coverage__gte=0) & Q(coverage__lte=1), name="experiment_coverage_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(alpha__gt=0) & Q(alpha__lt=0.5), name="experiment_alpha_range"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="concluded") | ~Q(decision=""),
+                name="experiment_concluded_has_decision",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def hypothesis(self) -> str:
+        """The hypothesis as one sentence, from the template's parts."""
+        parts = [f"We believe {self.hypothesis_change.strip().rstrip('.')}"]
+        if self.hypothesis_audience:
+            parts.append(f"for {self.hypothesis_audience.strip()}")
+        if self.hypothesis_outcome:
+            parts.append(f"will {self.hypothesis_outcome.strip()}")
+        sentence = " ".join(parts)
+        if self.hypothesis_evidence:
+            sentence += f" because {self.hypothesis_evidence.strip().rstrip('.')}"
+        return sentence + "."
+
+
+class Variant(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    weight = models.FloatField()
+    is_control = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_unique_key"),
+            models.UniqueConstraint(
+                fields=["experiment"], condition=Q(is_control=True), name="variant_one_control"
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__gte=0) & Q(weight__lte=1), name="variant_weight_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class MetricRole(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+    GUARDRAIL = "guardrail", "Guardrail"
+
+
+class ExperimentMetric(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="metric_links")
+    metric = models.ForeignKey("outcomes.Metric", on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16, choices=MetricRole.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "metric"], name="expmetric_unique"),
+            models.UniqueConstraint(
+                fields=["experiment"], condition=Q(role="primary"), name="expmetric_one_primary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} ({self.role})"
+
+
+class Phase(models.Model):
+    """A period with fixed variants, weights and metrics. Changing any of them while the
+    experiment runs ends the phase and starts a new one, with its own analysis and SRM check."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="phases")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    coverage = models.FloatField()
+    weights = models.JSONField(help_text="{variant key: weight} during this phase.")
+    metric_keys = models.JSONField(help_text="{role: [metric keys]} during this phase.")
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "number"], name="phase_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.key} phase {self.number}"
+
+
+class ResultSnapshot(models.Model):
+    """One immutable analysis: inputs, settings, outputs, engine version, data cut-off."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="snapshots")
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="snapshots")
+    job = models.OneToOneField(
+        BackgroundJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="snapshot"
+    )
+    data_cutoff = models.DateTimeField()
+    engine_version = models.CharField(max_length=32)
+    settings = models.JSONField()
+    inputs = models.JSONField(help_text="Sufficient statistics per metric × variant × segment.")
+    outputs = models.JSONField(help_text="Comparisons, corrections and summaries.")
+    health = models.JSONField(help_text="SRM, multiple exposures, guardrails, power.")
+    run_seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-data_cutoff", "-id"]
+        indexes = [models.Index(fields=["experiment", "-data_cutoff"])]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.key} @ {self.data_cutoff:%Y-%m-%d %H:%M}"
+
+
+class Notification(models.Model):
+    """An in-app alert, e.g. an SRM or a significant result."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="notifications")
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    kind = models.CharField(max_length=50)
+    dedupe_key = models.CharField(max_length=200)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "dedupe_key"], name="notification_unique_dedupe"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Webhook(TimeStampedModel):
+    """An outgoing webhook; its signing secret is stored encrypted, never in plain text."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret_encrypted = models.TextField(editable=False)
+    events = models.JSONField(default=list, blank=True, help_text="Alert kinds; empty means all.")
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "notification"], name="delivery_unique_per_notification"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webhook} ← {self.notification} ({self.status})"

@@ -1,0 +1,1 @@
+"""Business logic of experiments: design, lifecycle, exposures, analysis and alerts."""

@@ -1,0 +1,300 @@
+"""Designing an experiment: creating and changing its variants, metrics and settings.
+
+Rules that keep results honest live here: weights sum to 1, exactly one control, exactly one
+primary metric, metrics from the same workspace; and a running experiment's variants, weights,
+coverage or metrics never change silently: the change needs a reason and starts a new phase.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from experiments.assignment import condition_is_valid
+from experiments.models import (
+    Experiment,
+    ExperimentMetric,
+    ExperimentStatus,
+    MetricRole,
+    Phase,
+    Variant,
+)
+from outcomes.models import Metric
+from plg_platform.errors import Conflict, ValidationFailed
+from plg_platform.models import Workspace
+from plg_platform.services.audit import audit_record
+
+WEIGHTS_MUST_SUM_TO_ONE = "Variant weights must sum to 1 (they sum to {total:g})."
+NEED_TWO_VARIANTS = "An experiment needs at least two variants."
+NEED_ONE_CONTROL = "Exactly one variant must be the control (found {count})."
+DUPLICATE_VARIANT = "Variant keys must be unique: {key!r} appears twice."
+UNKNOWN_METRIC = "No metric {key!r} in this workspace."
+METRIC_IN_TWO_ROLES = "Metric {key!r} is listed more than once."
+KEY_TAKEN = "An experiment with key {key!r} already exists in this workspace."
+BAD_TARGETING = "Targeting must be a GrowthBook condition object, e.g. {\"country\": \"US\"}."
+BAD_COVERAGE = "Coverage must be between 0 and 1."
+BAD_WEIGHT = "Each weight must be between 0 and 1."
+BAD_ALPHA = "Alpha must be between 0 and 0.5."
+NEEDS_PHASE_REASON = (
+    "This experiment is running: changing {what} starts a new phase with its own analysis. "
+    "Send a 'phase_reason' saying why."
+)
+NOT_EDITABLE = "A {status} experiment cannot be edited."
+
+# Changing these on a running experiment starts a new phase.
+PHASE_FIELDS = ("variants", "coverage", "primary_metric", "secondary_metrics", "guardrail_metrics")
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    key: str
+    weight: float
+    name: str = ""
+    is_control: bool = False
+
+
+@dataclass(frozen=True)
+class ExperimentDesign:
+    """Everything a team decides when designing an experiment."""
+
+    key: str
+    name: str
+    hypothesis_change: str
+    variants: tuple[VariantSpec, ...]
+    primary_metric: str
+    hypothesis_audience: str = ""
+    hypothesis_outcome: str = ""
+    hypothesis_evidence: str = ""
+    secondary_metrics: tuple[str, ...] = ()
+    guardrail_metrics: tuple[str, ...] = ()
+    coverage: float = 1.0
+    targeting: Mapping[str, Any] = field(default_factory=dict)
+    unit_property: str = ""
+    team: str = ""
+    product_area: str = ""
+    funnel_stage: str = ""
+    engine: str = "frequentist"
+    sequential: bool = False
+    sequential_tuning: int = 5000
+    alpha: float = 0.05
+    cuped: bool = True
+    correction: str = "holm"
+    segments: tuple[str, ...] = ()
+    min_days_for_alerts: int = 3
+    min_units_for_alerts: int = 200
+    planned_mde: float | None = None
+    planned_sample_size_per_variant: int | None = None
+    planned_duration_days: int | None = None
+
+
+# Fields copied verbatim onto the Experiment row.
+_SCALAR_FIELDS = tuple(
+    f.name
+    for f in fields(ExperimentDesign)
+    if f.name not in {"variants", "primary_metric", "secondary_metrics", "guardrail_metrics"}
+)
+
+
+def _validate_variants(variants: Sequence[VariantSpec]) -> None:
+    if len(variants) < 2:
+        raise ValidationFailed(NEED_TWO_VARIANTS, field="variants")
+    seen: set[str] = set()
+    for v in variants:
+        if v.key in seen:
+            raise ValidationFailed(DUPLICATE_VARIANT.format(key=v.key), field="variants")
+        seen.add(v.key)
+        if not (0 <= v.weight <= 1) or not math.isfinite(v.weight):
+            raise ValidationFailed(BAD_WEIGHT, field="variants")
+    total = sum(v.weight for v in variants)
+    if abs(total - 1) > 1e-6:
+        raise ValidationFailed(WEIGHTS_MUST_SUM_TO_ONE.format(total=total), field="variants")
+    controls = sum(1 for v in variants if v.is_control)
+    if controls != 1:
+        raise ValidationFailed(NEED_ONE_CONTROL.format(count=controls), field="variants")
+
+
+def _resolve_metrics(
+    *, workspace: Workspace, design: ExperimentDesign
+) -> list[tuple[Metric, str]]:
+    roles = [(design.primary_metric, MetricRole.PRIMARY, "primary_metric")]
+    roles += [(k, MetricRole.SECONDARY, "secondary_metrics") for k in design.secondary_metrics]
+    roles += [(k, MetricRole.GUARDRAIL, "guardrail_metrics") for k in design.guardrail_metrics]
+    found = {m.key: m for m in Metric.objects.filter(workspace=workspace, key__in=[k for k, _, _ in roles])}
+    resolved, seen = [], set()
+    for key, role, field_name in roles:
+        if key not in found:
+            raise ValidationFailed(UNKNOWN_METRIC.format(key=key), field=field_name)
+        if key in seen:
+            raise ValidationFailed(METRIC_IN_TWO_ROLES.format(key=key), field=field_name)
+        seen.add(key)
+        resolved.append((found[key], role))
+    return resolved
+
+
+def _validate(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[Metric, str]]:
+    _validate_variants(design.variants)
+    if not (0 <= design.coverage <= 1):
+        raise ValidationFailed(BAD_COVERAGE, field="coverage")
+    if not (0 < design.alpha < 0.5):
+        raise ValidationFailed(BAD_ALPHA, field="alpha")
+    if design.targeting and not condition_is_valid(dict(design.targeting)):
+        raise ValidationFailed(BAD_TARGETING, field="targeting")
+    return _resolve_metrics(workspace=workspace, design=design)
+
+
+def _write_children(
+    *, experiment: Experiment, design: ExperimentDesign, metrics: list[tuple[Metric, str]]
+) -> None:
+    experiment.variants.all().delete()
+    Variant.objects.bulk_create(
+        Variant(
+            experiment=experiment,
+            key=v.key,
+            name=v.name or v.key.replace("-", " ").title(),
+            weight=v.weight,
+            is_control=v.is_control,
+            position=i,
+        )
+        for i, v in enumerate(design.variants)
+    )
+    experiment.metric_links.all().delete()
+    ExperimentMetric.objects.bulk_create(
+        ExperimentMetric(experiment=experiment, metric=m, role=role, position=i)
+        for i, (m, role) in enumerate(metrics)
+    )
+
+
+def design_of(experiment: Experiment) -> ExperimentDesign:
+    """Return the current design of ``experiment``."""
+    links = list(experiment.metric_links.select_related("metric"))
+    by_role = {r: [l.metric.key for l in links if l.role == r] for r in MetricRole.values}
+    return ExperimentDesign(
+        **{name: getattr(experiment, name) for name in _SCALAR_FIELDS if name not in {"targeting", "segments"}},
+        targeting=experiment.targeting,
+        segments=tuple(experiment.segments),
+        variants=tuple(
+            VariantSpec(key=v.key, weight=v.weight, name=v.name, is_control=v.is_control)
+            for v in experiment.variants.all()
+        ),
+        primary_metric=by_role[MetricRole.PRIMARY][0] if by_role[MetricRole.PRIMARY] else "",
+        secondary_metrics=tuple(by_role[MetricRole.SECONDARY]),
+        guardrail_metrics=tuple(by_role[MetricRole.GUARDRAIL]),
+    )
+
+
+def _as_json(design: ExperimentDesign) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(design):
+        value = getattr(design, f.name)
+        if f.name == "variants":
+            value = [vars(v) for v in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        out[f.name] = value
+    return out
+
+
+@transaction.atomic
+def experiment_create(
+    *, workspace: Workspace, design: ExperimentDesign, actor: AbstractBaseUser | None
+) -> Experiment:
+    """Create a draft experiment from ``design``; nothing is written if any rule fails."""
+    metrics = _validate(workspace=workspace, design=design)
+    if Experiment.objects.filter(workspace=workspace, key=design.key).exists():
+        raise ValidationFailed(KEY_TAKEN.format(key=design.key), field="key")
+    experiment = Experiment(
+        workspace=workspace,
+        owner=actor if actor is not None and actor.is_authenticated else None,
+        **{name: getattr(design, name) for name in _SCALAR_FIELDS},
+    )
+    experiment.targeting = dict(design.targeting)
+    experiment.segments = list(design.segments)
+    experiment.full_clean()
+    experiment.save()
+    _write_children(experiment=experiment, design=design, metrics=metrics)
+    audit_record(
+        workspace=workspace, actor=actor, action="experiment.create", obj=experiment,
+        changes=_as_json(design),
+    )
+    return experiment
+
+
+def phase_snapshot(experiment: Experiment) -> dict[str, Any]:
+    design = design_of(experiment)
+    return {
+        "coverage": design.coverage,
+        "weights": {v.key: v.weight for v in design.variants},
+        "metric_keys": {
+            "primary": [design.primary_metric],
+            "secondary": list(design.secondary_metrics),
+            "guardrail": list(design.guardrail_metrics),
+        },
+    }
+
+
+def phase_start(*, experiment: Experiment, reason: str) -> Phase:
+    """End the current phase (if any) and start the next one with the current design."""
+    now = timezone.now()
+    current = experiment.phases.filter(ended_at__isnull=True).first()
+    if current is not None:
+        current.ended_at = now
+        current.save(update_fields=["ended_at"])
+    number = (experiment.phases.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    return Phase.objects.create(
+        experiment=experiment, number=number, started_at=now, reason=reason,
+        **phase_snapshot(experiment),
+    )
+
+
+@transaction.atomic
+def experiment_update(
+    *,
+    experiment: Experiment,
+    changes: Mapping[str, Any],
+    actor: AbstractBaseUser | None,
+    phase_reason: str = "",
+) -> Experiment:
+    """Apply ``changes`` (design field → new value) to ``experiment``.
+
+    On a running experiment, a change to variants, weights, coverage or metrics needs a
+    ``phase_reason`` and starts a new phase, so no analysis mixes two designs.
+    """
+    experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    if experiment.status in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED):
+        raise Conflict(NOT_EDITABLE.format(status=experiment.status), field="status")
+    before = design_of(experiment)
+    after = replace(before, **changes)
+    changed = {k for k in changes if getattr(before, k) != getattr(after, k)}
+    if not changed:
+        return experiment
+    if "key" in changed:
+        raise ValidationFailed("An experiment's key cannot change.", field="key")
+    phase_changes = sorted(changed & set(PHASE_FIELDS))
+    running = experiment.status == ExperimentStatus.RUNNING
+    if running and phase_changes and not phase_reason.strip():
+        raise Conflict(NEEDS_PHASE_REASON.format(what=", ".join(phase_changes)), field="phase_reason")
+    metrics = _validate(workspace=experiment.workspace, design=after)
+    for name in _SCALAR_FIELDS:
+        setattr(experiment, name, getattr(after, name))
+    experiment.targeting = dict(after.targeting)
+    experiment.segments = list(after.segments)
+    experiment.full_clean()
+    experiment.save()
+    _write_children(experiment=experiment, design=after, metrics=metrics)
+    if running and phase_changes:
+        phase_start(experiment=experiment, reason=phase_reason.strip())
+    before_json, after_json = _as_json(before), _as_json(after)
+    audit_record(
+        workspace=experiment.workspace, actor=actor, action="experiment.update", obj=experiment,
+        changes={k: {"from": before_json[k], "to": after_json[k]} for k in sorted(changed)}
+        | ({"phase_reason": phase_reason} if running and phase_changes else {}),
+    )
+    return experiment

@@ -1,0 +1,278 @@
+"""The calculator facade: one request of per-variant counts in, SRM and comparisons out.
+
+Mirrors ``POST /api/v1/stats/analyze`` in DESIGN.md field for field, so the view only has to
+validate JSON into :class:`AnalysisRequest` and serialise :class:`AnalysisResponse`
+(``dataclasses.asdict`` gives JSON-ready values: non-finite numbers become None). Power
+planning's facade is :func:`experiments.stats.power.plan`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from experiments.stats.analysis import BatchAnalysis, analyze_batch
+from experiments.stats.messages import (
+    INVALID_INPUT,
+    RATIO_FIELDS_ERROR,
+    SRM_DETECTED_MESSAGE,
+    SRM_NO_UNITS_MESSAGE,
+    SRM_OK_MESSAGE,
+    STATUS_MESSAGES,
+    TOO_FEW_VARIANTS_ERROR,
+    WEIGHTS_LENGTH_ERROR,
+    WEIGHTS_VALUE_ERROR,
+    StatsInputError,
+    StatusCode,
+)
+from experiments.stats.settings import (
+    DEFAULT_ALPHA,
+    DEFAULT_SEQUENTIAL_TUNING,
+    DEFAULT_SRM_THRESHOLD,
+    Alternative,
+    AnalysisSettings,
+    Correction,
+    Difference,
+    Engine,
+    GaussianPrior,
+    MetricType,
+    check_option,
+    check_srm_threshold,
+)
+from experiments.stats.srm import srm_test
+from experiments.stats.sufficient_statistics import SufficientStatistics
+from experiments.stats.summaries import SummaryContext, describe_comparison
+
+
+@dataclass(frozen=True)
+class VariantStatistics:
+    """One variant's sums. ``sum_squares`` may be omitted for proportions (it equals ``sum``)."""
+
+    key: str
+    n: float
+    sum: float
+    sum_squares: float | None = None
+    denominator_sum: float | None = None
+    denominator_sum_squares: float | None = None
+    sum_product: float | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """The analyze request; the first variant is the control. Extra options have defaults.
+
+    ``variants`` may be given as mappings with VariantStatistics' field names (as JSON has them).
+    """
+
+    variants: tuple[VariantStatistics, ...]
+    metric_type: MetricType = "mean"
+    engine: Engine = "frequentist"
+    difference: Difference = "relative"
+    alpha: float = DEFAULT_ALPHA
+    sequential: bool = False
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING
+    correction: Correction = "none"
+    weights: tuple[float, ...] | None = None
+    alternative: Alternative = "two_sided"
+    higher_is_better: bool = True
+    prior_mean: float = 0.0
+    prior_variance: float = 1.0
+    proper_prior: bool = False
+    srm_threshold: float = DEFAULT_SRM_THRESHOLD
+    metric_name: str = "the metric"
+    settings: AnalysisSettings = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        variants = tuple(
+            v if isinstance(v, VariantStatistics) else VariantStatistics(**v) for v in self.variants
+        )
+        object.__setattr__(self, "variants", variants)
+        check_option("metric_type", self.metric_type, MetricType)
+        if len(self.variants) < 2:
+            raise StatsInputError("variants", TOO_FEW_VARIANTS_ERROR)
+        if self.weights is not None:
+            object.__setattr__(self, "weights", tuple(self.weights))
+            if len(self.weights) != len(self.variants):
+                raise StatsInputError("weights", WEIGHTS_LENGTH_ERROR)
+            if not all(math.isfinite(w) and w > 0 for w in self.weights):
+                raise StatsInputError("weights", WEIGHTS_VALUE_ERROR)
+        check_srm_threshold(self.srm_threshold)
+        if self.metric_type == "ratio":
+            for index, variant in enumerate(self.variants):
+                for name in ("denominator_sum", "denominator_sum_squares", "sum_product"):
+                    if getattr(variant, name) is None:
+                        raise StatsInputError(f"variants[{index}].{name}", RATIO_FIELDS_ERROR)
+        if self.metric_type != "proportion":
+            for index, variant in enumerate(self.variants):
+                if variant.sum_squares is None:
+                    raise StatsInputError(
+                        f"variants[{index}].sum_squares", "sum_squares is required."
+                    )
+        settings = AnalysisSettings(
+            engine=self.engine,
+            difference=self.difference,
+            alpha=self.alpha,
+            alternative=self.alternative,
+            sequential=self.sequential,
+            sequential_tuning=self.sequential_tuning,
+            correction=self.correction,
+            prior=GaussianPrior(self.prior_mean, self.prior_variance, self.proper_prior),
+        )
+        object.__setattr__(self, "settings", settings)
+
+    def statistics(self) -> SufficientStatistics:
+        """The request's sums as arrays of shape (V,)."""
+
+        def column(name: str) -> list[float]:
+            return [float(getattr(v, name)) for v in self.variants]
+
+        sums = column("sum")
+        squares = [float(v.sum if v.sum_squares is None else v.sum_squares) for v in self.variants]
+        ratio = self.metric_type == "ratio"
+        return SufficientStatistics(
+            n=np.array(column("n")),
+            sum=np.array(sums),
+            sum_squares=np.array(squares),
+            denominator_sum=np.array(column("denominator_sum")) if ratio else None,
+            denominator_sum_squares=np.array(column("denominator_sum_squares")) if ratio else None,
+            sum_product=np.array(column("sum_product")) if ratio else None,
+        )
+
+
+@dataclass(frozen=True)
+class SrmSummary:
+    p_value: float | None
+    flag: bool
+    chi_square: float | None
+    threshold: float
+    status: StatusCode
+    message: str
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """One treatment against the control. Frequentist fills ``p_value`` (corrected when a
+    correction is set; the raw one is ``p_value_unadjusted``); Bayesian fills
+    ``chance_to_win``, ``risk`` (expected loss if shipped) and ``risk_control``.
+    ``ci_level`` is the interval's actual confidence level (below 1 − alpha when corrected)."""
+
+    variant: str
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    chance_to_win: float | None
+    risk: float | None
+    status: StatusCode
+    message: str
+    summary: str
+    p_value_unadjusted: float | None
+    risk_control: float | None
+    ci_level: float | None
+    control_mean: float | None
+    variant_mean: float | None
+
+
+@dataclass(frozen=True)
+class AnalysisResponse:
+    srm: SrmSummary
+    comparisons: tuple[ComparisonResult, ...]
+
+
+def _number(values: np.ndarray | None, index: int) -> float | None:
+    """A JSON-safe float: None for a missing array or a non-finite value."""
+    if values is None:
+        return None
+    value = float(values[index])
+    return value if math.isfinite(value) else None
+
+
+def _srm_summary(request: AnalysisRequest) -> SrmSummary:
+    counts = [v.n for v in request.variants]
+    result = srm_test(counts, request.weights, request.srm_threshold)
+    status: StatusCode = str(result.status)  # type: ignore[assignment]
+    p_value = _number(np.atleast_1d(result.p_value), 0)
+    if status == INVALID_INPUT:
+        message = STATUS_MESSAGES[INVALID_INPUT]
+    elif p_value is None:
+        message = SRM_NO_UNITS_MESSAGE
+    elif bool(result.flag):
+        message = SRM_DETECTED_MESSAGE.format(p_value=p_value)
+    else:
+        message = SRM_OK_MESSAGE
+    return SrmSummary(
+        p_value=p_value,
+        flag=bool(result.flag),
+        chi_square=_number(np.atleast_1d(result.chi_square), 0),
+        threshold=request.srm_threshold,
+        status=status,
+        message=message,
+    )
+
+
+def _comparison(
+    request: AnalysisRequest, batch: BatchAnalysis, index: int, context: SummaryContext
+) -> ComparisonResult:
+    status: StatusCode = str(batch.status[index])  # type: ignore[assignment]
+    values = {
+        "effect": _number(batch.effect, index),
+        "ci_low": _number(batch.ci_low, index),
+        "ci_high": _number(batch.ci_high, index),
+        "ci_level": _number(batch.ci_level, index),
+        "p_value": _number(batch.p_value, index),
+        "chance_to_win": _number(batch.chance_to_win, index),
+        "risk": _number(batch.risk, index),
+    }
+    # One-sided bounds are infinite; the sentence needs them, JSON gets None.
+    low, high = float(batch.ci_low[index]), float(batch.ci_high[index])
+    variant = request.variants[index + 1].key
+    summary = describe_comparison(
+        context,
+        variant=variant,
+        status=status,
+        effect=values["effect"],
+        ci_low=low if not math.isnan(low) else None,
+        ci_high=high if not math.isnan(high) else None,
+        ci_level=values["ci_level"],
+        p_value=values["p_value"],
+        chance_to_win=values["chance_to_win"],
+        risk=values["risk"],
+    )
+    return ComparisonResult(
+        variant=variant,
+        status=status,
+        message=STATUS_MESSAGES[status],
+        summary=summary,
+        p_value_unadjusted=_number(batch.p_value_unadjusted, index),
+        risk_control=_number(batch.risk_control, index),
+        control_mean=_number(batch.control_mean, index),
+        variant_mean=_number(batch.variant_mean, index),
+        **values,
+    )
+
+
+def analyze(request: AnalysisRequest) -> AnalysisResponse:
+    """Check the traffic split, then compare every variant with the first (the control)."""
+    batch = analyze_batch(
+        request.statistics(),
+        metric_type=request.metric_type,
+        settings=request.settings,
+        higher_is_better=request.higher_is_better,
+    )
+    context = SummaryContext(
+        metric_name=request.metric_name,
+        engine=request.engine,
+        difference=request.difference,
+        metric_type=request.metric_type,
+        alpha=request.alpha,
+        sequential=request.sequential,
+        correction=request.correction,
+        higher_is_better=request.higher_is_better,
+        control_name=request.variants[0].key,
+    )
+    comparisons = tuple(
+        _comparison(request, batch, index, context) for index in range(len(request.variants) - 1)
+    )
+    return AnalysisResponse(srm=_srm_summary(request), comparisons=comparisons)

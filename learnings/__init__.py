@@ -1,0 +1,1 @@
+"""The learnings library: tagged, searchable learnings from experiments and research."""

@@ -1,0 +1,1 @@
+"""Outcome goals: metric definitions and the SQL metric compiler, the KPI library, OKRs."""

@@ -1,0 +1,1 @@
+"""Writes of the outcomes app: metric definitions (and later OKRs)."""

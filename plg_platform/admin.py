@@ -1,0 +1,58 @@
+"""Django admin for operators. Keys show only their prefix; secrets are never stored."""
+
+from django.contrib import admin
+
+from plg_platform.models import ApiKey, AuditLog, BackgroundJob, Event, Membership, Person, Workspace
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "created_at"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "workspace", "role"]
+    list_filter = ["role", "workspace"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "kind", "name", "workspace", "user", "last_used_at", "revoked_at"]
+    list_filter = ["kind", "workspace"]
+    readonly_fields = ["prefix", "digest", "last_used_at"]
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ["distinct_id", "workspace", "updated_at"]
+    list_filter = ["workspace"]
+    search_fields = ["distinct_id"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["event", "distinct_id", "timestamp_us", "workspace"]
+    list_filter = ["workspace"]
+    search_fields = ["distinct_id", "event"]
+    show_full_result_count = False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "workspace", "actor", "action", "object_type", "object_id"]
+    list_filter = ["action", "workspace"]
+
+
+@admin.register(BackgroundJob)
+class BackgroundJobAdmin(admin.ModelAdmin):
+    list_display = ["kind", "subject", "workspace", "status", "progress", "created_at"]
+    list_filter = ["kind", "status"]

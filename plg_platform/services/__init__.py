@@ -1,0 +1,1 @@
+"""Business logic of the platform: writes go through these functions, never raw saves."""

@@ -1,0 +1,79 @@
+"""Translate Segment's HTTP tracking API messages into our events and unit properties.
+
+Existing Segment client libraries can then send to us unchanged: ``track``, ``page`` and
+``screen`` become events; ``identify`` traits become unit properties; ``group`` links a unit
+to an account (``account_id``) and records the account's traits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from plg_platform.models import Workspace
+from plg_platform.services.ingestion import IngestResult, events_store, persons_identify, validate_events
+
+UNSUPPORTED_TYPE = "Unsupported message type {type!r}: use track, identify, page, screen or group."
+MISSING_ID = "A message needs a userId or an anonymousId."
+PAGE_EVENT = "$pageview"
+SCREEN_EVENT = "$screen"
+
+
+def _distinct_id(message: Mapping[str, Any]) -> str | None:
+    value = message.get("userId") or message.get("anonymousId")
+    return None if value is None else str(value)
+
+
+def _event_from(message: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
+    kind = message.get("type")
+    if kind == "track":
+        name = message.get("event")
+    else:
+        name = PAGE_EVENT if kind == "page" else SCREEN_EVENT
+    properties = dict(message.get("properties") or {})
+    if kind in ("page", "screen") and message.get("name"):
+        properties.setdefault("name", message["name"])
+    return {
+        "event": name,
+        "distinct_id": _distinct_id(message),
+        "timestamp": message.get("timestamp") or message.get("originalTimestamp") or now,
+        "insert_id": message.get("messageId"),
+        "properties": properties,
+    }
+
+
+def segment_batch_ingest(
+    *, workspace: Workspace, messages: Sequence[Any], now: datetime | None = None
+) -> IngestResult:
+    """Store a Segment batch; each rejected message is reported by its index in the batch."""
+    now = now or datetime.now(tz=UTC)
+    result = IngestResult()
+    events: list[tuple[int, dict[str, Any]]] = []
+    traits: list[tuple[str, dict[str, Any]]] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            result.rejected.append({"index": index, "errors": {"type": ["Must be an object."]}})
+            continue
+        kind = message.get("type")
+        distinct_id = _distinct_id(message)
+        if kind not in ("track", "page", "screen", "identify", "group"):
+            error = UNSUPPORTED_TYPE.format(type=kind)
+            result.rejected.append({"index": index, "errors": {"type": [error]}})
+        elif distinct_id is None:
+            result.rejected.append({"index": index, "errors": {"userId": [MISSING_ID]}})
+        elif kind == "identify":
+            traits.append((distinct_id, dict(message.get("traits") or {})))
+            result.accepted += 1
+        elif kind == "group":
+            group_traits = {f"account_{k}": v for k, v in (message.get("traits") or {}).items()}
+            traits.append((distinct_id, {"account_id": str(message.get("groupId")), **group_traits}))
+            result.accepted += 1
+        else:
+            events.append((index, _event_from(message, now=now)))
+    valid, rejected = validate_events([e for _, e in events], now=now)
+    result.rejected.extend({**r, "index": events[r["index"]][0]} for r in rejected)
+    events_store(workspace=workspace, events=[e for _, e in valid], result=result)
+    persons_identify(workspace=workspace, traits=traits)
+    result.rejected.sort(key=lambda r: r["index"])
+    return result

@@ -1,0 +1,17 @@
+"""Top-level URLs: the platform API, each app's API and pages, admin and OpenAPI docs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("plg_platform.api.urls")),
+    path("", include("outcomes.urls")),
+    path("", include("experiments.urls")),
+    path("", include("learnings.urls")),
+    path("", include("plg_platform.web_urls")),
+]

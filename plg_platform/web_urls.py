@@ -1,0 +1,14 @@
+"""Pages of the platform: sign-in, sign-out, home and onboarding, workspace switching."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from plg_platform import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("workspace/switch", views.switch_workspace, name="switch-workspace"),
+    path("onboarding/snippet-key", views.create_snippet_key, name="snippet-key"),
+    path("", views.home, name="home"),
+]
