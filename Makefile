@@ -54,4 +54,4 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf var/broker var/test-db.sqlite3* .pytest_cache
+	rm -rf var/broker var/test-*.sqlite3* .pytest_cache

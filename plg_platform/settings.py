@@ -21,7 +21,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 # No secret default outside DEBUG: production must set DJANGO_SECRET_KEY.
 if DEBUG:
-    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-only-key-do-not-use-in-production")
+    SECRET_KEY = env.str(
+        "DJANGO_SECRET_KEY", default="insecure-dev-only-key-do-not-use-in-production"
+    )
 else:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
@@ -81,7 +83,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file-backed test database, so that a real Celery worker process can open it too.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # It sits beside the database file, so runs with different DATABASE_URLs never collide.
+    _db_path = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {"NAME": str(_db_path.with_name(f"test-{_db_path.name}"))}
     # WAL lets the web server and the worker read while the other writes.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(

@@ -17,7 +17,14 @@ MetricTypeName = Literal[
     "conversion", "count", "sum", "mean", "ratio", "retention", "moment", "time_to_event"
 ]
 METRIC_TYPES: tuple[str, ...] = (
-    "conversion", "count", "sum", "mean", "ratio", "retention", "moment", "time_to_event"
+    "conversion",
+    "count",
+    "sum",
+    "mean",
+    "ratio",
+    "retention",
+    "moment",
+    "time_to_event",
 )
 FILTER_OPS: tuple[str, ...] = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "is_set", "is_not_set")
 CAP_TYPES: tuple[str, ...] = ("none", "absolute", "percentile")
@@ -99,7 +106,8 @@ class MetricDefinition:
     def window_bounds_days(self) -> tuple[int, int]:
         """Return the (first, last + 1) day after the start in which events count."""
         if self.type == "retention":
-            assert self.retention_start_day is not None and self.retention_end_day is not None
+            assert self.retention_start_day is not None
+            assert self.retention_end_day is not None
             return self.retention_start_day, self.retention_end_day + 1
         assert self.window_days is not None
         return 0, self.window_days
@@ -157,12 +165,16 @@ def _filters(data: Mapping[str, Any], name: str) -> tuple[EventFilter, ...]:
         if op in ("is_set", "is_not_set"):
             value = None
         elif op == "in":
-            if not isinstance(value, list) or not value or not all(
-                isinstance(v, scalar) for v in value
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, scalar) for v in value)
             ):
                 raise MetricDefinitionError(f"{where}.value", BAD_FILTER_VALUE)
             value = tuple(value)
-        elif not isinstance(value, scalar) or (isinstance(value, float) and not math.isfinite(value)):
+        elif not isinstance(value, scalar) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
             raise MetricDefinitionError(f"{where}.value", BAD_FILTER_VALUE)
         elif op in ("gt", "gte", "lt", "lte") and (
             isinstance(value, bool) or not isinstance(value, int | float)
@@ -207,18 +219,59 @@ _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "sum": ("event", "filters", "window_days", "property"),
     "mean": ("event", "filters", "window_days", "property"),
     "ratio": (
-        "event", "filters", "window_days", "property",
-        "denominator_event", "denominator_filters", "denominator_property",
+        "event",
+        "filters",
+        "window_days",
+        "property",
+        "denominator_event",
+        "denominator_filters",
+        "denominator_property",
     ),
     "retention": ("event", "filters", "retention_start_day", "retention_end_day"),
     "moment": ("event", "filters", "window_days", "min_count", "min_distinct_days"),
     "time_to_event": ("event", "filters", "window_days"),
 }
 _TYPED_FIELDS = (
-    "event", "filters", "window_days", "property", "denominator_event", "denominator_filters",
-    "denominator_property", "retention_start_day", "retention_end_day", "min_count",
+    "event",
+    "filters",
+    "window_days",
+    "property",
+    "denominator_event",
+    "denominator_filters",
+    "denominator_property",
+    "retention_start_day",
+    "retention_end_day",
+    "min_count",
     "min_distinct_days",
 )
+
+
+def _retention_days(data: Mapping[str, Any]) -> dict[str, int]:
+    start, end = data.get("retention_start_day"), data.get("retention_end_day")
+    if end is None:
+        end = start
+    ok = (
+        all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end))
+        and 0 <= start <= end <= MAX_WINDOW_DAYS
+    )
+    if not ok:
+        raise MetricDefinitionError(
+            "retention_start_day", BAD_RETENTION_DAYS.format(max=MAX_WINDOW_DAYS)
+        )
+    return {"retention_start_day": start, "retention_end_day": end}
+
+
+def _moment(data: Mapping[str, Any], *, window_days: int) -> dict[str, int]:
+    values = {}
+    for name in ("min_count", "min_distinct_days"):
+        value = data.get(name)
+        value = 1 if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MetricDefinitionError(name, BAD_MIN_COUNT)
+        values[name] = value
+    if values["min_distinct_days"] > window_days:
+        raise MetricDefinitionError("min_distinct_days", DISTINCT_DAYS_EXCEED_WINDOW)
+    return values
 
 
 def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
@@ -231,8 +284,10 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
     allowed = _TYPE_FIELDS[type_]
     _forbid(data, tuple(n for n in _TYPED_FIELDS if n not in allowed), type_)
 
-    event = "" if type_ == "retention" and not data.get("event") else _require_name(
-        data, "event", type_
+    event = (
+        ""
+        if type_ == "retention" and not data.get("event")
+        else _require_name(data, "event", type_)
     )
     values: dict[str, Any] = {
         "key": str(data.get("key", "")),
@@ -243,17 +298,7 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
         "tags": tuple(str(t) for t in data.get("tags") or ()),
     }
     if type_ == "retention":
-        start, end = data.get("retention_start_day"), data.get("retention_end_day")
-        if end is None:
-            end = start
-        ok = all(
-            isinstance(v, int) and not isinstance(v, bool) for v in (start, end)
-        ) and 0 <= start <= end <= MAX_WINDOW_DAYS
-        if not ok:
-            raise MetricDefinitionError(
-                "retention_start_day", BAD_RETENTION_DAYS.format(max=MAX_WINDOW_DAYS)
-            )
-        values.update(retention_start_day=start, retention_end_day=end)
+        values.update(_retention_days(data))
     else:
         window = _positive_int(data, "window_days", maximum=MAX_WINDOW_DAYS)
         if window is None:
@@ -268,14 +313,6 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
         values["denominator_filters"] = _filters(data, "denominator_filters")
         values["denominator_property"] = _property_name(data, "denominator_property")
     if type_ == "moment":
-        min_count = data.get("min_count", 1)
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise MetricDefinitionError("min_count", BAD_MIN_COUNT)
-        days = data.get("min_distinct_days", 1)
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise MetricDefinitionError("min_distinct_days", BAD_MIN_COUNT)
-        if days > values["window_days"]:
-            raise MetricDefinitionError("min_distinct_days", DISTINCT_DAYS_EXCEED_WINDOW)
-        values.update(min_count=min_count, min_distinct_days=days)
+        values.update(_moment(data, window_days=values["window_days"]))
     values["cap_type"], values["cap_value"] = _cap(data, type_)
     return MetricDefinition(**values)

@@ -29,9 +29,17 @@ BAD_CHOICE = "Expected one of: {choices}."
 
 # Definition fields stored as they are on the model.
 _DEFINITION_FIELDS = (
-    "event", "window_days", "denominator_event", "denominator_property",
-    "retention_start_day", "retention_end_day", "min_count", "min_distinct_days",
-    "cap_type", "cap_value", "unit_property",
+    "event",
+    "window_days",
+    "denominator_event",
+    "denominator_property",
+    "retention_start_day",
+    "retention_end_day",
+    "min_count",
+    "min_distinct_days",
+    "cap_type",
+    "cap_value",
+    "unit_property",
 )
 
 
@@ -100,7 +108,10 @@ def metric_create(
     except IntegrityError as error:  # a concurrent create of the same key
         raise ValidationFailed(KEY_TAKEN.format(key=key), field="key") from error
     audit_record(
-        workspace=workspace, actor=actor, action="metric.create", obj=metric,
+        workspace=workspace,
+        actor=actor,
+        action="metric.create",
+        obj=metric,
         changes={"definition": metric_spec(metric)},
     )
     return metric
@@ -125,7 +136,10 @@ def metric_definition(metric: Metric) -> MetricDefinition:
 def metric_delete(*, metric: Metric, actor: AbstractBaseUser | None = None) -> None:
     """Delete a metric that no experiment or key result uses (PROTECT refuses otherwise)."""
     audit_record(
-        workspace=metric.workspace, actor=actor, action="metric.delete", obj=metric,
+        workspace=metric.workspace,
+        actor=actor,
+        action="metric.delete",
+        obj=metric,
         changes={"definition": metric_spec(metric)},
     )
     metric.delete()
