@@ -454,8 +454,7 @@ class MetricCompiler:
         columns: list[exp.Expression] = [
             _col("unit_id", "pop"),
             _col("start_us", "pop"),
-            _col("grp", "pop"),
-            _col("seg", "pop"),
+            *(_col(name, "pop") for name in self._varying()),
         ]
         named: list[_MetricColumns] = []
         for i, m in enumerate(self.metrics):
@@ -499,11 +498,20 @@ class MetricCompiler:
             .group_by(
                 _col("unit_id", "pop"),
                 _col("start_us", "pop"),
-                _col("grp", "pop"),
-                _col("seg", "pop"),
+                *(_col(name, "pop") for name in self._varying()),
             )
         )
         return select, named
+
+    def _varying(self) -> tuple[str, ...]:
+        """Return which of the population's ``grp`` and ``seg`` columns differ between units."""
+        pop = self.population
+        grouped = isinstance(pop, TablePopulation) or bool(pop.bucket_us)
+        return tuple(
+            name
+            for name, varies in (("grp", grouped), ("seg", bool(pop.segment_property)))
+            if varies
+        )
 
     def _has_covariate(self, m: MetricDefinition) -> bool:
         return self.covariate_days > 0 and m.type not in ("time_to_event", "ratio")
@@ -563,7 +571,13 @@ class MetricCompiler:
     # --- the final aggregate -----------------------------------------------------------------
     def compile(self) -> CompiledQuery:
         per_unit, named = self._per_unit()
-        outputs: list[exp.Expression] = [_col("grp", "pu"), _col("seg", "pu")]
+        # A group or segment that is the same for every unit is a literal, not a grouping key:
+        # grouping by it would cost the database a sort of every per-unit row.
+        varying = self._varying()
+        outputs: list[exp.Expression] = [
+            _col(name, "pu") if name in varying else exp.alias_(exp.Literal.string("all"), name)
+            for name in ("grp", "seg")
+        ]
         out_names = ["grp", "seg"]
 
         def add(name: str, expression: exp.Expression) -> None:
@@ -613,11 +627,12 @@ class MetricCompiler:
         query = (
             exp.select(*outputs)
             .from_(exp.to_table("per_unit").as_("pu"))
-            .group_by(_col("grp", "pu"), _col("seg", "pu"))
-            .order_by(_col("grp", "pu"), _col("seg", "pu"))
             .with_("population", as_=self._population())
             .with_("per_unit", as_=per_unit)
         )
+        if varying:
+            keys = [_col(name, "pu") for name in varying]
+            query = query.group_by(*keys).order_by(*(k.copy() for k in keys))
         return CompiledQuery(
             sql=query.sql(dialect=self.dialect),
             params=dict(self.params.values),
