@@ -22,7 +22,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
 class IngestionKeyScheme(OpenApiAuthenticationExtension):
     target_class = "plg_platform.authentication.IngestionKeyAuthentication"
-    name = "ingestionKey"
+    name = ["ingestionKey", "ingestionKeyBasic"]
 
     def get_security_definition(self, auto_schema):
         return [

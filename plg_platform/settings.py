@@ -146,6 +146,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set that several fields share (difference, mde_type).
+    "ENUM_NAME_OVERRIDES": {"EffectScaleEnum": ["relative", "absolute"]},
 }
 
 # --- Ingestion limits -------------------------------------------------------------------------

@@ -38,8 +38,27 @@ class AnalyzeInputSerializer(StrictSerializer):
     sequential = serializers.BooleanField(default=False)
     sequential_tuning = serializers.FloatField(default=5000)
     correction = serializers.ChoiceField(["none", "holm", "bh"], default="none")
-    alternative = serializers.ChoiceField(["two_sided", "greater", "less"], required=False)
-    weights = serializers.ListField(child=serializers.FloatField(), required=False)
+    alternative = serializers.ChoiceField(
+        ["two_sided", "greater", "less"],
+        required=False,
+        help_text='"greater"/"less" test treatment − control one-sided; default two-sided.',
+    )
+    weights = serializers.ListField(
+        child=serializers.FloatField(),
+        required=False,
+        help_text="Configured traffic weights, one per variant, for the SRM check (default equal).",
+    )
+    srm_threshold = serializers.FloatField(
+        required=False, help_text="Flag a sample ratio mismatch below this p-value (0.001)."
+    )
+    higher_is_better = serializers.BooleanField(
+        required=False, help_text="Direction of improvement, for chance to win and risk."
+    )
+    proper_prior = serializers.BooleanField(
+        required=False, help_text="Bayesian: use N(prior_mean, prior_variance) instead of flat."
+    )
+    prior_mean = serializers.FloatField(required=False, help_text="In the effect's units.")
+    prior_variance = serializers.FloatField(required=False, help_text="In the effect's units.")
     variants = CalculatorVariantSerializer(many=True, help_text="The first is the control.")
     metric_name = serializers.CharField(max_length=200, required=False)
 
@@ -62,8 +81,17 @@ class ComparisonOutputSerializer(serializers.Serializer):
     chance_to_win = serializers.FloatField(allow_null=True)
     risk = serializers.FloatField(allow_null=True)
     status = serializers.CharField()
-    message = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
     summary = serializers.CharField()
+    ci_level = serializers.FloatField(
+        allow_null=True, help_text="The interval's level (above 1 − alpha when corrected)."
+    )
+    p_value_unadjusted = serializers.FloatField(allow_null=True)
+    risk_control = serializers.FloatField(
+        allow_null=True, help_text="Bayesian: expected loss of keeping the control."
+    )
+    control_mean = serializers.FloatField(allow_null=True)
+    variant_mean = serializers.FloatField(allow_null=True)
 
 
 class AnalyzeOutputSerializer(serializers.Serializer):
@@ -136,7 +164,9 @@ class StatsPowerApi(WorkspaceAPIView):
 
     required_role = "viewer"
 
-    @extend_schema(request=PowerInputSerializer, responses=PowerOutputSerializer, tags=["statistics"])
+    @extend_schema(
+        request=PowerInputSerializer, responses=PowerOutputSerializer, tags=["statistics"]
+    )
     def post(self, request: Request) -> Response:
         data = PowerInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

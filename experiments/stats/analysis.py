@@ -17,7 +17,7 @@ from experiments.stats.bayesian import bayesian_inference
 from experiments.stats.corrections import adjust_p_values, corrected_alpha
 from experiments.stats.effects import EffectEstimates, estimate_effects
 from experiments.stats.frequentist import Inference, welch_inference
-from experiments.stats.messages import STATUS_MESSAGES
+from experiments.stats.messages import NUMERICAL_ERROR, OK, STATUS_MESSAGES
 from experiments.stats.sequential import confidence_sequence, sequential_rho
 from experiments.stats.settings import AnalysisSettings
 from experiments.stats.sufficient_statistics import (
@@ -123,30 +123,68 @@ def analyze_batch(
         direction = _direction(higher_is_better, statistics.shape[:-1])
         posterior = bayesian_inference(estimates, settings.prior, settings.alpha, direction)
         effect = np.where(ok, posterior.mean, estimates.effect)
-        return BatchAnalysis(
-            effect=np.asarray(effect, dtype=np.float64),
-            standard_error=posterior.standard_deviation,
-            ci_low=posterior.ci_low,
-            ci_high=posterior.ci_high,
-            ci_level=np.full(effect.shape, 1.0 - settings.alpha),
-            p_value=None,
-            p_value_unadjusted=None,
-            chance_to_win=posterior.chance_to_win,
-            risk=posterior.risk,
-            risk_control=posterior.risk_control,
-            **common,
-        )
-    inference, raw_p, level = _frequentist(estimates, settings)
-    return BatchAnalysis(
-        effect=estimates.effect,
-        standard_error=estimates.standard_error,
-        ci_low=inference.ci_low,
-        ci_high=inference.ci_high,
-        ci_level=np.asarray(1.0 - level, dtype=np.float64),
-        p_value=inference.p_value,
-        p_value_unadjusted=raw_p,
-        chance_to_win=None,
-        risk=None,
-        risk_control=None,
-        **common,
-    )
+        fields: dict[str, Any] = {
+            "effect": np.asarray(effect, dtype=np.float64),
+            "standard_error": posterior.standard_deviation,
+            "ci_low": posterior.ci_low,
+            "ci_high": posterior.ci_high,
+            "ci_level": np.full(effect.shape, 1.0 - settings.alpha),
+            "p_value": None,
+            "p_value_unadjusted": None,
+            "chance_to_win": posterior.chance_to_win,
+            "risk": posterior.risk,
+            "risk_control": posterior.risk_control,
+        }
+    else:
+        inference, raw_p, level = _frequentist(estimates, settings)
+        fields = {
+            "effect": estimates.effect,
+            "standard_error": estimates.standard_error,
+            "ci_low": inference.ci_low,
+            "ci_high": inference.ci_high,
+            "ci_level": np.asarray(1.0 - level, dtype=np.float64),
+            "p_value": inference.p_value,
+            "p_value_unadjusted": raw_p,
+            "chance_to_win": None,
+            "risk": None,
+            "risk_control": None,
+        }
+    return BatchAnalysis(**_withhold_non_finite({**common, **fields}))
+
+
+# Outputs that must be finite under an "ok" status; interval bounds may be ±inf (one-sided) but
+# never NaN.
+_FINITE_WHEN_OK = (
+    "effect",
+    "standard_error",
+    "p_value",
+    "p_value_unadjusted",
+    "chance_to_win",
+    "risk",
+    "risk_control",
+)
+_WITHHELD = _FINITE_WHEN_OK + ("ci_low", "ci_high", "degrees_of_freedom", "variance_reduction")
+
+
+def _withhold_non_finite(fields: dict[str, Any]) -> dict[str, Any]:
+    """Turn an "ok" comparison whose numbers overflowed into "numerical_error", numbers withheld.
+
+    The estimates are checked before inference, but an extreme α or standard error can still
+    overflow a quantile or an interval bound; this last check keeps the promise that "ok"
+    always comes with finite numbers.
+    """
+    status = fields["status"]
+    broken = np.zeros(status.shape, dtype=bool)
+    for name in _FINITE_WHEN_OK:
+        if fields[name] is not None:
+            broken |= ~np.isfinite(fields[name])
+    for name in ("ci_low", "ci_high"):
+        broken |= np.isnan(fields[name])
+    broken &= status == OK
+    if not broken.any():
+        return fields
+    fields["status"] = np.where(broken, NUMERICAL_ERROR, status)
+    for name in _WITHHELD:
+        if fields[name] is not None:
+            fields[name] = np.where(broken, np.nan, fields[name])
+    return fields

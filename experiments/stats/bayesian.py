@@ -68,7 +68,7 @@ def bayesian_inference(
     """Posterior, (1 − α) equal-tailed credible interval, chance to win and risks."""
     mean, variance = gaussian_posterior(estimates.effect, estimates.variance, prior)
     sd = np.sqrt(variance)
-    width = special.ndtri(1.0 - alpha / 2.0) * sd
+    width = -special.ndtri(alpha / 2.0) * sd
     sign = np.where(np.asarray(higher_is_better, dtype=bool), 1.0, -1.0)
     oriented = sign * mean  # positive = good for the variant
     with np.errstate(all="ignore"):

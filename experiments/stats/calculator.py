@@ -15,7 +15,8 @@ import numpy as np
 
 from experiments.stats.analysis import BatchAnalysis, analyze_batch
 from experiments.stats.messages import (
-    INVALID_INPUT,
+    INSUFFICIENT_DATA,
+    OK,
     RATIO_FIELDS_ERROR,
     SRM_DETECTED_MESSAGE,
     SRM_NO_UNITS_MESSAGE,
@@ -194,10 +195,10 @@ def _srm_summary(request: AnalysisRequest) -> SrmSummary:
     result = srm_test(counts, request.weights, request.srm_threshold)
     status: StatusCode = str(result.status)  # type: ignore[assignment]
     p_value = _number(np.atleast_1d(result.p_value), 0)
-    if status == INVALID_INPUT:
-        message = STATUS_MESSAGES[INVALID_INPUT]
-    elif p_value is None:
+    if status == INSUFFICIENT_DATA:
         message = SRM_NO_UNITS_MESSAGE
+    elif status != OK or p_value is None:
+        message = STATUS_MESSAGES[status]
     elif bool(result.flag):
         message = SRM_DETECTED_MESSAGE.format(p_value=p_value)
     else:

@@ -69,10 +69,11 @@ def cuped_adjust(stats: SufficientStatistics, moments: ArmMoments) -> CupedAdjus
     """Adjust each arm: mean − θ·z̄ and Var(x − θz) = σ²ₓ + θ²σ²_z − 2θσₓ_z (Deng et al. eq. 3)."""
     z_mean, z_variance, covariance = moments.covariate_moments()
     theta = pooled_theta(stats, moments)
-    adjusted_mean = moments.mean - theta * z_mean
-    raw = moments.variance + theta**2 * z_variance - 2.0 * theta * covariance
-    scale = moments.variance + theta**2 * z_variance
-    negative = raw < -ROUNDING_TOLERANCE * np.abs(scale)
+    with np.errstate(all="ignore"):  # overflow in extreme sums surfaces as a status downstream
+        adjusted_mean = moments.mean - theta * z_mean
+        raw = moments.variance + theta**2 * z_variance - 2.0 * theta * covariance
+        scale = moments.variance + theta**2 * z_variance
+        negative = raw < -ROUNDING_TOLERANCE * np.abs(scale)
     flagged = status_from_conditions(moments.status.shape, [(negative, NEGATIVE_VARIANCE)])
     status = merge_status(moments.status, flagged)
     return CupedAdjustment(

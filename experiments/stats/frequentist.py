@@ -53,7 +53,8 @@ def t_interval(
     check_option("alternative", alternative, Alternative)
     tail = np.asarray(alpha, dtype=np.float64) / (2.0 if alternative == "two_sided" else 1.0)
     with np.errstate(all="ignore"):
-        width = special.stdtrit(df, 1.0 - tail) * standard_error
+        # −t_{tail} rather than t_{1−tail}: 1 − tail rounds to 1 for a tiny α.
+        width = -special.stdtrit(df, tail) * standard_error
     low = effect - width if alternative != "less" else np.full_like(effect, -np.inf)
     high = effect + width if alternative != "greater" else np.full_like(effect, np.inf)
     keep = np.isfinite(width)

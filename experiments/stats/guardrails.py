@@ -17,7 +17,7 @@ from scipy import special
 
 from experiments.stats.effects import EffectEstimates, estimate_effects
 from experiments.stats.frequentist import t_p_value
-from experiments.stats.messages import MARGIN_ERROR, StatsInputError
+from experiments.stats.messages import MARGIN_ERROR, NUMERICAL_ERROR, OK, StatsInputError
 from experiments.stats.sequential import always_valid_p_value, halfwidth_multiplier, sequential_rho
 from experiments.stats.settings import AnalysisSettings
 from experiments.stats.sufficient_statistics import (
@@ -65,17 +65,21 @@ def guardrail_harm_test(
         )
     else:
         with np.errstate(all="ignore"):
-            multiplier = special.stdtrit(estimates.degrees_of_freedom, 1.0 - alpha)
+            multiplier = -special.stdtrit(estimates.degrees_of_freedom, alpha)
             p_value = t_p_value(excess / se, estimates.degrees_of_freedom, "greater")
-    ok = estimates.ok
-    lower = np.where(ok, harm - multiplier * se, np.nan)
+    with np.errstate(all="ignore"):
+        lower = harm - multiplier * se
+    # An overflowed bound or p-value under an "ok" estimate is withheld, not shown as NaN.
+    overflow = estimates.ok & ~(np.isfinite(lower) & np.isfinite(p_value))
+    status = np.where(overflow, NUMERICAL_ERROR, estimates.status)
+    ok = status == OK
     p_value = np.where(ok, p_value, np.nan)
     return GuardrailResult(
         harm=np.asarray(np.where(ok, harm, np.nan), dtype=np.float64),
-        harm_lower_bound=np.asarray(lower, dtype=np.float64),
+        harm_lower_bound=np.asarray(np.where(ok, lower, np.nan), dtype=np.float64),
         p_value=np.asarray(p_value, dtype=np.float64),
         harmful=np.asarray(ok & (p_value < alpha)),
-        status=estimates.status,
+        status=status,
         margin=margin,
         alpha=alpha,
     )

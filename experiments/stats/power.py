@@ -95,7 +95,7 @@ def signal_and_spread(
 
 
 def _z(alpha: float, two_sided: bool) -> float:
-    return float(special.ndtri(1.0 - alpha / (2.0 if two_sided else 1.0)))
+    return float(-special.ndtri(alpha / (2.0 if two_sided else 1.0)))
 
 
 def normal_power(

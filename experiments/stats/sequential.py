@@ -40,9 +40,9 @@ def halfwidth_multiplier(
     Two-sided: √(2(Nρ² + 1)/(Nρ²) · ln(√(Nρ² + 1)/α)); one-sided: ln(1 + √(Nρ² + 1)/(2α)).
     The fixed-horizon analogue is z_{1−α/2} ≈ 1.96; the ratio is the price of peeking.
     """
-    n_rho2 = np.asarray(n_total, dtype=np.float64) * rho**2
     alpha_arr = np.asarray(alpha, dtype=np.float64)
     with np.errstate(all="ignore"):
+        n_rho2 = np.asarray(n_total, dtype=np.float64) * rho**2
         if one_sided:
             log_term = np.log1p(np.sqrt(n_rho2 + 1.0) / (2.0 * alpha_arr))
         else:
@@ -64,8 +64,8 @@ def always_valid_p_value(
     the tested direction, where L is the exponent above, and 1 otherwise.
     """
     check_option("alternative", alternative, Alternative)
-    n_rho2 = n_total * rho**2
     with np.errstate(all="ignore"):
+        n_rho2 = n_total * rho**2
         exponent = rho**2 * effect**2 * n_total / variance / (2.0 * (n_rho2 + 1.0))
         half_log = 0.5 * np.log(n_rho2 + 1.0)
         if alternative == "two_sided":

@@ -16,6 +16,7 @@ from scipy import special
 from experiments.stats.messages import (
     INSUFFICIENT_DATA,
     INVALID_INPUT,
+    NUMERICAL_ERROR,
     OK,
     TOO_FEW_VARIANTS_ERROR,
     WEIGHTS_LENGTH_ERROR,
@@ -63,13 +64,18 @@ def srm_test(
             raise StatsInputError("weights", WEIGHTS_VALUE_ERROR)
         share = w / w.sum(axis=-1, keepdims=True)
     invalid = np.any(~np.isfinite(observed) | (observed < 0), axis=-1)
-    total = observed.sum(axis=-1, keepdims=True)
     with np.errstate(all="ignore"):
+        total = observed.sum(axis=-1, keepdims=True)
         expected = total * share
         chi_square = np.sum((observed - expected) ** 2 / expected, axis=-1)
         p_value = special.chdtrc(k - 1, chi_square)
     status = status_from_conditions(
-        chi_square.shape, [(invalid, INVALID_INPUT), (total[..., 0] <= 0, INSUFFICIENT_DATA)]
+        chi_square.shape,
+        [
+            (invalid, INVALID_INPUT),
+            (total[..., 0] <= 0, INSUFFICIENT_DATA),
+            (~np.isfinite(chi_square), NUMERICAL_ERROR),
+        ],
     )
     ok = status == OK
     p_value = np.where(ok, p_value, np.nan)

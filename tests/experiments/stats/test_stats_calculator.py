@@ -5,8 +5,11 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from experiments.stats import (
+    STATUS_MESSAGES,
     AnalysisRequest,
     AnalysisSettings,
     StatsInputError,
@@ -304,3 +307,54 @@ def test_invalid_requests_raise_an_error_naming_the_field(kwargs, field):
     with pytest.raises(StatsInputError) as raised:
         AnalysisRequest(variants=(CONTROL, TREATMENT), **kwargs)
     assert raised.value.field == field
+
+
+_finite = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, 1.0, 2.0, 1e308, -1e308, 5e-324]),
+)
+_count = st.one_of(st.floats(0, 1e308), st.sampled_from([0.0, 1.0, 2.0, 3.0, 1e308]))
+_json_variant = st.fixed_dictionaries(
+    {
+        "key": st.just("v"),
+        "n": _count,
+        "sum": _finite,
+        "sum_squares": _finite,
+        "denominator_sum": _finite,
+        "denominator_sum_squares": _finite,
+        "sum_product": _finite,
+    }
+)
+_json_options = st.fixed_dictionaries(
+    {
+        "metric_type": st.sampled_from(["proportion", "mean", "ratio"]),
+        "engine": st.sampled_from(["frequentist", "bayesian"]),
+        "difference": st.sampled_from(["absolute", "relative"]),
+        "alternative": st.sampled_from(["two_sided", "greater", "less"]),
+        "sequential": st.booleans(),
+        "sequential_tuning": st.sampled_from([1.0, 5000.0, 1e300, 1e-300]),
+        "correction": st.sampled_from(["none", "holm", "bh"]),
+        "alpha": st.sampled_from([1e-300, 0.05, 0.5, 0.999999]),
+        "higher_is_better": st.booleans(),
+    }
+)
+
+
+@pytest.mark.filterwarnings("error")  # an overflow warning is a bug too: results must be clean
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(variants=st.lists(_json_variant, min_size=2, max_size=4), options=_json_options)
+def test_any_finite_request_gives_strict_json_without_warnings(variants, options):
+    """Whatever finite numbers the API lets through, the response is valid JSON (no NaN or
+    infinity), every non-ok comparison explains itself, and every ok one has its numbers."""
+    request = AnalysisRequest(variants=tuple(variants), **options)
+    body = json.loads(json.dumps(asdict(analyze(request)), allow_nan=False))
+    assert body["srm"]["message"]
+    for comparison in body["comparisons"]:
+        assert comparison["summary"]
+        if comparison["status"] == "ok":
+            assert comparison["effect"] is not None
+            assert comparison["ci_low"] is not None or comparison["ci_high"] is not None
+            filled = "p_value" if options["engine"] == "frequentist" else "chance_to_win"
+            assert 0 <= comparison[filled] <= 1
+        else:
+            assert comparison["message"] == STATUS_MESSAGES[comparison["status"]]

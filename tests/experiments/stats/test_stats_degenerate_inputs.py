@@ -2,16 +2,23 @@
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from experiments.stats import (
     STATUS_MESSAGES,
+    AnalysisRequest,
     AnalysisSettings,
     StatsInputError,
     SufficientStatistics,
+    VariantStatistics,
+    analyze,
     analyze_batch,
+    analyze_guardrails,
+    srm_test,
 )
 from experiments.stats.messages import (
     INSUFFICIENT_DATA_MESSAGE,
+    SRM_NO_UNITS_MESSAGE,
     TOO_FEW_VARIANTS_ERROR,
     ZERO_CONTROL_MEAN_MESSAGE,
 )
@@ -193,3 +200,48 @@ def test_ok_results_have_every_number_finite(sequential):
     for name in OUTPUTS:
         values = getattr(result, name)
         assert np.all(np.isfinite(values[ok])), name
+
+
+def test_srm_with_counts_that_overflow_is_a_status_not_a_silent_nan():
+    result = srm_test([1e308, 1e308])
+    assert result.status.tolist() == "numerical_error"
+    assert bool(result.flag) is False
+    assert np.isnan(result.p_value)
+
+
+def test_srm_of_a_request_with_no_units_says_so():
+    response = analyze(
+        AnalysisRequest(
+            metric_type="proportion",
+            variants=(VariantStatistics("control", 0, 0), VariantStatistics("b", 0, 0)),
+        )
+    )
+    assert response.srm.status == "insufficient_data"
+    assert response.srm.message == SRM_NO_UNITS_MESSAGE
+    assert response.srm.p_value is None
+
+
+def test_a_tiny_alpha_still_gives_a_finite_interval():
+    """t_{1−α/2} is computed as −t_{α/2}: 1 − 5e-301 would round to 1 and the quantile to inf."""
+    result = _run([2, 2], [0, 0], [0, 1], difference="absolute", alpha=1e-300)
+    assert result.status[0] == "ok"
+    half_width = scipy_stats.t.isf(5e-301, 1) * np.sqrt(0.5)  # df = 1, SE = √(s²/n) = √(1/2)
+    assert result.ci_high[0] == pytest.approx(half_width, rel=1e-9)
+    assert result.ci_low[0] == pytest.approx(-half_width, rel=1e-9)
+
+
+@pytest.mark.parametrize("engine", ["frequentist", "bayesian"])
+def test_an_interval_that_overflows_is_a_numerical_error_not_a_silent_nan(engine):
+    result = _run([2, 2], [0, 0], [0, 1e308], difference="absolute", alpha=1e-300, engine=engine)
+    assert result.status.tolist() == ["numerical_error"]
+    assert np.isnan(result.ci_low[0])
+    assert np.isnan(result.standard_error[0])
+
+
+def test_a_guardrail_bound_that_overflows_is_a_numerical_error():
+    stats = SufficientStatistics(n=[2, 2], sum=[0, 0], sum_squares=[0, 1e308])
+    settings = AnalysisSettings(difference="absolute", alpha=1e-300)
+    result = analyze_guardrails(stats, metric_type="mean", settings=settings)
+    assert result.status.tolist() == ["numerical_error"]
+    assert result.harmful.tolist() == [False]
+    assert np.isnan(result.p_value[0])

@@ -6,7 +6,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
-from experiments.stats import AnalysisSettings, SufficientStatistics, adjust_p_values, analyze_batch
+from experiments.stats import (
+    AnalysisSettings,
+    SufficientStatistics,
+    adjust_p_values,
+    analyze_batch,
+    analyze_guardrails,
+)
 
 # Derandomized so CI is reproducible; run with --hypothesis-seed=N to explore further.
 PROPERTY_SETTINGS = settings(
@@ -193,3 +199,37 @@ def test_p_values_lie_in_the_unit_interval_and_agree_with_the_interval(arms, opt
 def test_adjusted_p_values_agree_with_multipletests_for_any_list(p, method):
     reference = multipletests(np.array(p), method="holm" if method == "holm" else "fdr_bh")[1]
     np.testing.assert_allclose(adjust_p_values(p, method), reference, rtol=1e-9, atol=1e-300)
+
+
+@pytest.mark.filterwarnings("error")
+@PROPERTY_SETTINGS
+@given(
+    arms=st.lists(
+        st.tuples(st.floats(0, 1e12), any_number, any_number, any_number, any_number, any_number),
+        min_size=2,
+        max_size=3,
+    ),
+    options=options.filter(lambda o: o["engine"] == "frequentist"),
+    margin=st.sampled_from([0.0, 0.1, 1e300]),
+)
+def test_arbitrary_cuped_and_guardrail_inputs_never_yield_nan_with_an_ok_status(
+    arms, options, margin
+):
+    columns = [list(column) for column in zip(*arms, strict=True)]
+    stats = SufficientStatistics(
+        n=columns[0],
+        sum=columns[1],
+        sum_squares=columns[2],
+        covariate_sum=columns[3],
+        covariate_sum_squares=columns[4],
+        covariate_sum_product=columns[5],
+    )
+    analysis_settings = AnalysisSettings(**options)
+    _check_no_silent_nan(analyze_batch(stats, settings=analysis_settings), "frequentist")
+    guardrail = analyze_guardrails(
+        stats, metric_type="mean", settings=analysis_settings, margin=margin
+    )
+    ok = guardrail.status == "ok"
+    assert np.all(np.isfinite(guardrail.harm_lower_bound[ok]))
+    assert np.all((guardrail.p_value[ok] >= 0) & (guardrail.p_value[ok] <= 1))
+    assert not np.any(guardrail.harmful[~ok])

@@ -12,6 +12,7 @@ from experiments.stats import (
     SufficientStatistics,
     adjust_p_values,
     analyze_batch,
+    analyze_guardrails,
     srm_test,
 )
 from experiments.stats.frequentist import two_proportion_z_test
@@ -81,7 +82,7 @@ def test_welch_matches_scipy_from_stats_over_a_vectorised_batch():
     reference = scipy_stats.ttest_ind_from_stats(
         mean[:, 1], sd[:, 1], n[:, 1], mean[:, 0], sd[:, 0], n[:, 0], equal_var=False
     )
-    np.testing.assert_allclose(result.p_value[:, 0], reference.pvalue, rtol=1e-8)
+    np.testing.assert_allclose(result.p_value[:, 0], reference.pvalue, rtol=RTOL)
 
 
 @pytest.mark.parametrize(
@@ -184,3 +185,32 @@ def test_fixed_sample_size_matches_statsmodels_solve_power(effect_size):
     reference = NormalIndPower().solve_power(effect_size, alpha=0.05, power=0.8)
     # statsmodels also counts the (negligible) opposite tail; only that separates the two.
     assert ours == pytest.approx(reference, rel=1e-5)
+
+
+@pytest.mark.parametrize("case", WELCH_CASES[1:5])
+@pytest.mark.parametrize("margin", [0.0, 0.05])
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_guardrail_harm_test_matches_a_one_sided_scipy_welch_test(case, margin, higher_is_better):
+    """Harm beyond the margin, H1: B < A − margin (higher is better) or B > A + margin (lower is
+    better), is scipy's one-sided Welch test on the treatment shifted by the margin."""
+    control, treatment = _raw_samples(case)
+    result = analyze_guardrails(
+        _statistics_of(control, treatment),
+        metric_type="mean",
+        higher_is_better=higher_is_better,
+        settings=AnalysisSettings(difference="absolute"),
+        margin=margin,
+    )
+    shift, alternative = (margin, "less") if higher_is_better else (-margin, "greater")
+    reference = scipy_stats.ttest_ind(
+        treatment + shift, control, equal_var=False, alternative=alternative
+    )
+    harm = control.mean() - treatment.mean()
+    harm = harm if higher_is_better else -harm
+    assert result.harm[0] == pytest.approx(harm, rel=RTOL)
+    assert result.p_value[0] == pytest.approx(reference.pvalue, rel=RTOL)
+    bound = reference.confidence_interval(0.95)
+    # The one-sided bound on harm is the mirrored bound of the shifted difference.
+    expected = -(bound.high - shift) if higher_is_better else bound.low - shift
+    assert result.harm_lower_bound[0] == pytest.approx(expected, rel=RTOL)
+    assert bool(result.harmful[0]) == (reference.pvalue < 0.05)
