@@ -32,6 +32,7 @@ demo: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py load_demo --port $(DEMO_PORT)
+	@echo "Starting web (http://127.0.0.1:$(DEMO_PORT)/), Celery worker and beat; Ctrl-C stops them."
 	DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
 
 test: install browser

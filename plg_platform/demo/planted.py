@@ -1,0 +1,83 @@
+"""The planted, known effects in the demo data, so analyses have something true to find.
+
+Every number here is documented in ``docs/demo-data.md``; change both together. Variants are
+assigned with GrowthBook's hash (version 2) seeded by the experiment key, so an experiment
+created later with ``hash_seed`` equal to its key assigns the same units to the same variants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FNV_OFFSET = 0x811C9DC5
+FNV_PRIME = 0x01000193
+
+
+@dataclass(frozen=True)
+class PlantedExperiment:
+    """An experiment already run in the demo data: who was exposed, when, and to what.
+
+    Units are exposed once (``$exposure`` with ``experiment`` and ``variant``). ``trigger``
+    says when: ``signup`` exposes users who sign up inside the run, a second after signing up;
+    ``first_session`` exposes every user at their first session inside the run.
+    """
+
+    key: str
+    variants: tuple[str, str]
+    starts_days_before_end: int
+    stops_days_before_end: int
+    trigger: str
+
+    def variant_of(self, distinct_id: str) -> str:
+        """Return the variant of a unit: 50/50 by GrowthBook's hash v2 seeded by the key."""
+        return self.variants[0] if hash_bucket(self.key, distinct_id) < 0.5 else self.variants[1]
+
+
+def fnv1a32(text: str) -> int:
+    """Return FNV-1a (32 bit) over the UTF-16 code units of ``text``, as GrowthBook hashes."""
+    value = FNV_OFFSET
+    data = text.encode("utf-16-le", "surrogatepass")
+    for i in range(0, len(data), 2):
+        value = ((value ^ (data[i] | (data[i + 1] << 8))) * FNV_PRIME) & 0xFFFFFFFF
+    return value
+
+
+def hash_bucket(seed: str, unit_id: str) -> float:
+    """Return the unit's position in [0, 1) (GrowthBook hash version 2)."""
+    return (fnv1a32(str(fnv1a32(seed + unit_id))) % 10000) / 10000
+
+
+# --- Experiment 1: the onboarding checklist raises 7-day Aha ----------------------------------
+ONBOARDING_CHECKLIST = PlantedExperiment(
+    key="onboarding-checklist",
+    variants=("control", "checklist"),
+    starts_days_before_end=84,
+    stops_days_before_end=14,
+    trigger="signup",
+)
+# The probability of the first document_created within 7 days of exposure is multiplied by
+# this in the checklist variant (+15 % relative); nothing else about the user changes.
+CHECKLIST_AHA_7D_MULTIPLIER = 1.15
+# Guardrail with no planted effect: notifications_unsubscribed within 7 days of signup,
+# drawn with the same probability in both variants (and for everyone else).
+UNSUBSCRIBE_7D_PROBABILITY = 0.04
+
+# --- Experiment 2: an A/A-like test with no effect at all -------------------------------------
+EDITOR_TOOLBAR = PlantedExperiment(
+    key="editor-toolbar",
+    variants=("control", "compact"),
+    starts_days_before_end=60,
+    stops_days_before_end=10,
+    trigger="first_session",
+)
+
+PLANTED_EXPERIMENTS = (ONBOARDING_CHECKLIST, EDITOR_TOOLBAR)
+
+# --- Success moments and retention ------------------------------------------------------------
+# An account owner whose first collaborator joined within this many days of signing up
+# (Eureka) keeps using the product this many times longer, and is this many times more likely
+# to be active on any given day (capped at EUREKA_MAX_DAILY_ACTIVITY).
+EUREKA_WINDOW_DAYS = 14
+EUREKA_LIFETIME_MULTIPLIER = 2.5
+EUREKA_ACTIVITY_MULTIPLIER = 1.5
+EUREKA_MAX_DAILY_ACTIVITY = 0.95
