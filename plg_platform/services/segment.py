@@ -11,8 +11,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import transaction
+
 from plg_platform.models import Workspace
-from plg_platform.services.ingestion import IngestResult, events_store, persons_identify, validate_events
+from plg_platform.services.ingestion import (
+    IngestResult,
+    event_rows_store,
+    persons_identify,
+    validate_events,
+)
 
 UNSUPPORTED_TYPE = "Unsupported message type {type!r}: use track, identify, page, screen or group."
 MISSING_ID = "A message needs a userId or an anonymousId."
@@ -67,13 +74,17 @@ def segment_batch_ingest(
             result.accepted += 1
         elif kind == "group":
             group_traits = {f"account_{k}": v for k, v in (message.get("traits") or {}).items()}
-            traits.append((distinct_id, {"account_id": str(message.get("groupId")), **group_traits}))
+            traits.append(
+                (distinct_id, {"account_id": str(message.get("groupId")), **group_traits})
+            )
             result.accepted += 1
         else:
             events.append((index, _event_from(message, now=now)))
     valid, rejected = validate_events([e for _, e in events], now=now)
     result.rejected.extend({**r, "index": events[r["index"]][0]} for r in rejected)
-    events_store(workspace=workspace, events=[e for _, e in valid], result=result)
-    persons_identify(workspace=workspace, traits=traits)
+    # Events and traits of one batch are written together or not at all.
+    with transaction.atomic():
+        event_rows_store(workspace=workspace, rows=[r for _, r in valid], result=result, now=now)
+        persons_identify(workspace=workspace, traits=traits)
     result.rejected.sort(key=lambda r: r["index"])
     return result

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 from rest_framework.test import APIClient
 
 from plg_platform.models import ApiKeyKind, Event
-from plg_platform.services.ingestion import to_epoch_us
+from plg_platform.services.ingestion import (
+    INVALID_UNICODE,
+    NUL_CHARACTER,
+    EventFields,
+    EventInput,
+    events_ingest,
+    to_epoch_us,
+)
 from plg_platform.services.keys import api_key_create, api_key_revoke
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +92,8 @@ def test_invalid_events_are_reported_by_index_and_field_and_valid_ones_kept(
     assert body["accepted"] == 1
     rejected = {r["index"]: r["errors"] for r in body["rejected"]}
     assert set(rejected) == {1, 2, 3, 4, 5, 6, 7}
-    assert "timestamp" in rejected[1] and "timezone" in rejected[1]["timestamp"][0].lower()
+    assert "timestamp" in rejected[1]
+    assert "timezone" in rejected[1]["timestamp"][0].lower()
     assert "distinct_id" in rejected[2]
     assert "event" in rejected[3]
     assert rejected[4] == {"timestamp": ["Timestamp is more than 24 hours in the future."]}
@@ -190,3 +202,158 @@ def test_full_batch_of_a_thousand_events_is_accepted(ingestion_client, workspace
 
     assert body["accepted"] == 1000
     assert Event.objects.filter(workspace=workspace).count() == 1000
+
+
+def test_property_values_keep_every_json_type_exactly(ingestion_client, workspace):
+    properties = {
+        "big": 2**70,  # beyond 64 bits: valid JSON, stored exactly
+        "ratio": 0.1,
+        "whole_float": 2.0,
+        "nothing": None,
+        "nested": {"list": [1, "two", 3.5, True, None, {"deep": []}]},
+        "unicode": "Grüße, 東京 🚀",
+        "backslash_text": "C:\\u0000\\path",  # a backslash and the letters u0000, not a NUL
+    }
+
+    body = ingestion_client.post(
+        URL, {"events": [_event(0, properties=properties)]}, format="json"
+    ).json()
+
+    assert body == {"accepted": 1, "duplicates": 0, "rejected": []}
+    stored = Event.objects.get(workspace=workspace).properties
+    assert stored == properties
+    assert type(stored["big"]) is int
+    assert type(stored["whole_float"]) is float
+
+
+def test_text_a_database_cannot_store_is_rejected_by_field_and_the_rest_is_kept(
+    ingestion_client, workspace
+):
+    events = [
+        _event(0),
+        _event(1, distinct_id="user\x00-1"),
+        _event(2, properties={"title": "a\x00b"}),
+        _event(3, properties={"key\x00": 1}),
+        _event(4, event="bad\ud800name"),
+        _event(5, properties={"emoji_half": "\ud83d"}),
+        _event(6),
+    ]
+
+    # The standard library escapes lone surrogates as \ud800, as a client's encoder may.
+    response = ingestion_client.post(
+        URL, data=json.dumps({"events": events}), content_type="application/json"
+    )
+
+    body = response.json()
+    assert body["accepted"] == 2
+    rejected = {r["index"]: r["errors"] for r in body["rejected"]}
+    assert list(rejected.pop(4)) == ["event"]  # pydantic refuses it already, in its own words
+    assert rejected == {
+        1: {"distinct_id": [NUL_CHARACTER]},
+        2: {"properties": [NUL_CHARACTER]},
+        3: {"properties": [NUL_CHARACTER]},
+        5: {"properties": [INVALID_UNICODE]},
+    }
+    assert set(Event.objects.values_list("insert_id", flat=True)) == {"ins-0", "ins-6"}
+
+
+def test_batch_is_written_in_one_statement(workspace, django_assert_max_num_queries):
+    events = [_event(i) for i in range(1000)]
+
+    # The insert itself, plus at most a savepoint and its release around it.
+    with django_assert_max_num_queries(3):
+        result = events_ingest(workspace=workspace, raw_events=events, now=NOW)
+
+    assert result.accepted == 1000
+    assert Event.objects.filter(workspace=workspace).count() == 1000
+
+
+def test_duplicates_within_and_across_batches_are_counted_once_each(workspace):
+    first = events_ingest(workspace=workspace, raw_events=[_event(0), _event(1)], now=NOW)
+    second = events_ingest(
+        workspace=workspace,
+        raw_events=[_event(1), _event(2), _event(2), _event(3, insert_id=None)],
+        now=NOW,
+    )
+
+    assert (first.accepted, first.duplicates) == (2, 0)
+    assert (second.accepted, second.duplicates) == (2, 2)
+    assert Event.objects.filter(workspace=workspace).count() == 4
+
+
+def test_received_at_is_the_ingestion_time(workspace):
+    events_ingest(workspace=workspace, raw_events=[_event(0)], now=NOW)
+
+    assert Event.objects.get(workspace=workspace).received_at == NOW
+
+
+def test_property_values_that_are_not_json_are_rejected_naming_properties(workspace):
+    result = events_ingest(
+        workspace=workspace,
+        raw_events=[_event(0), _event(1, properties={"when": object()})],
+        now=NOW,
+    )
+
+    assert result.accepted == 1
+    assert [r["index"] for r in result.rejected] == [1]
+    assert list(result.rejected[0]["errors"]) == ["properties"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_of_one_batch_store_and_accept_each_event_once(workspace):
+    """Two requests racing with the same batch: the unique index decides, not a prior read."""
+    batch = [_event(i) for i in range(200)]
+    start = threading.Barrier(2)
+    results: list = []
+
+    def send() -> None:
+        try:
+            start.wait()
+            results.append(events_ingest(workspace=workspace, raw_events=batch, now=NOW))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted((r.accepted, r.duplicates) for r in results) == [(0, 200), (200, 0)]
+    assert Event.objects.filter(workspace=workspace).count() == 200
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"insert_id": None, "properties": {}},
+        {"event": "  padded  "},
+        {"timestamp": "2026-01-01T10:00:00"},
+        {"timestamp": 1767261600},
+        {"distinct_id": ""},
+        {"distinct_id": "x" * 201},
+        {"colour": "red"},
+        {"properties": ["a"]},
+        {"insert_id": 7},
+    ],
+)
+def test_batch_validation_has_the_same_fields_and_rules_as_event_input(overrides):
+    """``EventFields`` (batches) and ``EventInput`` (Python callers) must never drift apart."""
+    raw = _event(0, **overrides)
+
+    def outcome(validate):
+        try:
+            return "valid", validate(raw)
+        except PydanticValidationError as exc:
+            return "invalid", [(e["loc"], e["type"]) for e in exc.errors()]
+
+    as_model = outcome(lambda r: EventInput.model_validate(r).model_dump())
+    as_fields = outcome(
+        lambda r: {
+            "insert_id": None,
+            "properties": {},
+            **TypeAdapter(EventFields).validate_python(r),
+        }
+    )
+    assert as_fields == as_model

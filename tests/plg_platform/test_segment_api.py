@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from segment.analytics.client import Client as SegmentClient
 
 from plg_platform.models import ApiKeyKind, Event, Person
+from plg_platform.services.ingestion import NUL_CHARACTER
 from plg_platform.services.keys import api_key_create
 
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
@@ -92,8 +93,12 @@ def test_bad_messages_are_rejected_by_index_naming_the_field(workspace):
         {"type": "alias", "userId": "u", "previousId": "v"},
         {"type": "track", "event": "no-user"},
         {"type": "track", "userId": "u", "timestamp": NOW.isoformat()},
-        {"type": "track", "event": "future", "userId": "u",
-         "timestamp": (NOW + timedelta(days=3)).isoformat()},
+        {
+            "type": "track",
+            "event": "future",
+            "userId": "u",
+            "timestamp": (NOW + timedelta(days=3)).isoformat(),
+        },
     ]
 
     body = client.post("/v1/batch", {"batch": batch}, format="json").json()
@@ -140,3 +145,23 @@ def test_gzip_body_is_accepted(workspace):
 
     assert response.status_code == 200
     assert response.json()["accepted"] == 1
+
+
+@pytest.mark.django_db
+def test_rejections_after_identify_messages_keep_their_batch_index(workspace):
+    _, key = api_key_create(workspace=workspace, kind=ApiKeyKind.INGESTION)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=_basic(key))
+    batch = [
+        {"type": "identify", "userId": "u", "traits": {"plan": "pro"}},
+        {"type": "track", "event": "ok", "userId": "u", "messageId": "a"},
+        {"type": "track", "event": "bad", "userId": "u", "properties": {"note": "x\x00y"}},
+        {"type": "track", "event": "ok", "userId": "u", "messageId": "a"},
+    ]
+
+    body = client.post("/v1/batch", {"batch": batch}, format="json").json()
+
+    assert (body["accepted"], body["duplicates"]) == (2, 1)
+    assert body["rejected"] == [{"index": 2, "errors": {"properties": [NUL_CHARACTER]}}]
+    assert Event.objects.filter(workspace=workspace).count() == 1
+    assert Person.objects.get(workspace=workspace, distinct_id="u").properties == {"plan": "pro"}
