@@ -3,11 +3,13 @@
 A unit's bucket is ``fnv1a32(str(fnv1a32(seed + unit_id))) % 10000 / 10000`` (GrowthBook's
 hash version 2); variants own consecutive ranges of ``coverage × weight`` starting at each
 variant's cumulative weight, so raising coverage later never moves an assigned unit. Targeting
-conditions use GrowthBook's own condition evaluator, so they behave the same on both sides.
+conditions use GrowthBook's own condition evaluator, so they behave the same on both sides, and
+are checked for structure before an experiment is saved (``condition_problem``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,12 +82,148 @@ def assign(spec: AssignmentSpec, *, unit_id: str, attributes: Mapping[str, Any])
     return Assignment(None, False, "coverage")
 
 
+# --- Validating targeting conditions -----------------------------------------------------------
+# The SDKs never raise on a malformed condition: an unknown operator or a wrongly typed argument
+# simply never matches, so a typo would silently target no one. We check the structure before
+# an experiment is saved instead, with the operators GrowthBook documents for conditions.
+
+MAX_CONDITION_DEPTH = 20
+LOGICAL_OPERATORS = frozenset({"$or", "$nor", "$and"})
+JSON_TYPES = frozenset({"string", "number", "boolean", "array", "object", "null", "undefined"})
+# Our payload serves no saved groups, so a condition using one would never match.
+SAVED_GROUP_OPERATORS = frozenset({"$inGroup", "$notInGroup", "$savedGroup", "$savedGroups"})
+
+
+class MalformedCondition(ValueError):
+    """A targeting condition the SDKs could not evaluate as meant."""
+
+
+def _is_operator_object(value: Any) -> bool:
+    return isinstance(value, dict) and all(str(key).startswith("$") for key in value)
+
+
+def _where(path: str) -> str:
+    return f"at {path!r}" if path else "at the top level"
+
+
+def _saved_groups_unsupported(operator: str, path: str) -> MalformedCondition:
+    return MalformedCondition(f"saved groups ({operator}) are not supported {_where(path)}")
+
+
+def _needs(operator: str, what: str, path: str) -> MalformedCondition:
+    return MalformedCondition(f"{operator} needs {what} {_where(path)}")
+
+
+def _check_scalar(operator: str, argument: Any, path: str, depth: int) -> None:
+    if isinstance(argument, dict | list):
+        raise _needs(operator, "one value, not a list or object", path)
+
+
+def _check_orderable(operator: str, argument: Any, path: str, depth: int) -> None:
+    if isinstance(argument, bool) or not isinstance(argument, int | float | str):
+        raise _needs(operator, "a number or a string", path)
+
+
+def _check_regex(operator: str, argument: Any, path: str, depth: int) -> None:
+    if not isinstance(argument, str):
+        raise _needs(operator, "a regular expression as a string", path)
+    try:
+        re.compile(argument)
+    except re.error as exc:
+        raise _needs(operator, f"a pattern that compiles ({exc})", path) from exc
+
+
+def _check_list(operator: str, argument: Any, path: str, depth: int) -> None:
+    if not isinstance(argument, list):
+        raise _needs(operator, "a list", path)
+
+
+def _check_bool(operator: str, argument: Any, path: str, depth: int) -> None:
+    if not isinstance(argument, bool):
+        raise _needs(operator, "true or false", path)
+
+
+def _check_type_name(operator: str, argument: Any, path: str, depth: int) -> None:
+    if argument not in JSON_TYPES:
+        raise _needs(operator, f"one of {', '.join(sorted(JSON_TYPES))}", path)
+
+
+def _check_nested_value(operator: str, argument: Any, path: str, depth: int) -> None:
+    _check_value(argument, path=path, depth=depth + 1)
+
+
+def _check_elem_match(operator: str, argument: Any, path: str, depth: int) -> None:
+    # As the SDKs read it: operators test each element; anything else is a condition on the
+    # fields of each element.
+    if _is_operator_object(argument) and not LOGICAL_OPERATORS.intersection(argument):
+        _check_value(argument, path=path, depth=depth + 1)
+    else:
+        _check_condition(argument, path=path, depth=depth + 1)
+
+
+_OPERATOR_CHECKS = {
+    "$eq": _check_scalar,
+    "$ne": _check_scalar,
+    **dict.fromkeys(("$lt", "$lte", "$gt", "$gte"), _check_orderable),
+    **dict.fromkeys(("$veq", "$vne", "$vlt", "$vlte", "$vgt", "$vgte"), _check_orderable),
+    **dict.fromkeys(("$regex", "$regexi", "$notRegex", "$notRegexi"), _check_regex),
+    **dict.fromkeys(("$in", "$nin", "$ini", "$nini", "$all", "$alli"), _check_list),
+    "$exists": _check_bool,
+    "$type": _check_type_name,
+    "$size": _check_nested_value,
+    "$not": _check_nested_value,
+    "$elemMatch": _check_elem_match,
+}
+
+
+def _check_value(value: Any, *, path: str, depth: int) -> None:
+    """Check what an attribute is compared with: a literal, or an object of operators."""
+    if depth > MAX_CONDITION_DEPTH:
+        raise MalformedCondition(f"nested more than {MAX_CONDITION_DEPTH} levels deep")
+    if not _is_operator_object(value):
+        return  # a literal, compared for (deep) equality
+    for operator, argument in value.items():
+        if operator in SAVED_GROUP_OPERATORS:
+            raise _saved_groups_unsupported(operator, path)
+        check = _OPERATOR_CHECKS.get(operator)
+        if check is None:
+            raise MalformedCondition(f"unknown operator {operator!r} {_where(path)}")
+        check(operator, argument, path, depth)
+
+
+def _check_condition(condition: Any, *, path: str, depth: int) -> None:
+    """Check a condition: attribute paths mapped to values, combined by logical operators."""
+    if depth > MAX_CONDITION_DEPTH:
+        raise MalformedCondition(f"nested more than {MAX_CONDITION_DEPTH} levels deep")
+    if not isinstance(condition, dict):
+        raise MalformedCondition(f"expected an object {_where(path)}")
+    for key, value in condition.items():
+        here = f"{path}.{key}" if path else key
+        if key in LOGICAL_OPERATORS:
+            if not isinstance(value, list):
+                raise MalformedCondition(f"{key} needs a list of conditions {_where(path)}")
+            for index, item in enumerate(value):
+                _check_condition(item, path=f"{here}.{index}", depth=depth + 1)
+        elif key == "$not":
+            _check_condition(value, path=here, depth=depth + 1)
+        elif key in SAVED_GROUP_OPERATORS:
+            raise _saved_groups_unsupported(key, path)
+        elif key.startswith("$"):
+            # Not an attribute: our unit properties never start with "$"; a typo'd operator.
+            raise MalformedCondition(f"unknown operator {key!r} {_where(path)}")
+        else:
+            _check_value(value, path=here, depth=depth + 1)
+
+
+def condition_problem(condition: Any) -> str | None:
+    """Return what is wrong with a GrowthBook condition, or None when it is well formed."""
+    try:
+        _check_condition(condition, path="", depth=0)
+    except MalformedCondition as exc:
+        return str(exc)
+    return None
+
+
 def condition_is_valid(condition: Any) -> bool:
     """Return whether ``condition`` is a well-formed GrowthBook condition object."""
-    if not isinstance(condition, dict):
-        return False
-    try:
-        evalCondition({}, condition)
-    except Exception:  # noqa: BLE001 - any failure means the condition is malformed
-        return False
-    return True
+    return condition_problem(condition) is None

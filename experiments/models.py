@@ -1,4 +1,4 @@
-"""Experiments: design, variants, phases, metrics, result snapshots, alerts and webhooks.
+"""Experiments: design, variants, phases, metrics, exposures, result snapshots, alerts, webhooks.
 
 Changes of state go through ``experiments.services``; nothing here holds business logic.
 """
@@ -85,7 +85,9 @@ class Experiment(TimeStampedModel):
     alpha = models.FloatField(default=0.05)
     cuped = models.BooleanField(default=True)
     correction = models.CharField(max_length=8, choices=Correction.choices, default=Correction.HOLM)
-    segments = models.JSONField(default=list, blank=True, help_text="Unit properties to break down by.")
+    segments = models.JSONField(
+        default=list, blank=True, help_text="Unit properties to break down by."
+    )
     min_days_for_alerts = models.PositiveIntegerField(default=3)
     min_units_for_alerts = models.PositiveIntegerField(default=200)
     multiple_exposure_threshold = models.FloatField(default=0.01)
@@ -100,6 +102,8 @@ class Experiment(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     concluded_at = models.DateTimeField(null=True, blank=True)
+    # Bookkeeping of the exposure sync: ``$exposure`` events up to this id are merged in.
+    exposures_synced_through_event_id = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -165,7 +169,9 @@ class MetricRole(models.TextChoices):
 
 
 class ExperimentMetric(models.Model):
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="metric_links")
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="metric_links"
+    )
     metric = models.ForeignKey("outcomes.Metric", on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=16, choices=MetricRole.choices)
     position = models.PositiveSmallIntegerField(default=0)
@@ -204,6 +210,44 @@ class Phase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment.key} phase {self.number}"
+
+
+class Exposure(models.Model):
+    """A unit's first exposure to an experiment: the population every analysis starts from.
+
+    One row per (experiment, unit), written by server-side assignment and merged in bulk from
+    ``$exposure`` events. The time is integer microseconds since the epoch (UTC), like
+    ``Event.timestamp_us``, so the metric SQL anchors each unit's window with integer arithmetic.
+    A unit seen in more than one variant is ``excluded``: kept here so health checks can count
+    it, left out of the analysis.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
+    phase = models.ForeignKey(
+        Phase,
+        on_delete=models.CASCADE,
+        related_name="exposures",
+        help_text="The phase of the first exposure.",
+    )
+    unit_id = models.CharField(max_length=200)
+    variant = models.CharField(max_length=100, help_text="Key of the variant first exposed to.")
+    exposed_at_us = models.BigIntegerField(
+        help_text="First exposure, in microseconds since the Unix epoch, UTC."
+    )
+    excluded = models.BooleanField(
+        default=False, help_text="Seen in more than one variant: left out of analysis."
+    )
+
+    class Meta:
+        db_table = "experiments_exposure"
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "unit_id"], name="exposure_unique_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} → {self.variant}"
 
 
 class ResultSnapshot(models.Model):

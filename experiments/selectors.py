@@ -5,23 +5,65 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from experiments.models import Experiment
+from experiments.models import Experiment, Exposure
 from plg_platform.models import Workspace
 
 
 def experiments_list(
     *, workspace: Workspace, status: str | None = None, search: str | None = None
 ) -> QuerySet[Experiment]:
-    queryset = Experiment.objects.filter(workspace=workspace).prefetch_related(
-        "variants", "phases", "metric_links__metric"
-    ).select_related("owner")
+    queryset = (
+        Experiment.objects.filter(workspace=workspace)
+        .prefetch_related("variants", "phases", "metric_links__metric")
+        .select_related("owner")
+    )
     if status:
         queryset = queryset.filter(status=status)
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(key__icontains=search))
     return queryset.order_by("-created_at")
+
+
+# --- Exposures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExposureCounts:
+    """Exposed units of one experiment: those analysed, per phase and variant, and those left out
+    because they saw more than one variant (a health check warns when their share is high)."""
+
+    included: dict[int, dict[str, int]]  # phase number -> variant key -> units
+    excluded_units: int
+
+    @property
+    def included_units(self) -> int:
+        return sum(n for by_variant in self.included.values() for n in by_variant.values())
+
+    @property
+    def excluded_share(self) -> float:
+        """Return the share of exposed units seen in more than one variant (0 when none)."""
+        total = self.included_units + self.excluded_units
+        return self.excluded_units / total if total else 0.0
+
+
+def exposure_counts(*, experiment: Experiment) -> ExposureCounts:
+    """Count exposed units in one grouped query (phase of first exposure × variant × excluded)."""
+    rows = (
+        Exposure.objects.filter(experiment=experiment)
+        .values("phase__number", "variant", "excluded")
+        .annotate(units=Count("id"))
+        .order_by()
+    )
+    included: dict[int, dict[str, int]] = {}
+    excluded = 0
+    for row in rows:
+        if row["excluded"]:
+            excluded += row["units"]
+        else:
+            included.setdefault(row["phase__number"], {})[row["variant"]] = row["units"]
+    return ExposureCounts(included=included, excluded_units=excluded)
 
 
 # --- Results, as other apps see them (frozen dataclasses cross app boundaries) ---------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import Correction, Decision, Engine, Experiment, FunnelStage
@@ -20,6 +21,24 @@ class VariantInputSerializer(StrictSerializer):
     is_control = serializers.BooleanField(required=False, default=False)
 
 
+@extend_schema_field(VariantInputSerializer(many=True))
+class VariantsField(serializers.Field):
+    """The variants, always validated as a complete list, even in a PATCH.
+
+    A PATCH replaces the whole list, so each variant needs its key and weight and gets its
+    defaults. (Nested in a partial serializer, DRF would skip both required fields and
+    defaults.)
+    """
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        variants = VariantInputSerializer(data=data, many=True)
+        variants.is_valid(raise_exception=True)
+        return [dict(v) for v in variants.validated_data]
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class HypothesisInputSerializer(StrictSerializer):
     change = serializers.CharField(help_text="We believe [this change]…")
     audience = serializers.CharField(required=False, default="", allow_blank=True)
@@ -27,6 +46,27 @@ class HypothesisInputSerializer(StrictSerializer):
     evidence = serializers.CharField(required=False, default="", allow_blank=True)
 
 
+_HYPOTHESIS_PARTS = {
+    "type": "object",
+    "properties": {
+        "change": {"type": "string", "description": "We believe [this change]…"},
+        "audience": {"type": "string", "description": "…for [whom]…"},
+        "outcome": {"type": "string", "description": "…will [move which metric]…"},
+        "evidence": {"type": "string", "description": "…because [evidence]."},
+    },
+    "required": ["change"],
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "One sentence, kept as the change."},
+            _HYPOTHESIS_PARTS,
+        ]
+    }
+)
 class HypothesisField(serializers.Field):
     """A hypothesis as the template's parts, or as one sentence (kept as the 'change')."""
 
@@ -39,14 +79,18 @@ class HypothesisField(serializers.Field):
         parts.is_valid(raise_exception=True)
         return dict(parts.validated_data)
 
-    def to_representation(self, value: Experiment) -> dict[str, str]:
-        return {
-            "statement": value.hypothesis,
-            "change": value.hypothesis_change,
-            "audience": value.hypothesis_audience,
-            "outcome": value.hypothesis_outcome,
-            "evidence": value.hypothesis_evidence,
-        }
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class HypothesisOutputSerializer(serializers.Serializer):
+    """The hypothesis as one sentence, and its parts."""
+
+    statement = serializers.CharField(source="hypothesis")
+    change = serializers.CharField(source="hypothesis_change")
+    audience = serializers.CharField(source="hypothesis_audience")
+    outcome = serializers.CharField(source="hypothesis_outcome")
+    evidence = serializers.CharField(source="hypothesis_evidence")
 
 
 class DesignInputSerializer(StrictSerializer):
@@ -55,7 +99,7 @@ class DesignInputSerializer(StrictSerializer):
     key = serializers.SlugField(max_length=100)
     name = serializers.CharField(max_length=200)
     hypothesis = HypothesisField()
-    variants = VariantInputSerializer(many=True)
+    variants = VariantsField()
     primary_metric = serializers.SlugField()
     secondary_metrics = serializers.ListField(child=serializers.SlugField(), required=False)
     guardrail_metrics = serializers.ListField(child=serializers.SlugField(), required=False)
@@ -132,7 +176,7 @@ class PhaseOutputSerializer(serializers.Serializer):
 class ExperimentOutputSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
-    hypothesis = HypothesisField(source="*")
+    hypothesis = HypothesisOutputSerializer(source="*")
     status = serializers.CharField()
     owner = serializers.EmailField(source="owner.email", allow_null=True, default=None)
     team = serializers.CharField()
@@ -167,8 +211,15 @@ class ExperimentOutputSerializer(serializers.Serializer):
         return {
             name: getattr(obj, name)
             for name in (
-                "engine", "sequential", "sequential_tuning", "alpha", "cuped", "correction",
-                "segments", "min_days_for_alerts", "min_units_for_alerts",
+                "engine",
+                "sequential",
+                "sequential_tuning",
+                "alpha",
+                "cuped",
+                "correction",
+                "segments",
+                "min_days_for_alerts",
+                "min_units_for_alerts",
             )
         }
 

@@ -64,7 +64,9 @@ class ExperimentListApi(WorkspaceAPIView):
         data = DesignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         experiment = experiment_create(
-            workspace=self.workspace, design=design_from_input(data.validated_data), actor=request.user
+            workspace=self.workspace,
+            design=design_from_input(data.validated_data),
+            actor=request.user,
         )
         return Response(ExperimentOutputSerializer(experiment).data, status=status.HTTP_201_CREATED)
 
@@ -122,7 +124,9 @@ class ExperimentConcludeApi(ExperimentObjectMixin):
         experiment = self.get_experiment(key)
         data = ConcludeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        experiment = experiment_conclude(experiment=experiment, actor=request.user, **data.validated_data)
+        experiment = experiment_conclude(
+            experiment=experiment, actor=request.user, **data.validated_data
+        )
         return Response(ExperimentOutputSerializer(experiment).data)
 
 
@@ -172,7 +176,10 @@ class FeaturesPayloadApi(APIView):
         key = api_key_authenticate(raw_key=client_key, kind=ApiKeyKind.SDK)
         if key is None:
             return Response(
-                {"detail": "Unknown SDK client key.", "errors": {"client_key": ["Unknown SDK client key."]}},
+                {
+                    "detail": "Unknown SDK client key.",
+                    "errors": {"client_key": ["Unknown SDK client key."]},
+                },
                 status=status.HTTP_404_NOT_FOUND,
             )
         return Response(sdk_payload(workspace=key.workspace))

@@ -1,9 +1,8 @@
 """Server-side assignment, exposure logging and the GrowthBook-compatible SDK payload.
 
-Exposures are ``$exposure`` events in the events table, whether our server assigned the unit
-or a GrowthBook SDK did and reported it through the ingestion API: one source of truth for the
-analysis. Server-side exposures carry an ``insert_id`` per (experiment, phase, unit, variant),
-so the first is kept and repeats are deduplicated.
+Server-side assignment records the unit's first exposure in the ``Exposure`` table (and as an
+``$exposure`` event, the same event SDKs send); repeats are deduplicated. See
+``experiments.services.exposures`` for how SDK-side exposures join the same table.
 """
 
 from __future__ import annotations
@@ -14,10 +13,11 @@ from typing import Any
 
 from experiments.assignment import HASH_VERSION, Assignment, AssignmentSpec, assign
 from experiments.models import Experiment, ExperimentStatus
+from experiments.services.exposures import EXPOSURE_EVENT, current_phase, exposure_log
 from plg_platform.models import Person, Workspace
-from plg_platform.services.ingestion import EventInput, IngestResult, events_store
 
-EXPOSURE_EVENT = "$exposure"
+__all__ = ["EXPOSURE_EVENT", "assignment_spec", "sdk_payload", "unit_assign"]
+
 NOT_RUNNING = Assignment(None, False, "not_running")
 
 
@@ -34,11 +34,6 @@ def assignment_spec(experiment: Experiment) -> AssignmentSpec:
     )
 
 
-def current_phase_number(experiment: Experiment) -> int:
-    phase = experiment.phases.filter(ended_at__isnull=True).order_by("-number").first()
-    return phase.number if phase is not None else 0
-
-
 def unit_assign(
     *,
     experiment: Experiment,
@@ -48,42 +43,27 @@ def unit_assign(
     now: datetime | None = None,
 ) -> Assignment:
     """Assign ``unit_id`` as the SDKs would, targeting on its stored unit properties (overridden
-    by ``attributes``), and log the exposure when it is in the experiment."""
+    by ``attributes``), and log the first exposure when it is in the experiment."""
     if experiment.status != ExperimentStatus.RUNNING:
         return NOT_RUNNING
     spec = assignment_spec(experiment)
-    person = Person.objects.filter(workspace_id=experiment.workspace_id, distinct_id=unit_id).first()
-    merged = {**(person.properties if person else {}), **(attributes or {}), spec.hash_attribute: unit_id}
+    person = Person.objects.filter(
+        workspace_id=experiment.workspace_id, distinct_id=unit_id
+    ).first()
+    merged = {
+        **(person.properties if person else {}),
+        **(attributes or {}),
+        spec.hash_attribute: unit_id,
+    }
     result = assign(spec, unit_id=unit_id, attributes=merged)
-    if result.in_experiment and log_exposure:
-        exposure_log(experiment=experiment, unit_id=unit_id, variant=result.variant, now=now)
-    return result
-
-
-def exposure_log(
-    *, experiment: Experiment, unit_id: str, variant: str | None, now: datetime | None = None
-) -> IngestResult:
-    """Store a server-side exposure as an ``$exposure`` event (deduplicated per phase)."""
-    phase = current_phase_number(experiment)
-    result = IngestResult()
-    events_store(
-        workspace=experiment.workspace,
-        events=[
-            EventInput(
-                event=EXPOSURE_EVENT,
-                distinct_id=unit_id,
-                timestamp=now or datetime.now(tz=UTC),
-                insert_id=f"{EXPOSURE_EVENT}:{experiment.key}:{phase}:{unit_id}:{variant}"[:200],
-                properties={
-                    "experiment": experiment.key,
-                    "variant": variant,
-                    "phase": phase,
-                    "source": "server",
-                },
+    if result.in_experiment and result.variant is not None and log_exposure:
+        phase = current_phase(experiment)
+        # A running experiment always has an open phase (starting one opens it); without one
+        # there is nothing to attribute the exposure to.
+        if phase is not None:
+            exposure_log(
+                experiment=experiment, phase=phase, unit_id=unit_id, variant=result.variant, now=now
             )
-        ],
-        result=result,
-    )
     return result
 
 

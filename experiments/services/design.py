@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.assignment import condition_is_valid
+from experiments.assignment import condition_problem
 from experiments.models import (
     Experiment,
     ExperimentMetric,
@@ -37,7 +37,10 @@ DUPLICATE_VARIANT = "Variant keys must be unique: {key!r} appears twice."
 UNKNOWN_METRIC = "No metric {key!r} in this workspace."
 METRIC_IN_TWO_ROLES = "Metric {key!r} is listed more than once."
 KEY_TAKEN = "An experiment with key {key!r} already exists in this workspace."
-BAD_TARGETING = "Targeting must be a GrowthBook condition object, e.g. {\"country\": \"US\"}."
+BAD_TARGETING = (
+    "Targeting must be a GrowthBook condition object, e.g. "
+    '{{"country": {{"$in": ["DE", "FR"]}}}}: {problem}.'
+)
 BAD_COVERAGE = "Coverage must be between 0 and 1."
 BAD_WEIGHT = "Each weight must be between 0 and 1."
 BAD_ALPHA = "Alpha must be between 0 and 0.5."
@@ -119,13 +122,14 @@ def _validate_variants(variants: Sequence[VariantSpec]) -> None:
         raise ValidationFailed(NEED_ONE_CONTROL.format(count=controls), field="variants")
 
 
-def _resolve_metrics(
-    *, workspace: Workspace, design: ExperimentDesign
-) -> list[tuple[Metric, str]]:
+def _resolve_metrics(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[Metric, str]]:
     roles = [(design.primary_metric, MetricRole.PRIMARY, "primary_metric")]
     roles += [(k, MetricRole.SECONDARY, "secondary_metrics") for k in design.secondary_metrics]
     roles += [(k, MetricRole.GUARDRAIL, "guardrail_metrics") for k in design.guardrail_metrics]
-    found = {m.key: m for m in Metric.objects.filter(workspace=workspace, key__in=[k for k, _, _ in roles])}
+    found = {
+        m.key: m
+        for m in Metric.objects.filter(workspace=workspace, key__in=[k for k, _, _ in roles])
+    }
     resolved, seen = [], set()
     for key, role, field_name in roles:
         if key not in found:
@@ -143,8 +147,9 @@ def _validate(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[M
         raise ValidationFailed(BAD_COVERAGE, field="coverage")
     if not (0 < design.alpha < 0.5):
         raise ValidationFailed(BAD_ALPHA, field="alpha")
-    if design.targeting and not condition_is_valid(dict(design.targeting)):
-        raise ValidationFailed(BAD_TARGETING, field="targeting")
+    problem = condition_problem(dict(design.targeting)) if design.targeting else None
+    if problem is not None:
+        raise ValidationFailed(BAD_TARGETING.format(problem=problem), field="targeting")
     return _resolve_metrics(workspace=workspace, design=design)
 
 
@@ -173,9 +178,13 @@ def _write_children(
 def design_of(experiment: Experiment) -> ExperimentDesign:
     """Return the current design of ``experiment``."""
     links = list(experiment.metric_links.select_related("metric"))
-    by_role = {r: [l.metric.key for l in links if l.role == r] for r in MetricRole.values}
+    by_role = {r: [link.metric.key for link in links if link.role == r] for r in MetricRole.values}
     return ExperimentDesign(
-        **{name: getattr(experiment, name) for name in _SCALAR_FIELDS if name not in {"targeting", "segments"}},
+        **{
+            name: getattr(experiment, name)
+            for name in _SCALAR_FIELDS
+            if name not in {"targeting", "segments"}
+        },
         targeting=experiment.targeting,
         segments=tuple(experiment.segments),
         variants=tuple(
@@ -221,7 +230,10 @@ def experiment_create(
     experiment.save()
     _write_children(experiment=experiment, design=design, metrics=metrics)
     audit_record(
-        workspace=workspace, actor=actor, action="experiment.create", obj=experiment,
+        workspace=workspace,
+        actor=actor,
+        action="experiment.create",
+        obj=experiment,
         changes=_as_json(design),
     )
     return experiment
@@ -247,9 +259,14 @@ def phase_start(*, experiment: Experiment, reason: str) -> Phase:
     if current is not None:
         current.ended_at = now
         current.save(update_fields=["ended_at"])
-    number = (experiment.phases.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    number = (
+        experiment.phases.order_by("-number").values_list("number", flat=True).first() or 0
+    ) + 1
     return Phase.objects.create(
-        experiment=experiment, number=number, started_at=now, reason=reason,
+        experiment=experiment,
+        number=number,
+        started_at=now,
+        reason=reason,
         **phase_snapshot(experiment),
     )
 
@@ -267,7 +284,8 @@ def experiment_update(
     On a running experiment, a change to variants, weights, coverage or metrics needs a
     ``phase_reason`` and starts a new phase, so no analysis mixes two designs.
     """
-    experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    # Reload the caller's instance under the row lock, so it never goes stale (see lifecycle).
+    experiment.refresh_from_db(from_queryset=Experiment.objects.select_for_update())
     if experiment.status in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED):
         raise Conflict(NOT_EDITABLE.format(status=experiment.status), field="status")
     before = design_of(experiment)
@@ -280,7 +298,9 @@ def experiment_update(
     phase_changes = sorted(changed & set(PHASE_FIELDS))
     running = experiment.status == ExperimentStatus.RUNNING
     if running and phase_changes and not phase_reason.strip():
-        raise Conflict(NEEDS_PHASE_REASON.format(what=", ".join(phase_changes)), field="phase_reason")
+        raise Conflict(
+            NEEDS_PHASE_REASON.format(what=", ".join(phase_changes)), field="phase_reason"
+        )
     metrics = _validate(workspace=experiment.workspace, design=after)
     for name in _SCALAR_FIELDS:
         setattr(experiment, name, getattr(after, name))
@@ -293,7 +313,10 @@ def experiment_update(
         phase_start(experiment=experiment, reason=phase_reason.strip())
     before_json, after_json = _as_json(before), _as_json(after)
     audit_record(
-        workspace=experiment.workspace, actor=actor, action="experiment.update", obj=experiment,
+        workspace=experiment.workspace,
+        actor=actor,
+        action="experiment.update",
+        obj=experiment,
         changes={k: {"from": before_json[k], "to": after_json[k]} for k in sorted(changed)}
         | ({"phase_reason": phase_reason} if running and phase_changes else {}),
     )

@@ -1,6 +1,7 @@
 """The experiment lifecycle: draft → running → stopped → concluded → archived.
 
 Every transition is validated here and written to the audit trail in the same transaction.
+Each service updates the instance it is given (and returns it), as ``Model.save`` would.
 """
 
 from __future__ import annotations
@@ -29,12 +30,17 @@ _ALLOWED = {
 
 
 def _lock(experiment: Experiment, action: str) -> Experiment:
-    locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
-    if locked.status not in _ALLOWED[action]:
+    """Lock the experiment's row and reload the caller's instance from it, in place.
+
+    Reloading in place (rather than returning a fresh copy) means no caller is left holding an
+    instance that still says "running" after a stop: assignment trusts ``experiment.status``.
+    """
+    experiment.refresh_from_db(from_queryset=Experiment.objects.select_for_update())
+    if experiment.status not in _ALLOWED[action]:
         raise Conflict(
-            ILLEGAL_TRANSITION.format(action=action, status=locked.status), field="status"
+            ILLEGAL_TRANSITION.format(action=action, status=experiment.status), field="status"
         )
-    return locked
+    return experiment
 
 
 @transaction.atomic
@@ -48,8 +54,10 @@ def experiment_start(*, experiment: Experiment, actor: AbstractBaseUser | None) 
     experiment.save(update_fields=["status", "started_at", "stopped_at", "updated_at"])
     phase_start(experiment=experiment, reason="Resumed" if resumed else "Started")
     audit_record(
-        workspace=experiment.workspace, actor=actor,
-        action="experiment.resume" if resumed else "experiment.start", obj=experiment,
+        workspace=experiment.workspace,
+        actor=actor,
+        action="experiment.resume" if resumed else "experiment.start",
+        obj=experiment,
     )
     return experiment
 
@@ -65,7 +73,9 @@ def experiment_stop(*, experiment: Experiment, actor: AbstractBaseUser | None) -
     experiment.stopped_at = timezone.now()
     experiment.save(update_fields=["status", "stopped_at", "updated_at"])
     _end_phase(experiment)
-    audit_record(workspace=experiment.workspace, actor=actor, action="experiment.stop", obj=experiment)
+    audit_record(
+        workspace=experiment.workspace, actor=actor, action="experiment.stop", obj=experiment
+    )
     return experiment
 
 
@@ -100,7 +110,10 @@ def experiment_conclude(
     experiment.save()
     _end_phase(experiment)
     audit_record(
-        workspace=experiment.workspace, actor=actor, action="experiment.conclude", obj=experiment,
+        workspace=experiment.workspace,
+        actor=actor,
+        action="experiment.conclude",
+        obj=experiment,
         changes={"decision": decision, "variant": variant, "rationale": rationale},
     )
     return experiment
@@ -111,5 +124,7 @@ def experiment_archive(*, experiment: Experiment, actor: AbstractBaseUser | None
     experiment = _lock(experiment, "archive")
     experiment.status = ExperimentStatus.ARCHIVED
     experiment.save(update_fields=["status", "updated_at"])
-    audit_record(workspace=experiment.workspace, actor=actor, action="experiment.archive", obj=experiment)
+    audit_record(
+        workspace=experiment.workspace, actor=actor, action="experiment.archive", obj=experiment
+    )
     return experiment

@@ -142,7 +142,9 @@ def test_stopped_experiment_assigns_no_one_and_leaves_the_payload(client, worksp
 
 
 @pytest.mark.django_db
-def test_unknown_sdk_key_is_404_and_payload_is_per_workspace(client, workspace, make_metric, outsider):
+def test_unknown_sdk_key_is_404_and_payload_is_per_workspace(
+    client, workspace, make_metric, outsider
+):
     _running(workspace, make_metric)
     _, foreign_key = api_key_create(workspace=outsider.workspace, kind=ApiKeyKind.SDK)
 
@@ -158,5 +160,7 @@ def test_assignment_needs_a_unit_id_and_valid_attributes(editor, workspace, make
     missing = editor.client.get(url)
     bad = editor.client.get(url, {"unit_id": "u", "attributes": "[1]"})
 
-    assert missing.status_code == 400 and "unit_id" in missing.json()["errors"]
-    assert bad.status_code == 400 and "attributes" in bad.json()["errors"]
+    assert missing.status_code == 400
+    assert "unit_id" in missing.json()["errors"]
+    assert bad.status_code == 400
+    assert "attributes" in bad.json()["errors"]

@@ -110,7 +110,9 @@ def test_duplicate_key_is_a_400_naming_key(editor, metrics):
 def test_metric_of_another_workspace_is_unknown(editor, outsider, make_metric):
     make_metric(outsider.workspace, "aha-rate")
 
-    response = editor.client.post(URL, _design(secondary_metrics=[], guardrail_metrics=[]), format="json")
+    response = editor.client.post(
+        URL, _design(secondary_metrics=[], guardrail_metrics=[]), format="json"
+    )
 
     assert response.status_code == 400
     assert "primary_metric" in response.json()["errors"]
@@ -170,7 +172,8 @@ def test_running_experiment_weights_change_needs_a_reason_and_starts_a_phase(edi
         (1, {"control": 0.5, "checklist": 0.5}),
         (2, {"control": 0.2, "checklist": 0.8}),
     ]
-    assert phases[0]["ended_at"] is not None and phases[1]["ended_at"] is None
+    assert phases[0]["ended_at"] is not None
+    assert phases[1]["ended_at"] is None
 
 
 def test_renaming_a_running_experiment_needs_no_new_phase(editor, metrics):
