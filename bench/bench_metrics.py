@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -225,7 +224,10 @@ def _best(fn, repeats: int) -> float:
 def _memory_child(workspace_id: int) -> None:
     _setup_django()
     _compiled(workspace_id)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork/exec from the parent (which
+    # held the generated data), while VmHWM belongs to this process's own memory map.
+    status = Path("/proc/self/status").read_text()
+    print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 
 
 def _peak_memory_mib(workspace_id: int) -> float:
