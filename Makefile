@@ -25,7 +25,8 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || true; \
 	  fi; }
-	@command -v chromium >/dev/null 2>&1 || echo "!! Chromium is not installed: browser tests will be SKIPPED (apt-get install -y chromium)"
+	@if command -v chromium >/dev/null 2>&1; then echo "Chromium for the browser tests: $$(command -v chromium)"; \
+	  else echo "!! Chromium is not installed: browser tests will be SKIPPED (apt-get install -y chromium)"; fi
 
 demo: install
 	mkdir -p var

@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("outcomes.urls")),
     path("", include("experiments.urls")),
     path("", include("learnings.urls")),
+    path("", include("experiments.web_urls")),
     path("", include("plg_platform.web_urls")),
 ]

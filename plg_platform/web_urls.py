@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("workspace/switch", views.switch_workspace, name="switch-workspace"),
     path("onboarding/snippet-key", views.create_snippet_key, name="snippet-key"),
+    path("onboarding/sample-data", views.load_sample_data, name="sample-data"),
     path("", views.home, name="home"),
 ]

@@ -1,12 +1,126 @@
-// Render every <canvas data-chart="…"> from the JSON in its data-config attribute (Chart.js).
+// Render every <canvas data-chart="…"> with Chart.js (vendored, no CDN).
+//   data-chart="forest": a forest plot of lifts with their intervals; data-config holds
+//     {"labels", "effects", "lows", "highs", "tones", "unit", "axis"}: unit is "percent" (a
+//     relative change), "points" (percentage points) or "number"; a null bound is unbounded.
+//   any other value: data-config is a complete Chart.js configuration.
+// Each chart sits next to a table with the same numbers, for screen readers and for printing.
 (function () {
+  "use strict";
+  const toneColour = (tone) => ({ good: "#1f7a3d", bad: "#b3261e" })[tone] || "#4f5b6d";
+
+  // Draws a vertical line at x = 0: "no change".
+  const zeroLine = {
+    id: "zeroLine",
+    afterDatasetsDraw(chart, _args, options) {
+      if (!options || !options.enabled) return;
+      const x = chart.scales.x;
+      if (!x || x.min > 0 || x.max < 0) return;
+      const px = x.getPixelForValue(0);
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.strokeStyle = "#1d2330";
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([4, 4]);
+      ctx.beginPath();
+      ctx.moveTo(px, chart.chartArea.top);
+      ctx.lineTo(px, chart.chartArea.bottom);
+      ctx.stroke();
+      ctx.restore();
+    },
+  };
+
+  function format(value, unit) {
+    if (value === null || value === undefined || !isFinite(value)) return "unbounded";
+    if (value === 0) return unit === "number" ? "0" : unit === "points" ? "0 pp" : "0%";
+    const digits = Math.abs(value) < 0.01 ? 2 : 1;
+    if (unit === "percent") return (value * 100).toFixed(digits) + "%";
+    if (unit === "points") return (value * 100).toFixed(digits) + " pp";
+    return Number(value.toPrecision(3)).toString();
+  }
+
+  function forestConfig(d) {
+    const finite = [...d.effects, ...d.lows, ...d.highs].filter((v) => v !== null && isFinite(v));
+    finite.push(0);
+    let lo = Math.min(...finite), hi = Math.max(...finite);
+    const pad = (hi - lo || Math.abs(hi) || 1) * 0.12;
+    lo -= pad; hi += pad;
+    const colours = d.tones.map(toneColour);
+    return {
+      type: "bar",
+      data: {
+        labels: d.labels,
+        datasets: [
+          {
+            type: "bar",
+            label: d.intervalLabel || "Interval",
+            data: d.lows.map((low, i) => [low === null ? lo : low, d.highs[i] === null ? hi : d.highs[i]]),
+            backgroundColor: colours.map((c) => c + "55"),
+            borderColor: colours,
+            borderWidth: 1.5,
+            borderSkipped: false,
+            barPercentage: 0.5,
+            categoryPercentage: 0.8,
+            order: 2,
+          },
+          {
+            type: "scatter",
+            label: "Estimate",
+            data: d.effects.map((e, i) => ({ x: e, y: d.labels[i] })),
+            backgroundColor: colours,
+            borderColor: "#fff",
+            borderWidth: 2,
+            pointRadius: 7,
+            pointHoverRadius: 8,
+            pointStyle: "rectRot",
+            order: 1,
+          },
+        ],
+      },
+      options: {
+        indexAxis: "y",
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        scales: {
+          x: {
+            type: "linear",
+            suggestedMin: lo,
+            suggestedMax: hi,
+            title: { display: true, text: d.axis || "Change against control", color: "#4f5b6d" },
+            ticks: { color: "#4f5b6d", callback: (v) => format(v, d.unit) },
+            grid: { color: "#e3e7ef" },
+          },
+          y: { type: "category", ticks: { color: "#1d2330", font: { weight: "600" } }, grid: { display: false } },
+        },
+        plugins: {
+          legend: { display: false },
+          zeroLine: { enabled: true },
+          tooltip: {
+            callbacks: {
+              label(ctx) {
+                const i = ctx.dataIndex;
+                if (ctx.dataset.type === "scatter") return "Estimate " + format(d.effects[i], d.unit);
+                return "Interval " + format(d.lows[i], d.unit) + " to " + format(d.highs[i], d.unit);
+              },
+            },
+          },
+        },
+      },
+      plugins: [zeroLine],
+    };
+  }
+
   function render(canvas) {
-    if (canvas.dataset.rendered) return;
-    const config = JSON.parse(canvas.dataset.config);
+    if (canvas.dataset.rendered || typeof Chart === "undefined") return;
+    const data = JSON.parse(canvas.dataset.config);
+    const config = canvas.dataset.chart === "forest" ? forestConfig(data) : data;
     new Chart(canvas, config);
     canvas.dataset.rendered = "1";
   }
-  function renderAll(root) { (root || document).querySelectorAll("canvas[data-chart]").forEach(render); }
-  document.addEventListener("DOMContentLoaded", () => renderAll());
+  function renderAll(root) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(render);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => renderAll());
+  else renderAll();
   document.addEventListener("htmx:afterSwap", (e) => renderAll(e.target));
 })();

@@ -1,0 +1,357 @@
+"""Pages of experiments: the list, one experiment, the design flow (create and edit, with a live
+plan estimate), and start and stop.
+
+Writes go through ``experiments.services.design`` and ``experiments.services.lifecycle``; their
+errors are shown beside the field they name. Reads need the viewer role, changes the editor
+role; another workspace's experiment is simply not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from experiments.forms.base import MAX_VARIANTS
+from experiments.forms.design import (
+    ExperimentFilterForm,
+    ExperimentForm,
+    ExperimentPlanForm,
+    VariantFormSet,
+    variant_specs,
+)
+from experiments.models import Experiment, ExperimentStatus, MetricRole
+from experiments.selectors import experiments_list, exposure_counts
+from experiments.services.design import design_of, experiment_create, experiment_update
+from experiments.services.lifecycle import experiment_start, experiment_stop
+from experiments.stats import StatsInputError, plan
+from experiments.views.base import (
+    TRAFFIC_WINDOW_DAYS,
+    attach_errors,
+    daily_traffic,
+    percent,
+    posted_rows,
+    rows_plus_one,
+    unbound_initial,
+    workspace_page,
+)
+from experiments.views.calculator import plan_view
+from outcomes.selectors import metrics_list
+from plg_platform.errors import DomainError
+from plg_platform.models import Membership, Role, Workspace
+
+PAGE_SIZE = 25
+NOT_EDITABLE_PAGE = "A {status} experiment cannot be edited."
+
+
+def _experiment(membership: Membership, key: str) -> Experiment:
+    return get_object_or_404(
+        Experiment.objects.select_related("owner"), workspace=membership.workspace, key=key
+    )
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    experiment: Experiment
+    primary_metric: str
+    variants: int
+    days_running: int | None
+
+
+def _days_running(experiment: Experiment) -> int | None:
+    if experiment.started_at is None:
+        return None
+    end = experiment.stopped_at if experiment.status != ExperimentStatus.RUNNING else None
+    return max(((end or timezone.now()) - experiment.started_at).days, 0)
+
+
+@workspace_page()
+def experiment_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+    filters = ExperimentFilterForm(request.GET or None)
+    values = filters.cleaned_data if filters.is_valid() else {}
+    queryset = experiments_list(
+        workspace=membership.workspace,
+        status=values.get("status") or None,
+        search=values.get("q") or None,
+    )
+    if values.get("funnel_stage"):
+        queryset = queryset.filter(funnel_stage=values["funnel_stage"])
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for experiment in page:
+        links = list(experiment.metric_links.all())  # prefetched with their metrics
+        primary = next((link.metric for link in links if link.role == MetricRole.PRIMARY), None)
+        rows.append(
+            ExperimentRow(
+                experiment=experiment,
+                primary_metric=primary.name if primary is not None else "—",
+                variants=len(experiment.variants.all()),
+                days_running=_days_running(experiment),
+            )
+        )
+    counts = dict(
+        Experiment.objects.filter(workspace=membership.workspace)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "experiments/list.html",
+        {
+            "filters": filters,
+            "rows": rows,
+            "page": page,
+            "query": query.urlencode(),
+            "status_counts": [
+                (value, label, counts[value])
+                for value, label in ExperimentStatus.choices
+                if counts.get(value)
+            ],
+            "total": sum(counts.values()),
+            "filtered": any(values.values()),
+            "can_edit": membership.has_role(Role.EDITOR),
+        },
+    )
+
+
+@workspace_page()
+def experiment_detail(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    experiment = _experiment(membership, key)
+    links = list(experiment.metric_links.select_related("metric"))
+    by_role = {role: [link.metric for link in links if link.role == role] for role in MetricRole}
+    status = experiment.status
+    exposures = exposure_counts(experiment=experiment)
+    exposed: dict[str, int] = {}
+    for by_variant in exposures.included.values():
+        for variant_key, units in by_variant.items():
+            exposed[variant_key] = exposed.get(variant_key, 0) + units
+    return render(
+        request,
+        "experiments/detail.html",
+        {
+            "experiment": experiment,
+            "variant_rows": [
+                (v, percent(v.weight), exposed.get(v.key, 0)) for v in experiment.variants.all()
+            ],
+            "coverage_percent": percent(experiment.coverage),
+            "planned_mde_percent": (
+                percent(experiment.planned_mde) if experiment.planned_mde else None
+            ),
+            "primary_metrics": by_role[MetricRole.PRIMARY],
+            "secondary_metrics": by_role[MetricRole.SECONDARY],
+            "guardrail_metrics": by_role[MetricRole.GUARDRAIL],
+            "phases": list(experiment.phases.all()),
+            "exposures": exposures,
+            "days_running": _days_running(experiment),
+            "can_edit": membership.has_role(Role.EDITOR),
+            "editable": status not in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED),
+            "can_start": status in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED),
+            "can_stop": status == ExperimentStatus.RUNNING,
+        },
+    )
+
+
+def _metric_choices(workspace: Workspace) -> list[tuple[str, str]]:
+    return [(m.key, f"{m.name} ({m.key})") for m in metrics_list(workspace=workspace)]
+
+
+def _plan_values(form: ExperimentPlanForm, n_variants: int) -> dict[str, Any] | None:
+    """Planned sizes and duration from the form's baseline and MDE (None when not given)."""
+    if not form.has_plan():
+        return None
+    response = plan(form.power_request(n_variants=n_variants))
+    return {
+        "planned_sample_size_per_variant": response.sample_size_per_variant,
+        "planned_duration_days": response.duration_days,
+    }
+
+
+BLANK_VARIANT_ROW = {"key": "", "name": "", "weight": ""}
+NEW_VARIANTS = [
+    {"key": "control", "name": "Control", "weight": 50},
+    {"key": "treatment", "name": "Treatment", "weight": 50},
+]
+
+
+def _design_form_page(
+    request: HttpRequest,
+    membership: Membership,
+    *,
+    experiment: Experiment | None,
+    initial: dict[str, Any],
+    initial_variants: list[dict[str, Any]],
+) -> HttpResponse:
+    """The create and edit flow: one form, one formset of variants, one service call."""
+    workspace = membership.workspace
+    running = experiment is not None and experiment.status == ExperimentStatus.RUNNING
+    kwargs = {
+        "metric_choices": _metric_choices(workspace),
+        "editing": experiment is not None,
+        "running": running,
+    }
+    variant_errors: list[str] = []
+    if request.method == "POST":
+        form = ExperimentForm(request.POST, initial=initial, **kwargs)
+        variants = VariantFormSet(request.POST, prefix="variants")
+        if "add_variant" in request.POST:
+            form = ExperimentForm(
+                initial={**initial, **unbound_initial(form, request.POST)}, **kwargs
+            )
+            variants = VariantFormSet(
+                prefix="variants",
+                initial=rows_plus_one(VariantFormSet, request.POST, "variants", BLANK_VARIANT_ROW),
+            )
+        elif form.is_valid() and variants.is_valid():
+            specs = variant_specs(variants)
+            try:
+                planned = _plan_values(form, len(specs))
+                if experiment is None:
+                    saved = experiment_create(
+                        workspace=workspace,
+                        design=form.design(specs, **(planned or {})),
+                        actor=request.user,
+                    )
+                    messages.success(request, f"Experiment “{saved.name}” saved as a draft.")
+                else:
+                    changes = form.design_changes(specs)
+                    if planned is not None:
+                        changes.update(planned)
+                    elif changes["planned_mde"] != experiment.planned_mde:
+                        # A new MDE without a baseline: the old sizes no longer apply.
+                        changes.update(
+                            planned_sample_size_per_variant=None, planned_duration_days=None
+                        )
+                    saved = experiment_update(
+                        experiment=experiment,
+                        changes=changes,
+                        actor=request.user,
+                        phase_reason=form.cleaned_data.get("phase_reason", ""),
+                    )
+                    messages.success(request, "Changes saved.")
+                return redirect("experiments_web:detail", key=saved.key)
+            except (DomainError, StatsInputError) as error:
+                attach_errors(form, error, variant_errors)
+    else:
+        form = ExperimentForm(initial=initial, **kwargs)
+        variants = VariantFormSet(prefix="variants", initial=initial_variants)
+    traffic = daily_traffic(workspace)
+    return render(
+        request,
+        "experiments/form.html",
+        {
+            "form": form,
+            "variants": variants,
+            "variant_errors": variant_errors,
+            "experiment": experiment,
+            "running": running,
+            "traffic": traffic,
+            "traffic_days": TRAFFIC_WINDOW_DAYS,
+            "has_metrics": bool(form.fields["primary_metric"].choices[1:]),
+            "max_variants": MAX_VARIANTS,
+        },
+    )
+
+
+@workspace_page(Role.EDITOR)
+def experiment_new(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return _design_form_page(
+        request,
+        membership,
+        experiment=None,
+        initial={
+            "coverage": 100,
+            "alpha": 0.05,
+            "daily_traffic": daily_traffic(membership.workspace),
+        },
+        initial_variants=NEW_VARIANTS,
+    )
+
+
+@workspace_page(Role.EDITOR)
+def experiment_edit(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    experiment = _experiment(membership, key)
+    if experiment.status in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED):
+        messages.error(request, NOT_EDITABLE_PAGE.format(status=experiment.get_status_display()))
+        return redirect("experiments_web:detail", key=experiment.key)
+    design = design_of(experiment)
+    initial = {
+        name: getattr(design, name)
+        for name in (
+            "key",
+            *ExperimentForm.DESIGN_FIELDS,
+            "secondary_metrics",
+            "guardrail_metrics",
+        )
+    }
+    initial["coverage"] = percent(design.coverage)
+    initial["planned_mde"] = percent(design.planned_mde) if design.planned_mde else None
+    initial["daily_traffic"] = daily_traffic(membership.workspace)
+    ordered = sorted(design.variants, key=lambda v: not v.is_control)  # control first
+    initial_variants = [
+        {"key": v.key, "name": v.name, "weight": percent(v.weight)} for v in ordered
+    ]
+    return _design_form_page(
+        request,
+        membership,
+        experiment=experiment,
+        initial=initial,
+        initial_variants=initial_variants,
+    )
+
+
+@require_POST
+@workspace_page(Role.EDITOR)
+def plan_preview(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """The design form's live estimate (htmx): sizes and duration for the plan as typed."""
+    form = ExperimentPlanForm(request.POST)
+    n_variants = sum(
+        1
+        for i in range(posted_rows(request.POST, "variants"))
+        if request.POST.get(f"variants-{i}-key", "").strip()
+    )
+    context: dict[str, Any] = {"form": form, "n_variants": max(n_variants, 2)}
+    if form.is_valid() and form.has_plan():
+        try:
+            power_request = form.power_request(n_variants=context["n_variants"])
+            context["plan"] = plan_view(power_request, plan(power_request))
+        except StatsInputError as error:
+            context["error"] = error.message
+    return render(request, "experiments/_plan_preview.html", context)
+
+
+def _transition(
+    request: HttpRequest, membership: Membership, key: str, action: Callable[..., Experiment]
+) -> HttpResponse:
+    experiment = _experiment(membership, key)
+    try:
+        action(experiment=experiment, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        status = experiment.get_status_display().lower()
+        messages.success(request, f"“{experiment.name}” is now {status}.")
+    return redirect(reverse("experiments_web:detail", kwargs={"key": experiment.key}))
+
+
+@require_POST
+@workspace_page(Role.EDITOR)
+def start(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    return _transition(request, membership, key, experiment_start)
+
+
+@require_POST
+@workspace_page(Role.EDITOR)
+def stop(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    return _transition(request, membership, key, experiment_stop)

@@ -1,0 +1,19 @@
+"""Pages of experiments and the statistics calculator (the API is in ``experiments.urls``)."""
+
+from django.urls import path
+
+from experiments.views import calculator, experiments
+
+app_name = "experiments_web"
+
+urlpatterns = [
+    path("experiments/", experiments.experiment_list, name="list"),
+    path("experiments/new", experiments.experiment_new, name="create"),
+    path("experiments/plan-preview", experiments.plan_preview, name="plan-preview"),
+    path("experiments/<slug:key>/", experiments.experiment_detail, name="detail"),
+    path("experiments/<slug:key>/edit", experiments.experiment_edit, name="edit"),
+    path("experiments/<slug:key>/start", experiments.start, name="start"),
+    path("experiments/<slug:key>/stop", experiments.stop, name="stop"),
+    path("calculator/", calculator.calculator, name="calculator"),
+    path("calculator/sample-size", calculator.power, name="power"),
+]
