@@ -1,5 +1,23 @@
+"""The learnings library: tagged, searchable learnings from experiments and research."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def _sqlite_index_heal(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    """Put back the SQLite FTS triggers if a table rebuild by a later migration dropped them."""
+    from learnings.search.index import sqlite_index_ensure
+
+    sqlite_index_ensure(connections[using])
 
 
 class LearningsConfig(AppConfig):
     name = "learnings"
+
+    def ready(self) -> None:
+        post_migrate.connect(_sqlite_index_heal, sender=self, dispatch_uid="learnings_fts_heal")

@@ -1,0 +1,253 @@
+"""Full-text matching, ranking and highlighting, one backend per database engine.
+
+The user's query reads like a web search on both engines: words are all required, ``"two
+words"`` is a phrase, ``or`` between words accepts either, ``-word`` excludes. PostgreSQL parses
+it with ``websearch_to_tsquery('english', …)``; for SQLite ``fts5_query`` builds the same
+thing as an FTS5 expression (the porter tokenizer stems both sides, so "onboard" matches
+"onboarding"). Highlights come back HTML-escaped with ``<mark>`` around the matched words.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models.expressions import Expression, RawSQL
+
+from learnings.search.index import FTS_TABLE, TABLE
+
+MARK_START, MARK_END = "\x02", "\x03"
+SNIPPET_CHARS = 240
+# Common English words PostgreSQL's english configuration drops; dropped on SQLite too, so
+# "the onboarding" finds the same learnings on both engines.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by did do for from had has have how i if in into is it its "
+    "of on or our so than that the their then there these they this to was we were what when "
+    "which who why will with you your".split()
+)
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_WORDLIKE = re.compile(r"\w")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query as groups of alternatives (all groups required) and excluded terms."""
+
+    groups: tuple[tuple[str, ...], ...]
+    excluded: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.groups and not self.excluded
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Split a web-search style query into required groups and exclusions."""
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    pending_or = False
+    for match in _TOKEN.finditer(text or ""):
+        negated, phrase, word = match.group(1), match.group(2), match.group(3)
+        if word is not None:
+            negated = "-" if word.startswith("-") and len(word) > 1 else ""
+            word = word[1:] if negated else word
+            if word.lower() == "or" and not negated:
+                pending_or = bool(groups)
+                continue
+            if word.lower() in STOP_WORDS:
+                continue
+        term = " ".join((phrase if phrase is not None else word).split())
+        if not _WORDLIKE.search(term):
+            continue
+        if negated:
+            excluded.append(term)
+        elif pending_or:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        pending_or = False
+    return ParsedQuery(tuple(tuple(g) for g in groups), tuple(excluded))
+
+
+def _fts5_term(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def fts5_query(terms: Sequence[Sequence[str]]) -> str:
+    """Return the FTS5 expression requiring every group (``(a OR b) AND c``)."""
+    return " AND ".join("(" + " OR ".join(_fts5_term(t) for t in group) + ")" for group in terms)
+
+
+def mark_to_html(text: str, *, limit: int | None = None) -> str:
+    """Escape ``text`` for HTML and turn the highlight markers into ``<mark>`` elements."""
+    if limit is not None and len(text) > limit:
+        cut = text[:limit].rsplit(" ", 1)[0]
+        text = cut + ("" if cut.count(MARK_START) == cut.count(MARK_END) else MARK_END) + " …"
+    escaped = html.escape(text, quote=False)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+class OnLearningTable(Expression):
+    """SQL over the columns of the query's own ``learnings_learning`` row.
+
+    ``{table}`` in ``template`` becomes that table's alias in the query being compiled (Django
+    renames it, e.g. to ``U0``, inside subqueries), so the expression works at any depth.
+    Only our own identifiers go into ``template``; user input goes into ``params``.
+    """
+
+    def __init__(self, template: str, params: Sequence[object], output_field) -> None:
+        super().__init__(output_field=output_field)
+        self.template = template
+        self.params = list(params)
+
+    def as_sql(self, compiler, connection):
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        return self.template.format(table=alias), self.params
+
+
+@dataclass(frozen=True)
+class Highlight:
+    title_html: str
+    snippet_html: str
+
+
+class TextBackend:
+    """Match, rank and highlight learnings for one parsed query.
+
+    ``filter`` and ``rank`` work on any queryset of learnings, also inside subqueries.
+    """
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.parsed = parse_query(query)
+
+    @property
+    def active(self) -> bool:
+        return not self.parsed.is_empty
+
+    def filter(self, queryset: QuerySet) -> QuerySet:
+        raise NotImplementedError
+
+    def rank(self) -> Expression:
+        raise NotImplementedError
+
+    def highlights(self, ids: Sequence[int]) -> dict[int, Highlight]:
+        raise NotImplementedError
+
+
+class PostgresText(TextBackend):
+    """``websearch_to_tsquery`` against the generated ``search_vector`` (GIN index)."""
+
+    _TSQUERY = "websearch_to_tsquery('english', %s)"
+    _TITLE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
+    _SNIPPET_OPTIONS = (
+        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
+        'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "'
+    )
+
+    def __init__(self, query: str) -> None:
+        super().__init__(query)
+        if self.active:
+            # PostgreSQL's own stop words may leave nothing of the query: then no text filter.
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT numnode({self._TSQUERY})", [query])
+                self._empty = cursor.fetchone()[0] == 0
+        else:
+            self._empty = True
+
+    @property
+    def active(self) -> bool:
+        return super().active and not getattr(self, "_empty", False)
+
+    def filter(self, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(
+            OnLearningTable(
+                "{table}.search_vector @@ " + self._TSQUERY, [self.query], BooleanField()
+            )
+        )
+
+    def rank(self) -> Expression:
+        return OnLearningTable(
+            "ts_rank({table}.search_vector, " + self._TSQUERY + ")", [self.query], FloatField()
+        )
+
+    def highlights(self, ids: Sequence[int]) -> dict[int, Highlight]:
+        if not ids:
+            return {}
+        sql = (  # our identifiers only; the query, options and ids are bound parameters
+            f"SELECT id, ts_headline('english', title, q, %s), "  # noqa: S608
+            f"ts_headline('english', concat_ws(E'\\n', nullif(learned, ''), "
+            f"nullif(hypothesis, ''), nullif(rationale, '')), q, %s) "
+            f"FROM {TABLE}, {self._TSQUERY} AS q WHERE id = ANY(%s)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self._TITLE_OPTIONS, self._SNIPPET_OPTIONS, self.query, list(ids)])
+            rows = cursor.fetchall()
+        return {
+            pk: Highlight(mark_to_html(title), mark_to_html(snippet, limit=SNIPPET_CHARS))
+            for pk, title, snippet in rows
+        }
+
+
+class SqliteText(TextBackend):
+    """FTS5 (porter tokenizer) over the external-content index of ``learnings_learning``."""
+
+    _BM25 = f"bm25({FTS_TABLE}, 10.0, 4.0, 4.0, 2.0, 2.0)"
+    _SNIPPET_COLUMNS = (2, 1, 3)  # learned, hypothesis, rationale: the first with a match
+
+    def __init__(self, query: str) -> None:
+        super().__init__(query)
+        self.required = fts5_query(self.parsed.groups) if self.parsed.groups else ""
+        self.excluded = fts5_query([self.parsed.excluded]) if self.parsed.excluded else ""
+
+    def filter(self, queryset: QuerySet) -> QuerySet:
+        # Our identifiers only; the FTS5 expression is a bound parameter.
+        match = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        if self.required:
+            queryset = queryset.filter(pk__in=RawSQL(match, [self.required]))  # noqa: S611
+        if self.excluded:
+            queryset = queryset.exclude(pk__in=RawSQL(match, [self.excluded]))  # noqa: S611
+        return queryset
+
+    def rank(self) -> Expression:
+        if not self.required:
+            return OnLearningTable("0.0", [], FloatField())
+        return OnLearningTable(
+            f"(SELECT -{self._BM25} FROM {FTS_TABLE} "  # noqa: S608 - our identifiers only
+            f"WHERE {FTS_TABLE} MATCH %s AND rowid = {{table}}.id)",
+            [self.required],
+            FloatField(),
+        )
+
+    def highlights(self, ids: Sequence[int]) -> dict[int, Highlight]:
+        if not ids or not self.required:
+            return {}
+        snippets = ", ".join(
+            f"snippet({FTS_TABLE}, {column}, char(2), char(3), ' … ', 24)"
+            for column in self._SNIPPET_COLUMNS
+        )
+        placeholders = ", ".join("%s" for _ in ids)
+        sql = (  # our identifiers only; the expression and ids are bound parameters
+            f"SELECT rowid, highlight({FTS_TABLE}, 0, char(2), char(3)), {snippets} "  # noqa: S608
+            f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid IN ({placeholders})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.required, *ids])
+            rows = cursor.fetchall()
+        out = {}
+        for pk, title, *candidates in rows:
+            marked = [c for c in candidates if c and MARK_START in c]
+            snippet = marked[0] if marked else next((c for c in candidates if c), "")
+            out[pk] = Highlight(mark_to_html(title), mark_to_html(snippet, limit=SNIPPET_CHARS))
+        return out
+
+
+def text_backend(query: str) -> TextBackend:
+    """Return the backend of the default database's engine for ``query``."""
+    if connection.vendor == "postgresql":
+        return PostgresText(query)
+    return SqliteText(query)
