@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from experiments.hooks import experiment_concluded
 from experiments.models import Decision, Experiment, ExperimentStatus
 from experiments.services.design import phase_start
 from plg_platform.errors import Conflict, ValidationFailed
@@ -116,6 +117,11 @@ def experiment_conclude(
         obj=experiment,
         changes={"decision": decision, "variant": variant, "rationale": rationale},
     )
+    # After commit, so the layers above (learnings) see the concluded experiment, and a failure
+    # of theirs never undoes the decision.
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    experiment_id = experiment.pk
+    transaction.on_commit(lambda: experiment_concluded(experiment_id, actor_id))
     return experiment
 
 
