@@ -197,4 +197,26 @@ LOGGING = {
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 CELERY_BEAT_SCHEDULE = {
     "fail-stale-jobs": {"task": "plg_platform.tasks.fail_stale_jobs", "schedule": 600.0},
+    # Experiments: merge SDK $exposure events, analyse each running experiment once its
+    # workspace's analysis_interval_minutes has passed (checked every 5 minutes), and retry
+    # webhook deliveries whose retry task was lost.
+    "sync-exposures": {
+        "task": "experiments.tasks.sync_exposures_of_running_experiments",
+        "schedule": 300.0,
+    },
+    "analyze-due-experiments": {
+        "task": "experiments.tasks.analyze_due_experiments",
+        "schedule": 300.0,
+    },
+    "retry-webhook-deliveries": {
+        "task": "experiments.tasks.retry_due_webhook_deliveries",
+        "schedule": 60.0,
+    },
+    # Incremental: each run recomputes only new days plus the last 3 (late events).
+    "refresh-kpis": {"task": "outcomes.tasks.refresh_kpis_of_all_workspaces", "schedule": 3600.0},
+    # One computed check-in per key result and day, updated in place during the day.
+    "compute-key-result-check-ins": {
+        "task": "outcomes.tasks.compute_key_result_check_ins",
+        "schedule": 6 * 3600.0,
+    },
 }
