@@ -4,9 +4,7 @@ from django.urls import path
 
 from experiments.views import calculator, experiments
 
-app_name = "experiments_web"
-
-urlpatterns = [
+experiment_pages = [
     path("experiments/", experiments.experiment_list, name="list"),
     path("experiments/new", experiments.experiment_new, name="create"),
     path("experiments/plan-preview", experiments.plan_preview, name="plan-preview"),
@@ -14,6 +12,10 @@ urlpatterns = [
     path("experiments/<slug:key>/edit", experiments.experiment_edit, name="edit"),
     path("experiments/<slug:key>/start", experiments.start, name="start"),
     path("experiments/<slug:key>/stop", experiments.stop, name="stop"),
+    path("experiments/<slug:key>/archive", experiments.archive, name="archive"),
     path("calculator/", calculator.calculator, name="calculator"),
     path("calculator/sample-size", calculator.power, name="power"),
 ]
+
+app_name = "experiments_web"
+urlpatterns = experiment_pages

@@ -14,5 +14,7 @@ urlpatterns = [
     path("", include("experiments.urls")),
     path("", include("learnings.urls")),
     path("", include("experiments.web_urls")),
+    path("", include("outcomes.web_urls")),
+    path("", include("learnings.web_urls")),
     path("", include("plg_platform.web_urls")),
 ]

@@ -28,8 +28,9 @@ TRAFFIC_WINDOW_DAYS = 28
 View = Callable[..., HttpResponse]
 
 
-def workspace_page(role: str = Role.VIEWER) -> Callable[[View], View]:
-    """Sign-in required; the view gets the request's membership, which needs ``role``."""
+def workspace_page(role: str = Role.VIEWER, denied: str = EDITORS_ONLY) -> Callable[[View], View]:
+    """Sign-in required; the view gets the request's membership, which needs ``role``
+    (``denied`` is the 403 page's message otherwise)."""
 
     def decorate(view: View) -> View:
         @login_required
@@ -39,7 +40,7 @@ def workspace_page(role: str = Role.VIEWER) -> Callable[[View], View]:
             if membership is None:
                 return redirect("home")
             if not membership.has_role(role):
-                raise PermissionDenied(EDITORS_ONLY)
+                raise PermissionDenied(denied)
             return view(request, membership, *args, **kwargs)
 
         return wrapped

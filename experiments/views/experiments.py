@@ -1,5 +1,7 @@
 """Pages of experiments: the list, one experiment, the design flow (create and edit, with a live
-plan estimate), and start and stop.
+plan estimate), and start, stop and archive. Concluding is a page of the learnings app (it
+records the experiment's learning, and experiments sit below learnings); the detail page opens
+it in a dialog.
 
 Writes go through ``experiments.services.design`` and ``experiments.services.lifecycle``; their
 errors are shown beside the field they name. Reads need the viewer role, changes the editor
@@ -32,7 +34,7 @@ from experiments.forms.design import (
 from experiments.models import Experiment, ExperimentStatus, MetricRole
 from experiments.selectors import experiments_list, exposure_counts
 from experiments.services.design import design_of, experiment_create, experiment_update
-from experiments.services.lifecycle import experiment_start, experiment_stop
+from experiments.services.lifecycle import experiment_archive, experiment_start, experiment_stop
 from experiments.stats import StatsInputError, plan
 from experiments.views.base import (
     TRAFFIC_WINDOW_DAYS,
@@ -159,6 +161,9 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
             "editable": status not in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED),
             "can_start": status in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED),
             "can_stop": status == ExperimentStatus.RUNNING,
+            "can_conclude": status in (ExperimentStatus.RUNNING, ExperimentStatus.STOPPED),
+            "can_archive": status
+            in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED, ExperimentStatus.CONCLUDED),
         },
     )
 
@@ -355,3 +360,9 @@ def start(request: HttpRequest, membership: Membership, key: str) -> HttpRespons
 @workspace_page(Role.EDITOR)
 def stop(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
     return _transition(request, membership, key, experiment_stop)
+
+
+@require_POST
+@workspace_page(Role.EDITOR)
+def archive(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    return _transition(request, membership, key, experiment_archive)

@@ -2,6 +2,8 @@
 //   <button data-copy="ID">: copy the text of element ID to the clipboard and say so.
 //   [data-show-when="NAME"][data-show-for="A B"]: shown only while the checked radio NAME is A or B.
 //   [data-js-only]: hidden until this script runs.
+//   <dialog> filled by htmx opens as a modal; [data-close-dialog] closes it.
+//   <button data-confirm="…">: asks before the form is submitted.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -28,15 +30,14 @@
 
   function sync(name) {
     const checked = document.querySelector(`input[type=radio][name="${name}"]:checked`);
-    if (!checked) return;
     document.querySelectorAll(`[data-show-when="${name}"]`).forEach((el) => {
-      el.hidden = !el.dataset.showFor.split(" ").includes(checked.value);
+      el.hidden = !checked || !el.dataset.showFor.split(" ").includes(checked.value);
     });
   }
-  const names = new Set([...document.querySelectorAll("[data-show-when]")].map((el) => el.dataset.showWhen));
-  names.forEach(sync);
+  const showNames = () => new Set([...document.querySelectorAll("[data-show-when]")].map((el) => el.dataset.showWhen));
+  showNames().forEach(sync);
   document.addEventListener("change", (event) => {
-    if (event.target.matches("input[type=radio]") && names.has(event.target.name)) sync(event.target.name);
+    if (event.target.matches("input[type=radio]") && showNames().has(event.target.name)) sync(event.target.name);
   });
 
   // The design form's hypothesis, read back as the one sentence it will be stored as.
@@ -63,6 +64,26 @@
     });
     render();
   }
+
+  // <dialog>: content swapped in by htmx (e.g. the conclude form) opens it as a modal;
+  // [data-close-dialog] closes it. Escape closes it too, and focus returns to the opener.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const root = event.target;
+    showNames().forEach(sync);
+    root.querySelectorAll && root.querySelectorAll("[data-js-only]").forEach((el) => { el.hidden = false; });
+    const dialog = root.closest && root.closest("dialog");
+    if (dialog && !dialog.open) dialog.showModal();
+  });
+  document.addEventListener("click", (event) => {
+    const close = event.target.closest("[data-close-dialog]");
+    if (close && close.closest("dialog")) close.closest("dialog").close();
+  });
+
+  // <button data-confirm="Question?"> in a form: ask before submitting.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
 
   document.querySelectorAll("[data-js-only]").forEach((el) => { el.hidden = false; });
 })();

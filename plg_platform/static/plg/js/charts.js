@@ -2,6 +2,9 @@
 //   data-chart="forest": a forest plot of lifts with their intervals; data-config holds
 //     {"labels", "effects", "lows", "highs", "tones", "unit", "axis"}: unit is "percent" (a
 //     relative change), "points" (percentage points) or "number"; a null bound is unbounded.
+//   data-chart="bars": horizontal bars per label, one colour per series; data-config holds
+//     {"labels", "series": [{"label", "values", "colour"}], "unit", "axis", "max"?}; unit
+//     "share" prints whole percentages (a win rate), "percent" a lift to one decimal.
 //   any other value: data-config is a complete Chart.js configuration.
 // Each chart sits next to a table with the same numbers, for screen readers and for printing.
 (function () {
@@ -33,6 +36,7 @@
     if (value === null || value === undefined || !isFinite(value)) return "unbounded";
     if (value === 0) return unit === "number" ? "0" : unit === "points" ? "0 pp" : "0%";
     const digits = Math.abs(value) < 0.01 ? 2 : 1;
+    if (unit === "share") return Math.round(value * 100) + "%";
     if (unit === "percent") return (value * 100).toFixed(digits) + "%";
     if (unit === "points") return (value * 100).toFixed(digits) + " pp";
     return Number(value.toPrecision(3)).toString();
@@ -110,10 +114,62 @@
     };
   }
 
+  // Horizontal bars, one per label and series (e.g. raw and shrunk side by side).
+  function barsConfig(d) {
+    const values = d.series.flatMap((s) => s.values).filter((v) => v !== null && isFinite(v));
+    const negative = values.some((v) => v < 0);
+    return {
+      type: "bar",
+      data: {
+        labels: d.labels,
+        datasets: d.series.map((s) => ({
+          label: s.label,
+          data: s.values,
+          backgroundColor: s.colour,
+          borderColor: s.colour,
+          borderWidth: 1,
+          barPercentage: 0.85,
+          categoryPercentage: 0.8,
+        })),
+      },
+      options: {
+        indexAxis: "y",
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        scales: {
+          x: {
+            type: "linear",
+            min: negative ? undefined : 0,
+            max: d.max === undefined ? undefined : d.max,
+            title: { display: true, text: d.axis || "", color: "#4f5b6d" },
+            ticks: { color: "#4f5b6d", maxRotation: 0, stepSize: d.unit === "share" ? 0.25 : undefined, callback: (v) => format(v, d.unit) },
+            grid: { color: "#e3e7ef" },
+          },
+          y: { type: "category", ticks: { color: "#1d2330", font: { weight: "600" } }, grid: { display: false } },
+        },
+        plugins: {
+          legend: { display: d.series.length > 1, position: "top", align: "start", labels: { color: "#1d2330", boxWidth: 14 } },
+          zeroLine: { enabled: negative },
+          tooltip: {
+            callbacks: {
+              label(ctx) {
+                const value = ctx.raw === null ? "—" : format(ctx.raw, d.unit);
+                return (d.series.length > 1 ? ctx.dataset.label + ": " : "") + value;
+              },
+            },
+          },
+        },
+      },
+      plugins: [zeroLine],
+    };
+  }
+
   function render(canvas) {
     if (canvas.dataset.rendered || typeof Chart === "undefined") return;
     const data = JSON.parse(canvas.dataset.config);
-    const config = canvas.dataset.chart === "forest" ? forestConfig(data) : data;
+    const presets = { forest: forestConfig, bars: barsConfig };
+    const config = presets[canvas.dataset.chart] ? presets[canvas.dataset.chart](data) : data;
     new Chart(canvas, config);
     canvas.dataset.rendered = "1";
   }

@@ -1,0 +1,406 @@
+"""The results page of an experiment: the latest analysis per metric (table, forest plot, verdict),
+health banners, lift over time, segment breakdowns, and "Refresh now" with a live progress bar.
+
+Every number comes from ``experiments.selectors.experiment_results`` (the stored snapshot); the
+page only formats it, with the engine's own formatting functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from experiments.models import Experiment
+from experiments.selectors import (
+    ComparisonHistory,
+    ExperimentResults,
+    analysis_job_get,
+    experiment_get,
+    experiment_results,
+)
+from experiments.services.analysis import experiment_refresh_request
+from experiments.stats.summaries import format_effect, format_p_value, format_probability
+from experiments.views.base import workspace_page
+from plg_platform.errors import Conflict, NotFound
+from plg_platform.models import BackgroundJob, JobStatus, Membership, Role
+
+ROLE_TITLES = {"primary": "Primary metric", "secondary": "Secondary metric", "guardrail": "Guardrail"}
+ROLE_ORDER = ("primary", "secondary", "guardrail")
+VERDICT_BADGES = {"win": "better", "loss": "worse", "flat": "no meaningful change"}
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+# --- Formatting -----------------------------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def fmt_value(value: float | None, metric_type: str) -> str:
+    """A variant's rate as a percentage with two decimals, anything else to four digits."""
+    if _finite(value) is None:
+        return "—"
+    assert value is not None  # for the type checker: _finite said so
+    return f"{value * 100:.2f}%" if metric_type == "proportion" else f"{value:,.4g}"
+
+
+def fmt_effect(value: float | None, difference: str, metric_type: str, *, bound: str = "") -> str:
+    """A lift as the engine writes it (+3.1%, −1.2 pp); an open bound as ±∞."""
+    if _finite(value) is None:
+        return {"low": "−∞", "high": "+∞"}.get(bound, "—")
+    assert value is not None
+    text = format_effect(value, difference, metric_type).replace(" percentage points", " pp")  # type: ignore[arg-type]
+    return f"+{text}" if value > 0 and not bound else text
+
+
+def _level(ci_level: float | None) -> str:
+    """0.95 → "95", 0.98333 → "98.3"."""
+    if ci_level is None:
+        return ""
+    return f"{ci_level * 100:.1f}".removesuffix(".0")
+
+
+# --- What the templates show ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    """One line of a metric's table, already formatted."""
+
+    variant: str
+    units: int
+    immature_units: int
+    value: str
+    is_control: bool = False
+    effect: str = "—"
+    interval: str = "—"
+    level: str = ""
+    p_value: str = "—"
+    chance_to_win: str = "—"
+    risk: str = "—"
+    verdict: str = ""
+    tone: str = "neutral"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class MetricBlock:
+    """One metric of the snapshot: its table rows, plain-language verdicts and charts."""
+
+    key: str
+    name: str
+    role: str
+    role_title: str
+    metric_type: str
+    rows: tuple[VariantRow, ...]
+    summaries: tuple[tuple[str, str], ...]  # (tone, sentence) per treatment variant
+    forest: str  # JSON for <canvas data-chart="forest">
+    forest_height: int
+    history: str  # JSON Chart.js config, "" without history
+    history_rows: tuple[tuple[str, str, str, str, int], ...]  # date, variant, lift, interval, units
+
+
+@dataclass(frozen=True)
+class SegmentTable:
+    property: str
+    values: tuple[str, ...]
+    rows: tuple[tuple[str, str, VariantRow], ...]  # (value, metric name, treatment row)
+
+
+def _tone(comparison: dict[str, Any]) -> str:
+    return {"win": "good", "loss": "bad"}.get(comparison.get("verdict", ""), "neutral")
+
+
+def _rows(metric: dict[str, Any], difference: str) -> tuple[VariantRow, ...]:
+    metric_type = metric.get("metric_type", "")
+    comparisons = {c["variant"]: c for c in metric.get("comparisons", [])}
+    rows = []
+    for variant in metric.get("variants", []):
+        common = {
+            "variant": variant["variant"],
+            "units": variant.get("units", 0),
+            "immature_units": variant.get("immature_units", 0),
+            "value": fmt_value(variant.get("value"), metric_type),
+        }
+        c = comparisons.get(variant["variant"])
+        if c is None:
+            rows.append(VariantRow(**common, is_control=True))
+            continue
+        ok = c.get("status") == "ok"
+        rows.append(
+            VariantRow(
+                **common,
+                effect=fmt_effect(c.get("effect"), difference, metric_type) if ok else "—",
+                interval=(
+                    f"{fmt_effect(c.get('ci_low'), difference, metric_type, bound='low')} to "
+                    f"{fmt_effect(c.get('ci_high'), difference, metric_type, bound='high')}"
+                    if ok
+                    else "—"
+                ),
+                level=_level(c.get("ci_level")),
+                p_value=format_p_value(c["p_value"]) if c.get("p_value") is not None else "—",
+                chance_to_win=(
+                    format_probability(c["chance_to_win"])
+                    if c.get("chance_to_win") is not None
+                    else "—"
+                ),
+                risk=fmt_effect(c.get("risk"), difference, metric_type, bound="risk"),
+                verdict=VERDICT_BADGES.get(c.get("verdict", ""), ""),
+                tone=_tone(c),
+                message=c.get("message", ""),
+            )
+        )
+    return tuple(rows)
+
+
+def _chart_unit(difference: str, metric_type: str) -> str:
+    if difference == "relative":
+        return "percent"
+    return "points" if metric_type == "proportion" else "number"
+
+
+def _forest(metric: dict[str, Any], difference: str) -> str:
+    comparisons = metric.get("comparisons", [])
+    unit = _chart_unit(difference, metric.get("metric_type", ""))
+    axis = "Relative change vs control" if difference == "relative" else "Change vs control"
+    return json.dumps(
+        {
+            "labels": [c["variant"] for c in comparisons],
+            "effects": [_finite(c.get("effect")) for c in comparisons],
+            "lows": [_finite(c.get("ci_low")) for c in comparisons],
+            "highs": [_finite(c.get("ci_high")) for c in comparisons],
+            "tones": [_tone(c) for c in comparisons],
+            "unit": unit,
+            "axis": axis,
+        }
+    )
+
+
+PALETTE = ("#2557d6", "#b45309", "#7c3aed", "#0f766e")
+
+
+def _history_chart(series: list[ComparisonHistory], difference: str, metric_type: str) -> str:
+    """A Chart.js line chart of the lift at each data cut-off, with its interval as a band.
+
+    Values are in percent (or percentage points) so the axis reads without a tick callback,
+    which a JSON configuration cannot hold."""
+    if not series or max(len(s.points) for s in series) < 1:
+        return ""
+    scale = 1 if (difference != "relative" and metric_type != "proportion") else 100
+    labels = [p.data_cutoff.strftime("%d %b %H:%M") for p in series[0].points]
+    datasets: list[dict[str, Any]] = []
+    for i, s in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+
+        def scaled(values: list[float | None]) -> list[float | None]:
+            return [round(v * scale, 4) if _finite(v) is not None else None for v in values]  # type: ignore[operator]
+
+        datasets += [
+            {
+                "label": f"{s.variant}: interval low",
+                "data": scaled([p.ci_low for p in s.points]),
+                "borderColor": "rgba(0,0,0,0)",
+                "pointRadius": 0,
+                "fill": False,
+            },
+            {
+                "label": f"{s.variant}: interval high",
+                "data": scaled([p.ci_high for p in s.points]),
+                "borderColor": "rgba(0,0,0,0)",
+                "backgroundColor": colour + "22",
+                "pointRadius": 0,
+                "fill": "-1",
+            },
+            {
+                "label": f"{s.variant}: lift",
+                "data": scaled([p.effect for p in s.points]),
+                "borderColor": colour,
+                "backgroundColor": colour,
+                "pointRadius": 3,
+                "fill": False,
+            },
+        ]
+    unit = "%" if difference == "relative" else ("pp" if metric_type == "proportion" else "")
+    return json.dumps(
+        {
+            "type": "line",
+            "data": {"labels": labels, "datasets": datasets},
+            "options": {
+                "responsive": True,
+                "maintainAspectRatio": False,
+                "animation": False,
+                "plugins": {"legend": {"display": False}},
+                "scales": {
+                    "x": {"title": {"display": True, "text": "Data cut-off"}},
+                    "y": {"title": {"display": True, "text": f"Lift vs control ({unit})".replace(" ()", "")}},
+                },
+            },
+        }
+    )
+
+
+def _history_rows(
+    series: list[ComparisonHistory], difference: str, metric_type: str
+) -> tuple[tuple[str, str, str, str, int], ...]:
+    return tuple(
+        (
+            p.data_cutoff.strftime("%Y-%m-%d %H:%M"),
+            s.variant,
+            fmt_effect(p.effect, difference, metric_type),
+            f"{fmt_effect(p.ci_low, difference, metric_type, bound='low')} to "
+            f"{fmt_effect(p.ci_high, difference, metric_type, bound='high')}",
+            p.units,
+        )
+        for s in series
+        for p in s.points
+    )
+
+
+def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
+    """The snapshot's overall metrics as the page shows them: primary, secondary, guardrails."""
+    difference = results.settings.get("difference", "relative")
+    metrics = sorted(
+        results.metrics,
+        key=lambda m: ROLE_ORDER.index(m["role"]) if m["role"] in ROLE_ORDER else len(ROLE_ORDER),
+    )
+    blocks = []
+    for metric in metrics:
+        metric_type = metric.get("metric_type", "")
+        series = [h for h in results.history if h.metric_key == metric["key"]]
+        comparisons = metric.get("comparisons", [])
+        blocks.append(
+            MetricBlock(
+                key=metric["key"],
+                name=metric["name"],
+                role=metric["role"],
+                role_title=ROLE_TITLES.get(metric["role"], metric["role"]),
+                metric_type=metric_type,
+                rows=_rows(metric, difference),
+                summaries=tuple(
+                    (_tone(c), c.get("summary") or c.get("message", "")) for c in comparisons
+                ),
+                forest=_forest(metric, difference),
+                forest_height=max(120, 70 + 46 * len(comparisons)),
+                history=_history_chart(series, difference, metric_type),
+                history_rows=_history_rows(series, difference, metric_type),
+            )
+        )
+    return blocks
+
+
+def segment_tables(results: ExperimentResults) -> list[SegmentTable]:
+    difference = results.settings.get("difference", "relative")
+    tables = []
+    for breakdown in results.segments:
+        rows = []
+        for entry in breakdown.metrics:
+            for row in _rows(entry, difference):
+                if not row.is_control:
+                    rows.append((entry["segment"]["value"], entry["name"], row))
+        tables.append(SegmentTable(breakdown.property, breakdown.values, tuple(rows)))
+    return tables
+
+
+# --- Views ----------------------------------------------------------------------------------------
+
+
+def _experiment(membership: Membership, key: str) -> Experiment:
+    try:
+        return experiment_get(workspace=membership.workspace, key=key)
+    except NotFound as error:
+        raise Http404(str(error)) from error
+
+
+def _body_context(membership: Membership, experiment: Experiment) -> dict[str, Any]:
+    results = experiment_results(experiment=experiment)
+    return {
+        "experiment": experiment,
+        "results": results,
+        "blocks": metric_blocks(results),
+        "segments": segment_tables(results),
+        "bayesian": results.settings.get("engine") == "bayesian",
+        "can_refresh": membership.has_role(Role.EDITOR),
+    }
+
+
+@workspace_page()
+def results_page(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    """The latest analysis of the experiment (empty state before the first one)."""
+    experiment = _experiment(membership, key)
+    context = _body_context(membership, experiment)
+    pending = context["results"].pending
+    job_id = request.GET.get("job")
+    if job_id and job_id.isdigit():
+        context["progress"] = _progress_context(experiment, int(job_id))
+    elif pending is not None:
+        context["progress"] = _progress_context(experiment, pending.job_id)
+    return render(request, "experiments/results.html", context)
+
+
+@workspace_page()
+def results_body(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    """The results without the page around them (htmx swaps it in after a refresh)."""
+    experiment = _experiment(membership, key)
+    return render(
+        request, "experiments/_results_body.html", _body_context(membership, experiment)
+    )
+
+
+def _progress_context(experiment: Experiment, job_id: int) -> dict[str, Any]:
+    try:
+        job: BackgroundJob = analysis_job_get(experiment=experiment, job_id=job_id)
+    except NotFound as error:
+        raise Http404(str(error)) from error
+    done = job.status == JobStatus.SUCCEEDED
+    return {
+        "job": job,
+        "percent": 100 if done else round(max(0.0, min(job.progress, 1.0)) * 100),
+        "finished": job.status in FINISHED,
+        "succeeded": done,
+        "poll_url": reverse("results_web:job", kwargs={"key": experiment.key, "job_id": job.pk}),
+        "body_url": reverse("results_web:body", kwargs={"key": experiment.key}),
+    }
+
+
+@workspace_page()
+def job_progress(request: HttpRequest, membership: Membership, key: str, job_id: int) -> HttpResponse:
+    """The progress bar of one analysis job; it polls itself every second until the job ends,
+    then asks for the new results."""
+    experiment = _experiment(membership, key)
+    return render(
+        request,
+        "experiments/_results_progress.html",
+        {"experiment": experiment, "progress": _progress_context(experiment, job_id)},
+    )
+
+
+@workspace_page(Role.EDITOR, denied="Only editors of this workspace can refresh results.")
+def refresh(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    """Queue an analysis now (or join the one under way) and show its progress."""
+    if request.method != "POST":
+        return redirect("results_web:page", key=key)
+    experiment = _experiment(membership, key)
+    try:
+        ticket = experiment_refresh_request(experiment=experiment, actor=request.user)
+    except Conflict as error:
+        context = {"experiment": experiment, "refresh_error": error.message}
+        if request.headers.get("HX-Request"):
+            return render(request, "experiments/_results_progress.html", context)
+        context.update(_body_context(membership, experiment))
+        return render(request, "experiments/results.html", context, status=409)
+    if request.headers.get("HX-Request"):
+        return render(
+            request,
+            "experiments/_results_progress.html",
+            {"experiment": experiment, "progress": _progress_context(experiment, ticket.job.pk)},
+        )
+    page = reverse("results_web:page", kwargs={"key": experiment.key})
+    return redirect(f"{page}?job={ticket.job.pk}")
+

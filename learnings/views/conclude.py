@@ -1,0 +1,86 @@
+"""Concluding an experiment from its page: the decision dialog, then a link to the learning
+the conclusion recorded.
+
+It lives here rather than in ``experiments.views`` because it reads the learning afterwards,
+and experiments sit below learnings. ``experiment_conclude`` records the learning through its
+post-commit hook; if that did not happen (the hook failed, or a surrounding transaction has
+not committed yet) the learning is recorded here, which is safe to repeat.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from experiments.models import Experiment, ExperimentStatus
+from experiments.services.lifecycle import experiment_conclude
+from experiments.views.base import attach_errors, workspace_page
+from learnings.forms import ConcludeForm
+from learnings.models import Learning
+from learnings.services import learning_record_from_experiment
+from learnings.views.base import is_htmx
+from plg_platform.errors import DomainError
+from plg_platform.models import Membership, Role
+
+EDITORS_ONLY = "Only editors of this workspace can conclude experiments."
+CONCLUDABLE = (ExperimentStatus.RUNNING, ExperimentStatus.STOPPED)
+
+
+def _learning_of(experiment: Experiment) -> Learning | None:
+    return Learning.objects.filter(
+        workspace_id=experiment.workspace_id, experiment=experiment
+    ).first()
+
+
+@workspace_page(Role.EDITOR, denied=EDITORS_ONLY)
+def conclude(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
+    """GET: the dialog's form (a fragment for htmx, a page otherwise); POST: conclude."""
+    experiment = get_object_or_404(
+        Experiment.objects.prefetch_related("variants"),
+        workspace=membership.workspace,
+        key=key,
+    )
+    variants = [(v.key, v.name or v.key) for v in experiment.variants.all() if not v.is_control]
+    fragment = is_htmx(request)
+    if request.method == "POST":
+        form = ConcludeForm(request.POST, variants=variants)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                experiment_conclude(
+                    experiment=experiment,
+                    decision=data["decision"],
+                    rationale=data["rationale"],
+                    variant=data["variant"] if data["decision"] == "ship" else "",
+                    actor=request.user,
+                )
+            except DomainError as error:
+                attach_errors(form, error)
+            else:
+                learning = _learning_of(experiment) or learning_record_from_experiment(
+                    experiment=experiment, actor=request.user
+                )
+                if fragment:
+                    return render(
+                        request,
+                        "learnings/_conclude_done.html",
+                        {"experiment": experiment, "learning": learning},
+                    )
+                messages.success(
+                    request,
+                    f"“{experiment.name}” is concluded ({experiment.get_decision_display()}). "
+                    "Its learning is recorded: add what you learned.",
+                )
+                return redirect("learnings_web:detail", learning_id=learning.pk)
+    else:
+        form = ConcludeForm(variants=variants)
+    context = {
+        "in_dialog": fragment,
+        "form": form,
+        "experiment": experiment,
+        "concludable": experiment.status in CONCLUDABLE,
+        "learning": None if experiment.status in CONCLUDABLE else _learning_of(experiment),
+    }
+    template = "learnings/_conclude_form.html" if fragment else "learnings/conclude.html"
+    return render(request, template, context)
