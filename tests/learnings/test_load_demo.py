@@ -1,4 +1,5 @@
-"""``manage.py load_demo``: the demo workspace, its login, data and metrics, idempotently."""
+"""``manage.py load_demo``: the demo workspace, its login, data, metrics, KPIs, experiments,
+OKRs and learnings, idempotently."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase
 
+from experiments.models import (
+    Decision,
+    Experiment,
+    ExperimentStatus,
+    Exposure,
+    Phase,
+    ResultSnapshot,
+)
+from learnings.demo import DEMO_KEY_RESULTS, DEMO_LEARNINGS, OBJECTIVE_TITLE, primary_comparison
 from learnings.management.commands.load_demo import (
     DEMO_EMAIL,
     DEMO_METRICS,
     DEMO_WORKSPACE_SLUG,
     demo_password,
 )
-from outcomes.models import Metric, MetricKind
+from learnings.models import Learning, ProductArea, Source
+from outcomes.models import CheckIn, KeyResult, KpiSettings, KpiValue, Metric, MetricKind, Objective
 from plg_platform.demo.config import epoch_us
 from plg_platform.models import ApiKey, Event, Membership, Person, Role, Workspace
 
@@ -24,9 +35,11 @@ pytestmark = pytest.mark.django_db
 ARGS = ("--users", "120", "--days", "40", "--port", "8765", "--no-progress")
 
 
-def _load() -> str:
+def _load(*args: str) -> str:
     out = io.StringIO()
-    call_command("load_demo", *ARGS, stdout=out)
+    # The concluded experiment's learning is recorded by a hook on commit: run those callbacks.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("load_demo", *(args or ARGS), stdout=out)
     return out.getvalue()
 
 
@@ -128,3 +141,105 @@ def test_the_printed_login_opens_the_home_page_of_the_demo_workspace():
 
     assert response.status_code == 200
     assert "Inkwell demo" in response.content.decode()
+
+
+# Big enough that the planted +15 % on 7-day Aha shows as a positive lift whatever the day the
+# test runs (the signups, hence the exact exposures, depend on real weekdays): about 1,300
+# exposed units, a standard error near 5 points of relative lift.
+CONTENT_ARGS = ("--users", "1500", "--days", "100", "--port", "8765", "--no-progress")
+
+
+def _content_state(workspace: Workspace) -> dict[str, object]:
+    return {
+        **_state(workspace),
+        "experiments": list(
+            Experiment.objects.filter(workspace=workspace)
+            .order_by("key")
+            .values_list("key", "status", "decision", "updated_at")
+        ),
+        "phases": list(Phase.objects.filter(experiment__workspace=workspace).values_list()),
+        "exposures": Exposure.objects.filter(workspace=workspace).count(),
+        "snapshots": list(
+            ResultSnapshot.objects.filter(experiment__workspace=workspace).values_list("pk")
+        ),
+        "learnings": list(
+            Learning.objects.filter(workspace=workspace).values_list("pk", "updated_at")
+        ),
+        "areas": ProductArea.objects.filter(workspace=workspace).count(),
+        "objectives": list(Objective.objects.filter(workspace=workspace).values_list()),
+        "key_results": list(KeyResult.objects.filter(workspace=workspace).values_list()),
+        "check_ins": list(CheckIn.objects.filter(key_result__workspace=workspace).values_list()),
+        "kpi_values": KpiValue.objects.filter(workspace=workspace).count(),
+        "kpi_settings": list(KpiSettings.objects.filter(workspace=workspace).values_list()),
+    }
+
+
+def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_nothing():
+    output = _load(*CONTENT_ARGS)
+    workspace = Workspace.objects.get(slug=DEMO_WORKSPACE_SLUG)
+
+    # 1. KPI settings as docs/outcomes.md prescribes, and the cache computed synchronously.
+    settings = KpiSettings.objects.get(workspace=workspace)
+    assert settings.aha_event == "document_created"
+    assert settings.pql_unit == "account"
+    assert settings.revenue_period == "annual"
+    assert settings.excluded_activity_events == ["$exposure", "notifications_unsubscribed"]
+    assert len(settings.feedback_topics) == 9
+    assert settings.computed_through is not None
+    assert "Computing the KPIs over the whole history (synchronously" in output
+    cached = set(KpiValue.objects.filter(workspace=workspace).values_list("kpi", flat=True))
+    assert {"dau", "mau", "activation_rate", "retention_d7", "mrr", "pes"} <= cached
+
+    # 2. The running checklist experiment finds the planted effect; the A/A one is concluded.
+    checklist = Experiment.objects.get(workspace=workspace, key="onboarding-checklist")
+    assert checklist.status == ExperimentStatus.RUNNING
+    assert checklist.hypothesis_audience
+    assert checklist.hypothesis_evidence
+    phase = checklist.phases.get()
+    exposures = Exposure.objects.filter(experiment=checklist)
+    first_exposure_us = min(exposures.values_list("exposed_at_us", flat=True))
+    assert epoch_us(phase.started_at) <= first_exposure_us
+    assert exposures.count() > 1000
+    snapshot = ResultSnapshot.objects.get(experiment=checklist)
+    lift = primary_comparison(snapshot)
+    assert lift["variant"] == "checklist"
+    assert lift["effect"] > 0
+    assert lift["ci_low"] < lift["effect"] < lift["ci_high"]
+    roles = {m["key"]: m["role"] for m in snapshot.outputs["metrics"]}
+    assert roles["aha-7d"] == "primary"
+    assert roles["unsubscribe-7d"] == "guardrail"
+
+    toolbar = Experiment.objects.get(workspace=workspace, key="editor-toolbar")
+    assert toolbar.status == ExperimentStatus.CONCLUDED
+    assert toolbar.decision == Decision.ITERATE
+    assert toolbar.decision_rationale
+    assert ResultSnapshot.objects.filter(experiment=toolbar).count() == 1
+    learning = Learning.objects.get(experiment=toolbar)
+    assert learning.source == Source.EXPERIMENT
+    assert learning.primary_result  # the numbers of the snapshot
+    assert "Concluded 'editor-toolbar': iterate." in output
+
+    # 3. An objective for the quarter with two key results on metrics and computed check-ins.
+    objective = Objective.objects.get(workspace=workspace, title=OBJECTIVE_TITLE)
+    assert objective.quarter
+    key_results = list(objective.key_results.select_related("metric"))
+    assert len(key_results) == len(DEMO_KEY_RESULTS) == 2
+    assert {kr.metric.key for kr in key_results} == {"aha-7d", "retention-d7"}
+    for kr in key_results:
+        assert kr.check_ins.filter(value__isnull=False).count() >= 2
+        assert kr.baseline is not None
+        assert kr.target > kr.baseline
+
+    # 4. Manual learnings with product areas.
+    manual = Learning.objects.filter(workspace=workspace, experiment__isnull=True)
+    assert manual.count() == len(DEMO_LEARNINGS)
+    assert {lrn.source for lrn in manual} == {Source.INTERVIEW, Source.RESEARCH}
+    assert all(lrn.product_area_id for lrn in manual)
+
+    # 5. A second run writes nothing.
+    before = _content_state(workspace)
+    second = _load(*CONTENT_ARGS)
+    assert _content_state(workspace) == before
+    assert "not recomputing" in second
+    assert "Manual learnings: 3 (0 new)." in second
+    assert "already there" in second

@@ -1,9 +1,11 @@
 """``manage.py load_demo [--port 8000]``: set up the demo workspace, idempotently.
 
 Creates (or reuses) the demo workspace, its login user and keys, generates the demo product
-data if it is not complete yet, defines the demo metrics, and prints the URL and the login.
-Running it again changes nothing. It lives in ``learnings``, the top layer, because it will
-also create the demo experiments, OKRs and learnings.
+data if it is not complete yet, defines the demo metrics, then (``learnings.demo``) the KPI
+settings and cache, the two planted experiments with their analyses (one concluded, with its
+learning), an objective with key results and check-ins, and a few manual learnings; prints
+what it made, the URL and the login. Running it again changes nothing. It lives in
+``learnings``, the top layer, because it uses every app's services.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.crypto import salted_hmac
 
+from learnings.demo import demo_content_load
 from outcomes.models import Direction, MetricKind, UnitOfAnalysis
 from outcomes.services.metrics import KEY_TAKEN, metric_create
 from plg_platform.demo.config import DEFAULT_SEED, DEFAULT_USERS, DemoConfig
@@ -250,6 +253,7 @@ class Command(BaseCommand):
         password = self._login(workspace, owner)
         self._data(workspace, options)
         created = self._metrics(workspace, owner)
+        demo_content_load(workspace=workspace, actor=owner, say=self.stdout.write)
         self._report(workspace, password, new_keys, created, options, time.perf_counter() - started)
 
     def _workspace(self) -> tuple[Workspace, AbstractBaseUser, dict[str, str] | None]:
