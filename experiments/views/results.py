@@ -30,7 +30,11 @@ from experiments.views.base import workspace_page
 from plg_platform.errors import Conflict, NotFound
 from plg_platform.models import BackgroundJob, JobStatus, Membership, Role
 
-ROLE_TITLES = {"primary": "Primary metric", "secondary": "Secondary metric", "guardrail": "Guardrail"}
+ROLE_TITLES = {
+    "primary": "Primary metric",
+    "secondary": "Secondary metric",
+    "guardrail": "Guardrail",
+}
 ROLE_ORDER = ("primary", "secondary", "guardrail")
 VERDICT_BADGES = {"win": "better", "loss": "worse", "flat": "no meaningful change"}
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
@@ -191,17 +195,18 @@ def _history_chart(series: list[ComparisonHistory], difference: str, metric_type
 
     Values are in percent (or percentage points) so the axis reads without a tick callback,
     which a JSON configuration cannot hold."""
-    if not series or max(len(s.points) for s in series) < 1:
+    if not series:
         return ""
     scale = 1 if (difference != "relative" and metric_type != "proportion") else 100
-    labels = [p.data_cutoff.strftime("%d %b %H:%M") for p in series[0].points]
+    longest = max(series, key=lambda s: len(s.points))
+    labels = [p.data_cutoff.strftime("%d %b %H:%M") for p in longest.points]
     datasets: list[dict[str, Any]] = []
+
+    def scaled(values: list[float | None]) -> list[float | None]:
+        return [None if v is None or not math.isfinite(v) else round(v * scale, 4) for v in values]
+
     for i, s in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
-
-        def scaled(values: list[float | None]) -> list[float | None]:
-            return [round(v * scale, 4) if _finite(v) is not None else None for v in values]  # type: ignore[operator]
-
         datasets += [
             {
                 "label": f"{s.variant}: interval low",
@@ -236,10 +241,15 @@ def _history_chart(series: list[ComparisonHistory], difference: str, metric_type
                 "responsive": True,
                 "maintainAspectRatio": False,
                 "animation": False,
-                "plugins": {"legend": {"display": False}},
+                "plugins": {"legend": {"display": len(series) > 1}},
                 "scales": {
                     "x": {"title": {"display": True, "text": "Data cut-off"}},
-                    "y": {"title": {"display": True, "text": f"Lift vs control ({unit})".replace(" ()", "")}},
+                    "y": {
+                        "title": {
+                            "display": True,
+                            "text": f"Lift vs control ({unit})".replace(" ()", ""),
+                        }
+                    },
                 },
             },
         }
@@ -348,9 +358,7 @@ def results_page(request: HttpRequest, membership: Membership, key: str) -> Http
 def results_body(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
     """The results without the page around them (htmx swaps it in after a refresh)."""
     experiment = _experiment(membership, key)
-    return render(
-        request, "experiments/_results_body.html", _body_context(membership, experiment)
-    )
+    return render(request, "experiments/_results_body.html", _body_context(membership, experiment))
 
 
 def _progress_context(experiment: Experiment, job_id: int) -> dict[str, Any]:
@@ -370,7 +378,9 @@ def _progress_context(experiment: Experiment, job_id: int) -> dict[str, Any]:
 
 
 @workspace_page()
-def job_progress(request: HttpRequest, membership: Membership, key: str, job_id: int) -> HttpResponse:
+def job_progress(
+    request: HttpRequest, membership: Membership, key: str, job_id: int
+) -> HttpResponse:
     """The progress bar of one analysis job; it polls itself every second until the job ends,
     then asks for the new results."""
     experiment = _experiment(membership, key)
@@ -403,4 +413,3 @@ def refresh(request: HttpRequest, membership: Membership, key: str) -> HttpRespo
         )
     page = reverse("results_web:page", kwargs={"key": experiment.key})
     return redirect(f"{page}?job={ticket.job.pk}")
-
