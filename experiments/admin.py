@@ -17,6 +17,7 @@ from experiments.models import (
     ExperimentMetric,
     Exposure,
     Notification,
+    PendingAnalysis,
     Phase,
     ResultSnapshot,
     Variant,
@@ -103,6 +104,15 @@ class ResultSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["experiment", "phase__experiment"]
 
 
+@admin.register(PendingAnalysis)
+class PendingAnalysisAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The analysis each experiment has queued or running (at most one; see the services)."""
+
+    list_display = ["experiment", "job", "trigger", "task_id", "created_at"]
+    list_filter = ["trigger"]
+    list_select_related = ["experiment", "job"]
+
+
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["title", "kind", "workspace", "experiment", "created_at", "read_at"]
@@ -124,6 +134,13 @@ class WebhookAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["webhook", "notification", "status", "attempts", "response_status"]
+    list_display = [
+        "webhook",
+        "notification",
+        "status",
+        "attempts",
+        "response_status",
+        "next_attempt_at",
+    ]
     list_filter = ["status"]
     list_select_related = ["webhook", "notification"]

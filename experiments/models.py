@@ -251,7 +251,11 @@ class Exposure(models.Model):
 
 
 class ResultSnapshot(models.Model):
-    """One immutable analysis: inputs, settings, outputs, engine version, data cut-off."""
+    """One immutable analysis: inputs, settings, outputs, engine version, data cut-off.
+
+    Written once, by a successful run only; ``job`` (one snapshot per job) is the idempotency
+    key that makes a redelivered analysis task a no-op.
+    """
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="snapshots")
     phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="snapshots")
@@ -273,6 +277,41 @@ class ResultSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment.key} @ {self.data_cutoff:%Y-%m-%d %H:%M}"
+
+
+class AnalysisTrigger(models.TextChoices):
+    MANUAL = "manual", "Requested"
+    SCHEDULE = "schedule", "Scheduled"
+
+
+class PendingAnalysis(models.Model):
+    """The one analysis of an experiment that is queued or running.
+
+    At most one row per experiment (a unique constraint, so it holds on SQLite and PostgreSQL
+    alike): a refresh requested while it exists joins its job instead of queuing another. The
+    row goes when the analysis ends, whatever the outcome; a row whose job stopped reporting
+    is stale and the next request replaces it (see ``experiments.services.analysis``).
+    """
+
+    experiment = models.OneToOneField(
+        Experiment, on_delete=models.CASCADE, related_name="pending_analysis"
+    )
+    job = models.OneToOneField(BackgroundJob, on_delete=models.CASCADE, related_name="+")
+    task_id = models.CharField(max_length=64)
+    trigger = models.CharField(
+        max_length=16, choices=AnalysisTrigger.choices, default=AnalysisTrigger.MANUAL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.experiment.key}: job {self.job_id}"
+
+
+class AlertKind(models.TextChoices):
+    SRM = "srm", "Sample ratio mismatch"
+    MULTIPLE_EXPOSURES = "multiple_exposures", "Units exposed to several variants"
+    GUARDRAIL_HARM = "guardrail_harm", "Guardrail harmed"
+    SIGNIFICANT_RESULT = "significant_result", "Significant result"
 
 
 class Notification(models.Model):
@@ -332,8 +371,11 @@ class WebhookDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the next attempt is due; an attempt in flight pushes it forward (a short lease).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["webhook", "notification"], name="delivery_unique_per_notification"

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import random
+
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from experiments.models import Experiment, ExperimentStatus
+from experiments.services.analysis import (
+    AnalysisBusy,
+    analysis_job_fail,
+    analysis_job_run,
+    scheduled_analyses_request,
+)
 from experiments.services.exposures import exposures_sync_from_events
+from experiments.services.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 
 # One sync is one INSERT ... SELECT over the events received since the last one; minutes are
 # plenty even for millions of events. The soft limit raises inside the task, so the
@@ -60,3 +69,101 @@ def sync_exposures_of_running_experiments() -> int:
     for experiment_id in ids:
         sync_exposures.delay(experiment_id)
     return len(ids)
+
+
+# --- Analysis ------------------------------------------------------------------------------------
+
+# An analysis is a few SQL passes over the exposed units' events (about a minute for a million
+# units on PostgreSQL) and milliseconds of statistics. The soft limit raises inside the run,
+# which fails the job and stores nothing (the last good snapshot stays); the hard limit kills
+# the child if even that hangs.
+ANALYSIS_SOFT_LIMIT_SECONDS = 15 * 60
+ANALYSIS_HARD_LIMIT_SECONDS = 16 * 60
+ANALYSIS_MAX_RETRIES = 5
+ANALYSIS_BACKOFF_MAX_SECONDS = 5 * 60
+# Another process is analysing the same experiment (typically the same job, redelivered while
+# it still runs): look again every 30 s, for as long as a run can last.
+ANALYSIS_BUSY_RETRY_SECONDS = 30
+ANALYSIS_BUSY_MAX_RETRIES = ANALYSIS_HARD_LIMIT_SECONDS // ANALYSIS_BUSY_RETRY_SECONDS + 2
+
+
+def _backoff_seconds(retries: int) -> float:
+    """Exponential backoff with full jitter: up to 2, 4, 8 ... seconds, capped."""
+    return random.uniform(0, min(2 ** (retries + 1), ANALYSIS_BACKOFF_MAX_SECONDS))  # noqa: S311
+
+
+@shared_task(
+    bind=True,
+    # Idempotent: the snapshot's one-to-one link to its job makes a second run of a finished
+    # job a no-op, and the experiment's analysis lock keeps a redelivered copy from running
+    # beside a live one. So acknowledging late is safe, and a worker killed mid-run (whose
+    # run stored nothing) gets its task redelivered and completed by another worker.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=ANALYSIS_SOFT_LIMIT_SECONDS,
+    time_limit=ANALYSIS_HARD_LIMIT_SECONDS,
+    max_retries=ANALYSIS_BUSY_MAX_RETRIES,
+)
+def analyze_experiment(self: Task, experiment_id: int, job_id: int) -> int | None:
+    """Analyse one experiment for one job; return the snapshot id (None if there is none)."""
+    try:
+        snapshot = analysis_job_run(
+            experiment_id=experiment_id,
+            job_id=job_id,
+            transient_errors=TRANSIENT_DATABASE_ERRORS,
+        )
+    except AnalysisBusy as busy:
+        raise self.retry(exc=busy, countdown=ANALYSIS_BUSY_RETRY_SECONDS) from busy
+    except TRANSIENT_DATABASE_ERRORS as error:
+        if self.request.retries >= ANALYSIS_MAX_RETRIES:
+            analysis_job_fail(job_id=job_id, error=f"{type(error).__name__}: {error}")
+            raise
+        raise self.retry(exc=error, countdown=_backoff_seconds(self.request.retries)) from error
+    return snapshot.pk if snapshot is not None else None
+
+
+@shared_task(
+    # Requests join an analysis already pending, so a duplicate run queues nothing twice.
+    acks_late=True,
+    soft_time_limit=ENQUEUE_SOFT_LIMIT_SECONDS,
+    time_limit=ENQUEUE_HARD_LIMIT_SECONDS,
+)
+def analyze_due_experiments() -> int:
+    """Queue an analysis of every running experiment whose workspace interval has passed."""
+    return scheduled_analyses_request()
+
+
+# --- Webhooks ------------------------------------------------------------------------------------
+
+# One HTTP POST with a 10 s timeout, plus two small updates.
+WEBHOOK_SOFT_LIMIT_SECONDS = 30
+WEBHOOK_HARD_LIMIT_SECONDS = 45
+
+
+@shared_task(
+    # An attempt claims its delivery first, so a redelivered task finds it claimed or done
+    # and posts nothing; receivers dedupe by X-PLG-Delivery for the rare crash mid-post.
+    acks_late=True,
+    soft_time_limit=WEBHOOK_SOFT_LIMIT_SECONDS,
+    time_limit=WEBHOOK_HARD_LIMIT_SECONDS,
+)
+def deliver_webhook(delivery_id: int) -> bool:
+    """Attempt one delivery; schedule the next attempt (with backoff) if it failed."""
+    attempt = webhook_delivery_attempt(delivery_id=delivery_id)
+    if attempt.retry_in is not None:
+        deliver_webhook.apply_async(args=[delivery_id], countdown=attempt.retry_in)
+    return attempt.delivered
+
+
+@shared_task(
+    # Only enqueues; attempts claim their delivery, so duplicates post nothing twice.
+    acks_late=True,
+    soft_time_limit=ENQUEUE_SOFT_LIMIT_SECONDS,
+    time_limit=ENQUEUE_HARD_LIMIT_SECONDS,
+)
+def retry_due_webhook_deliveries() -> int:
+    """Queue every delivery whose next attempt is due (catches retries whose task was lost)."""
+    due = webhook_deliveries_due()
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)

@@ -7,7 +7,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from experiments.models import Correction, Decision, Engine, Experiment, FunnelStage
+from experiments.models import (
+    AlertKind,
+    Correction,
+    Decision,
+    Engine,
+    Experiment,
+    FunnelStage,
+)
 from experiments.services.design import ExperimentDesign, VariantSpec
 from plg_platform.api.base import StrictSerializer
 
@@ -234,3 +241,305 @@ class AssignmentOutputSerializer(serializers.Serializer):
     variant = serializers.CharField(allow_null=True)
     in_experiment = serializers.BooleanField()
     reason = serializers.CharField()
+
+
+# --- Analysis: refresh, jobs, results ----------------------------------------------------------
+
+
+class RefreshOutputSerializer(serializers.Serializer):
+    task_id = serializers.CharField(help_text="Celery task id of the analysis.")
+    job_id = serializers.IntegerField(help_text="Poll its progress at status_url.")
+    status = serializers.CharField(help_text="queued | running")
+    joined = serializers.BooleanField(
+        help_text="True when an analysis was already queued or running and this request "
+        "joined it instead of starting another."
+    )
+    status_url = serializers.CharField()
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField(help_text="queued | running | succeeded | failed")
+    progress = serializers.FloatField(help_text="From 0 to 1.")
+    message = serializers.CharField()
+    error = serializers.CharField()
+    snapshot_id = serializers.IntegerField(
+        source="result.snapshot_id", allow_null=True, default=None
+    )
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class SegmentRefSerializer(serializers.Serializer):
+    property = serializers.CharField()
+    value = serializers.CharField()
+
+
+class VariantResultSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    units = serializers.IntegerField(help_text="Matured units in the population.")
+    immature_units = serializers.IntegerField(help_text="Units whose window has not passed.")
+    n = serializers.IntegerField(help_text="Units with a value (time to event: reached it).")
+    value = serializers.FloatField(allow_null=True, help_text="Mean, rate or ratio.")
+    never_reached_share = serializers.FloatField(
+        required=False, allow_null=True, help_text="Time-to-event metrics only."
+    )
+
+
+class ComparisonResultSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    status = serializers.CharField(help_text="ok, or why there is no result.")
+    message = serializers.CharField()
+    effect = serializers.FloatField(allow_null=True, help_text="Relative lift (0.03 = +3%).")
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="Frequentist; corrected when a correction is set."
+    )
+    p_value_unadjusted = serializers.FloatField(allow_null=True)
+    chance_to_win = serializers.FloatField(
+        allow_null=True, help_text="Bayesian: the probability that the variant is better."
+    )
+    risk = serializers.FloatField(allow_null=True, help_text="Bayesian expected loss.")
+    standard_error = serializers.FloatField(allow_null=True)
+    absolute_effect = serializers.FloatField(allow_null=True)
+    absolute_ci_low = serializers.FloatField(allow_null=True)
+    absolute_ci_high = serializers.FloatField(allow_null=True)
+    control_mean = serializers.FloatField(allow_null=True)
+    variant_mean = serializers.FloatField(allow_null=True)
+    variance_reduction = serializers.FloatField(allow_null=True, help_text="CUPED's share.")
+    significant = serializers.BooleanField()
+    verdict = serializers.CharField(help_text="win | loss | flat | inconclusive")
+    summary = serializers.CharField(help_text="The result in plain language.")
+
+
+class MetricResultSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    metric_type = serializers.CharField(help_text="proportion | mean | ratio")
+    role = serializers.CharField(help_text="primary | secondary | guardrail")
+    tags = serializers.ListField(child=serializers.CharField())
+    direction = serializers.CharField(help_text="up: higher is better; down: lower is.")
+    segment = SegmentRefSerializer(allow_null=True)
+    variants = VariantResultSerializer(many=True)
+    comparisons = ComparisonResultSerializer(many=True)
+    summary = serializers.CharField()
+
+
+class BannerSerializer(serializers.Serializer):
+    check = serializers.CharField(help_text="srm | guardrail | multiple_exposures | power")
+    level = serializers.CharField(help_text="error | warning | info")
+    message = serializers.CharField()
+
+
+class ForestPointSerializer(serializers.Serializer):
+    metric_key = serializers.CharField()
+    metric_name = serializers.CharField()
+    role = serializers.CharField()
+    variant = serializers.CharField()
+    effect = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField()
+    verdict = serializers.CharField()
+    higher_is_better = serializers.BooleanField()
+
+
+class HistoryPointSerializer(serializers.Serializer):
+    snapshot_id = serializers.IntegerField()
+    data_cutoff = serializers.DateTimeField()
+    effect = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField()
+    units = serializers.IntegerField()
+
+
+class ComparisonHistorySerializer(serializers.Serializer):
+    metric_key = serializers.CharField()
+    metric_name = serializers.CharField()
+    variant = serializers.CharField()
+    points = HistoryPointSerializer(many=True)
+
+
+class SegmentBreakdownSerializer(serializers.Serializer):
+    property = serializers.CharField()
+    values = serializers.ListField(child=serializers.CharField())
+    metrics = MetricResultSerializer(many=True)
+
+
+class SrmSerializer(serializers.Serializer):
+    phase = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    weights = serializers.DictField(child=serializers.FloatField())
+    p_value = serializers.FloatField(allow_null=True)
+    flag = serializers.BooleanField()
+    status = serializers.CharField()
+    threshold = serializers.FloatField()
+
+
+class MultipleExposuresSerializer(serializers.Serializer):
+    phase = serializers.IntegerField()
+    units = serializers.IntegerField()
+    excluded_units = serializers.IntegerField()
+    share = serializers.FloatField()
+    threshold = serializers.FloatField()
+    warn = serializers.BooleanField()
+
+
+class GuardrailResultSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    name = serializers.CharField()
+    variant = serializers.CharField()
+    harm = serializers.FloatField(allow_null=True, help_text="Relative; positive is worse.")
+    harm_lower_bound = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True, help_text="One-sided.")
+    harmful = serializers.BooleanField()
+    status = serializers.CharField()
+
+
+class GuardrailsSerializer(serializers.Serializer):
+    harmful = serializers.BooleanField()
+    results = GuardrailResultSerializer(many=True)
+
+
+class PowerSerializer(serializers.Serializer):
+    metric = serializers.CharField(allow_null=True)
+    planned_mde = serializers.FloatField(allow_null=True)
+    detectable_effect = serializers.FloatField(
+        allow_null=True, help_text="Smallest relative change detectable now (80% power)."
+    )
+    units_per_variant = serializers.IntegerField(allow_null=True)
+    planned_sample_size_per_variant = serializers.IntegerField(allow_null=True)
+    progress = serializers.FloatField(allow_null=True)
+    too_little_data = serializers.BooleanField()
+
+
+class HealthSerializer(serializers.Serializer):
+    srm = SrmSerializer(allow_null=True, required=False)
+    srm_phases = SrmSerializer(many=True, required=False)
+    multiple_exposures = MultipleExposuresSerializer(required=False)
+    guardrails = GuardrailsSerializer(required=False)
+    power = PowerSerializer(required=False)
+
+
+class PendingJobSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    task_id = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    message = serializers.CharField()
+
+
+class ResultsOutputSerializer(serializers.Serializer):
+    experiment = serializers.CharField(source="experiment_key")
+    name = serializers.CharField(source="experiment_name")
+    status = serializers.CharField()
+    snapshot_id = serializers.IntegerField(allow_null=True)
+    phase = serializers.IntegerField(allow_null=True)
+    data_cutoff = serializers.DateTimeField(allow_null=True)
+    engine_version = serializers.CharField(allow_null=True)
+    run_seconds = serializers.FloatField(allow_null=True)
+    settings = serializers.DictField()
+    verdict = serializers.CharField()
+    banners = BannerSerializer(many=True)
+    metrics = MetricResultSerializer(many=True)
+    summaries = serializers.DictField(
+        child=serializers.CharField(), help_text="Metric key → plain-language summary."
+    )
+    forest = ForestPointSerializer(many=True)
+    history = ComparisonHistorySerializer(many=True)
+    segments = SegmentBreakdownSerializer(many=True)
+    health = HealthSerializer()
+    pending = PendingJobSerializer(allow_null=True)
+
+
+class ResultsQuerySerializer(StrictSerializer):
+    phase = serializers.IntegerField(min_value=1, required=False)
+
+
+class SnapshotOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    phase = serializers.IntegerField(source="phase.number")
+    data_cutoff = serializers.DateTimeField()
+    engine_version = serializers.CharField()
+    settings = serializers.DictField()
+    inputs = serializers.DictField(help_text="Sufficient statistics per metric × variant.")
+    outputs = serializers.DictField()
+    health = serializers.DictField()
+    run_seconds = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+
+
+# --- Notifications and webhooks ------------------------------------------------------------------
+
+
+class NotificationQuerySerializer(StrictSerializer):
+    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+    experiment = serializers.SlugField(required=False)
+    limit = serializers.IntegerField(min_value=1, required=False)
+    offset = serializers.IntegerField(min_value=0, required=False)
+
+
+class NotificationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    experiment = serializers.CharField(source="experiment.key", allow_null=True, default=None)
+    title = serializers.CharField()
+    body = serializers.CharField()
+    payload = serializers.DictField()
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class MarkedReadOutputSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+
+
+class WebhookInputSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(AlertKind.choices),
+        required=False,
+        help_text="Alert kinds to send; empty or absent means all.",
+    )
+    is_active = serializers.BooleanField(required=False)
+
+
+class WebhookOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class WebhookSecretOutputSerializer(WebhookOutputSerializer):
+    secret = serializers.CharField(
+        help_text="The signing secret. Shown this once; store it where the receiver can read it."
+    )
+
+
+class WebhookDeliveryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    notification = serializers.IntegerField(source="notification_id")
+    kind = serializers.CharField(source="notification.kind")
+    status = serializers.CharField(help_text="pending | delivered | failed")
+    attempts = serializers.IntegerField()
+    response_status = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhookPingOutputSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+    response_status = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()

@@ -1,0 +1,259 @@
+"""What an analysis reads: the phase, its variants and metrics, and their sufficient statistics.
+
+The population is the phase's exposures (units seen in two variants left out), each unit's
+windows anchored at its first exposure; the metric layer computes every metric in one SQL
+statement per unit type and returns only sums per variant (and segment). Nothing here iterates
+over units or events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+
+from experiments.models import Experiment, Exposure, MetricRole, Phase
+from outcomes.metrics.compiler import TablePopulation
+from outcomes.metrics.definition import MetricDefinition
+from outcomes.metrics.runner import MetricStatistics, compute_metric_statistics
+from outcomes.selectors import metrics_list
+from outcomes.services.metrics import metric_definition
+from plg_platform.errors import Conflict
+from plg_platform.services.ingestion import to_epoch_us
+
+# CUPED's pre-period: each metric's value over the 14 days before a unit's first exposure.
+# Two weeks cover both weekly cycles and most users' recent history without reaching back to
+# behaviour that no longer predicts the experiment period.
+CUPED_PRE_PERIOD_DAYS = 14
+# A breakdown keeps the segment values with the most units; the rest are pooled into one
+# "(other)" segment, so a property with thousands of values cannot flood the correction.
+MAX_SEGMENT_VALUES = 20
+OTHER_SEGMENT = "(other)"
+OVERALL = "all"
+
+# Binary per-unit values are analysed as proportions, ratios by the delta method; every other
+# type (count, sum, mean, time to event) as a mean of per-unit values.
+_ENGINE_TYPES = {
+    "conversion": "proportion",
+    "retention": "proportion",
+    "moment": "proportion",
+    "ratio": "ratio",
+}
+
+NO_PHASE = "This experiment has not started, so there is nothing to analyse."
+UNIT_MISMATCH = (
+    "The metric counts {metric_unit} but the experiment assigns {experiment_unit}; "
+    "it is left out of the analysis."
+)
+
+
+def engine_metric_type(metric_type: str) -> str:
+    """Return the statistics engine's type for one of our metric types."""
+    return _ENGINE_TYPES.get(metric_type, "mean")
+
+
+@dataclass(frozen=True)
+class AnalysedMetric:
+    """One metric of the phase, with what the engine and the summaries need to know."""
+
+    key: str
+    name: str
+    type: str
+    engine_type: str
+    role: str
+    tags: tuple[str, ...]
+    higher_is_better: bool
+    definition: MetricDefinition
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """Everything an analysis run is about, fixed before any statistic is computed."""
+
+    experiment_id: int
+    workspace_id: int
+    phase_id: int
+    phase_number: int
+    phase_started_at: datetime
+    variants: tuple[str, ...]  # the control first
+    weights: tuple[float, ...]
+    metrics: tuple[AnalysedMetric, ...]
+    skipped_metrics: tuple[tuple[str, str], ...]  # (key, reason)
+    segments: tuple[str, ...]
+    cutoff: datetime
+    covariate_days: int
+
+    @property
+    def cutoff_us(self) -> int:
+        return to_epoch_us(self.cutoff)
+
+
+def analysed_phase(experiment: Experiment) -> Phase:
+    """Return the phase an analysis covers: the open one, else the latest."""
+    phase = experiment.phases.order_by("-number").first()
+    if phase is None:
+        raise Conflict(NO_PHASE, field="status")
+    return phase
+
+
+def _unit_name(unit_property: str) -> str:
+    return f"units by {unit_property!r}" if unit_property else "users"
+
+
+def analysis_plan(*, experiment: Experiment, cutoff: datetime) -> AnalysisPlan:
+    """Collect the phase's variants (control first), weights and metrics by role."""
+    phase = analysed_phase(experiment)
+    control = experiment.variants.filter(is_control=True).values_list("key", flat=True).first()
+    order = list(experiment.variants.values_list("key", flat=True))
+    keys = sorted(phase.weights, key=lambda k: (k != control, order.index(k) if k in order else 0))
+    by_key = {m.key: m for m in metrics_list(workspace=experiment.workspace)}
+    metrics: list[AnalysedMetric] = []
+    skipped: list[tuple[str, str]] = []
+    for role in (MetricRole.PRIMARY, MetricRole.SECONDARY, MetricRole.GUARDRAIL):
+        for key in phase.metric_keys.get(role, []):
+            metric = by_key.get(key)
+            if metric is None:
+                skipped.append((key, "The metric no longer exists."))
+                continue
+            definition = metric_definition(metric)
+            if definition.unit_property != experiment.unit_property:
+                reason = UNIT_MISMATCH.format(
+                    metric_unit=_unit_name(definition.unit_property),
+                    experiment_unit=_unit_name(experiment.unit_property),
+                )
+                skipped.append((key, reason))
+                continue
+            metrics.append(
+                AnalysedMetric(
+                    key=metric.key,
+                    name=metric.name,
+                    type=metric.type,
+                    engine_type=engine_metric_type(metric.type),
+                    role=str(role),
+                    tags=tuple(metric.tags or ()),
+                    higher_is_better=metric.direction != "decrease",
+                    definition=definition,
+                )
+            )
+    return AnalysisPlan(
+        experiment_id=experiment.pk,
+        workspace_id=experiment.workspace_id,
+        phase_id=phase.pk,
+        phase_number=phase.number,
+        phase_started_at=phase.started_at,
+        variants=tuple(keys),
+        weights=tuple(float(phase.weights[k]) for k in keys),
+        metrics=tuple(metrics),
+        skipped_metrics=tuple(skipped),
+        segments=tuple(dict.fromkeys(s for s in experiment.segments if s)),
+        cutoff=cutoff,
+        covariate_days=CUPED_PRE_PERIOD_DAYS if experiment.cuped else 0,
+    )
+
+
+# --- Sufficient statistics ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Statistics of every metric × segment value × variant for one segment property."""
+
+    property: str
+    values: tuple[str, ...]
+    statistics: tuple[MetricStatistics, ...]
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """The sufficient statistics an analysis starts from: overall, and per breakdown."""
+
+    overall: tuple[MetricStatistics, ...]
+    breakdowns: tuple[Breakdown, ...]
+
+
+_ADDITIVE = tuple(
+    f.name for f in fields(MetricStatistics) if f.name not in ("metric", "group", "segment")
+)
+
+
+def _pooled(rows: Iterable[MetricStatistics], *, segment: str) -> list[MetricStatistics]:
+    """Add up statistics by (metric, variant): sufficient statistics are sums, so they pool."""
+    pooled: dict[tuple[str, str], MetricStatistics] = {}
+    for row in rows:
+        key = (row.metric, row.group)
+        if key not in pooled:
+            pooled[key] = replace(row, segment=segment)
+            continue
+        current = pooled[key]
+        changes = {}
+        for name in _ADDITIVE:
+            a, b = getattr(current, name), getattr(row, name)
+            changes[name] = None if a is None and b is None else (a or 0) + (b or 0)
+        pooled[key] = replace(current, **changes)
+    return list(pooled.values())
+
+
+def _top_values(rows: Sequence[MetricStatistics]) -> tuple[str, ...]:
+    """Segment values by their units (most first), at most ``MAX_SEGMENT_VALUES``."""
+    units: dict[str, int] = {}
+    for row in rows:
+        units[row.segment] = max(units.get(row.segment, 0), row.units + row.immature_units)
+    ranked = sorted(units, key=lambda value: (-units[value], value))
+    if len(ranked) <= MAX_SEGMENT_VALUES:
+        return tuple(ranked)
+    return (*ranked[: MAX_SEGMENT_VALUES - 1], OTHER_SEGMENT)
+
+
+def _breakdown(prop: str, rows: list[MetricStatistics]) -> Breakdown:
+    values = _top_values(rows)
+    kept = [r for r in rows if r.segment in values]
+    rest = [r for r in rows if r.segment not in values]
+    if rest:
+        kept += _pooled(rest, segment=OTHER_SEGMENT)
+    return Breakdown(property=prop, values=values, statistics=tuple(kept))
+
+
+def exposure_population(plan: AnalysisPlan, *, segment_property: str = "") -> TablePopulation:
+    """The phase's exposed units, each starting at its first exposure, grouped by variant."""
+    return TablePopulation(
+        table=Exposure._meta.db_table,
+        unit_column="unit_id",
+        start_column="exposed_at_us",
+        group_column="variant",
+        filters=(("experiment_id", plan.experiment_id), ("phase_id", plan.phase_id)),
+        exclude_column="excluded",
+        segment_property=segment_property,
+    )
+
+
+def analysis_inputs_compute(
+    *, plan: AnalysisPlan, on_step: Callable[[int, int], None] | None = None
+) -> AnalysisInputs:
+    """Compute the sufficient statistics of every metric of the plan, in the database.
+
+    Without segments: one statement per unit type. With segments: one per segment property
+    (all metrics at once), and the overall statistics are the sums over the first property's
+    segments, which saves a full pass over the events.
+    """
+    if not plan.metrics:
+        return AnalysisInputs(overall=(), breakdowns=())
+    definitions = [m.definition for m in plan.metrics]
+    properties = plan.segments or ("",)
+    steps = len(properties)
+    overall: list[MetricStatistics] = []
+    breakdowns: list[Breakdown] = []
+    for step, prop in enumerate(properties):
+        rows = compute_metric_statistics(
+            workspace_id=plan.workspace_id,
+            metrics=definitions,
+            population=exposure_population(plan, segment_property=prop),
+            cutoff_us=plan.cutoff_us,
+            covariate_days=plan.covariate_days,
+        )
+        if step == 0:
+            overall = _pooled(rows, segment=OVERALL)
+        if prop:
+            breakdowns.append(_breakdown(prop, rows))
+        if on_step is not None:
+            on_step(step + 1, steps)
+    return AnalysisInputs(overall=tuple(overall), breakdowns=tuple(breakdowns))
