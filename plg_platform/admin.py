@@ -2,7 +2,15 @@
 
 from django.contrib import admin
 
-from plg_platform.models import ApiKey, AuditLog, BackgroundJob, Event, Membership, Person, Workspace
+from plg_platform.models import (
+    ApiKey,
+    AuditLog,
+    BackgroundJob,
+    Event,
+    Membership,
+    Person,
+    Workspace,
+)
 
 
 class MembershipInline(admin.TabularInline):

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from plg_platform.models import ApiKey, ApiKeyKind
 from plg_platform.services.keys import KEY_PREFIXES, api_key_authenticate
 
-INVALID_TOKEN = "Invalid or revoked API token."
+INVALID_TOKEN = "Invalid or revoked API token."  # noqa: S105 - a message, not a secret
 INVALID_INGESTION_KEY = "Invalid or revoked ingestion key."
 WRONG_KEY_KIND = "This is {kind}; this endpoint needs {needed}."
 

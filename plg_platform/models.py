@@ -140,7 +140,8 @@ class Event(models.Model):
     event = models.CharField(max_length=200)
     distinct_id = models.CharField(max_length=200)
     timestamp_us = models.BigIntegerField(help_text="Microseconds since the Unix epoch, UTC.")
-    insert_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "": events without an insert_id are exempt from the unique constraint below.
+    insert_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     properties = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -55,10 +55,16 @@ def onboarding_checklist(*, workspace: Workspace) -> list[ChecklistItem]:
         return apps.get_model(label).objects.filter(workspace=workspace).exists()
 
     return [
-        ChecklistItem("event", "Send your first event", Event.objects.filter(workspace=workspace).exists()),
-        ChecklistItem("identify", "Identify users with their plan and account", exists("plg_platform.Person")),
+        ChecklistItem(
+            "event", "Send your first event", Event.objects.filter(workspace=workspace).exists()
+        ),
+        ChecklistItem(
+            "identify", "Identify users with their plan and account", exists("plg_platform.Person")
+        ),
         ChecklistItem("metric", "Define a value-creation metric", exists("outcomes.Metric")),
-        ChecklistItem("experiment", "Design your first experiment", exists("experiments.Experiment")),
+        ChecklistItem(
+            "experiment", "Design your first experiment", exists("experiments.Experiment")
+        ),
         ChecklistItem(
             "team",
             "Invite a teammate",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework import serializers
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 

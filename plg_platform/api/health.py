@@ -40,4 +40,6 @@ class HealthApi(APIView):
             except Exception as exc:  # noqa: BLE001 - any failure is the answer
                 checks[name] = f"error: {type(exc).__name__}: {exc}"
         healthy = all(v == "ok" for v in checks.values())
-        return Response({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+        return Response(
+            {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+        )

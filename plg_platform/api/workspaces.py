@@ -99,7 +99,9 @@ class KeyListApi(WorkspaceAPIView):
 
     @extend_schema(responses=KeyOutputSerializer(many=True), tags=["workspace"])
     def get(self, request: Request) -> Response:
-        return Response(KeyOutputSerializer(api_keys_list(workspace=self.workspace), many=True).data)
+        return Response(
+            KeyOutputSerializer(api_keys_list(workspace=self.workspace), many=True).data
+        )
 
     @extend_schema(request=KeyInputSerializer, responses=KeyCreatedSerializer, tags=["workspace"])
     def post(self, request: Request) -> Response:

@@ -26,7 +26,7 @@ KEY_PREFIXES = {
 # Record the last use at most this often, so that authenticating is not a write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-PERSONAL_TOKEN_NEEDS_USER = "A personal API token must belong to a user."
+PERSONAL_TOKEN_NEEDS_USER = "A personal API token must belong to a user."  # noqa: S105
 
 
 def key_digest(raw_key: str) -> str:

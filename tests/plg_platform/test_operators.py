@@ -24,11 +24,18 @@ def test_health_checks_database_and_broker():
 
 def test_openapi_schema_validates_without_warnings():
     out = StringIO()
-    call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json",
-                 stdout=out)
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", stdout=out
+    )
     schema = out.getvalue()
-    for path in ("/api/v1/events/batch", "/api/v1/metrics/", "/api/v1/metrics/{key}/values",
-                 "/api/v1/stats/analyze", "/api/v1/stats/power", "/v1/batch"):
+    for path in (
+        "/api/v1/events/batch",
+        "/api/v1/metrics/",
+        "/api/v1/metrics/{key}/values",
+        "/api/v1/stats/analyze",
+        "/api/v1/stats/power",
+        "/v1/batch",
+    ):
         assert f'"{path}"' in schema, path
     assert '"apiToken"' in schema
     assert '"ingestionKey"' in schema

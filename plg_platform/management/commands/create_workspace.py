@@ -1,4 +1,4 @@
-"""``manage.py create_workspace NAME --owner EMAIL``: print the new workspace and its keys as JSON."""
+"""``manage.py create_workspace NAME --owner EMAIL``: print the workspace and its keys as JSON."""
 
 import json
 
