@@ -69,6 +69,8 @@ class Experiment(TimeStampedModel):
     status = models.CharField(
         max_length=16, choices=ExperimentStatus.choices, default=ExperimentStatus.DRAFT
     )
+    # The key results (outcomes) this experiment serves; same workspace only (see services).
+    key_results = models.ManyToManyField("outcomes.KeyResult", blank=True, related_name="+")
     # Assignment
     hash_seed = models.CharField(max_length=64, default=_new_seed)
     coverage = models.FloatField(default=1.0, help_text="Share of eligible units included, 0–1.")

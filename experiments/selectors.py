@@ -10,7 +10,9 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 
 from experiments.models import (
+    Decision,
     Experiment,
+    ExperimentStatus,
     Exposure,
     Notification,
     PendingAnalysis,
@@ -18,6 +20,8 @@ from experiments.models import (
     Webhook,
     WebhookDelivery,
 )
+from outcomes.models import KeyResult
+from outcomes.selectors import LinkedExperiment
 from plg_platform.errors import NotFound
 from plg_platform.models import BackgroundJob, Workspace
 
@@ -461,3 +465,78 @@ def webhook_get(*, workspace: Workspace, webhook_id: int) -> Webhook:
 
 def webhook_deliveries_list(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
     return webhook.deliveries.select_related("notification").order_by("-created_at", "-id")
+
+
+# --- Experiments linked to a key result (registered with outcomes in ExperimentsConfig.ready) --
+
+_OUTCOME_OF_DECISION = {
+    Decision.SHIP: "won",
+    Decision.ROLLBACK: "lost",
+    Decision.ITERATE: "inconclusive",
+}
+_OUTCOME_OF_VERDICT = {"win": "won", "loss": "lost"}
+
+
+def _impact_comparison(
+    experiment: Experiment, comparisons: tuple[ComparisonSummary, ...]
+) -> ComparisonSummary | None:
+    """The comparison that stands for the experiment's impact: the decided variant's, else the
+    best-looking one (the largest effect in the metric's good direction)."""
+    if not comparisons:
+        return None
+    if experiment.decision_variant:
+        for c in comparisons:
+            if c.variant == experiment.decision_variant:
+                return c
+    with_effect = [c for c in comparisons if c.effect is not None]
+    if not with_effect:
+        return comparisons[0]
+    return max(with_effect, key=lambda c: c.effect if c.higher_is_better else -c.effect)
+
+
+def _format_effect(effect: float, difference: str) -> str:
+    return f"{effect:+.1%}" if difference == "relative" else f"{effect:+.4g}"
+
+
+def linked_experiment(*, experiment: Experiment, key_result: KeyResult) -> LinkedExperiment:
+    """Describe ``experiment`` for the page of ``key_result`` it serves: its status, its outcome
+    (won / lost / inconclusive / running / draft) and its estimated impact on the key result's
+    metric from the latest result snapshot (None when the experiment does not measure it)."""
+    summary = experiment_result_summary(experiment=experiment)
+    on_kr_metric = summary.for_metric(key_result.metric.key) if summary else ()
+    chosen = _impact_comparison(experiment, on_kr_metric or (summary.primary if summary else ()))
+    if experiment.status == ExperimentStatus.DRAFT:
+        outcome = "draft"
+    elif experiment.status == ExperimentStatus.RUNNING:
+        outcome = "running"
+    elif experiment.decision:
+        outcome = _OUTCOME_OF_DECISION.get(experiment.decision, "inconclusive")
+    else:
+        outcome = _OUTCOME_OF_VERDICT.get(chosen.verdict if chosen else "", "inconclusive")
+    parts = []
+    if chosen is not None and chosen.effect is not None and summary is not None:
+        measured = "" if on_kr_metric else " (the key result's metric is not measured)"
+        parts.append(
+            f"{_format_effect(chosen.effect, summary.difference)} on {chosen.metric_name} "
+            f"for {chosen.variant!r}{measured}"
+        )
+    if experiment.decision:
+        decided = f" {experiment.decision_variant!r}" if experiment.decision_variant else ""
+        parts.append(f"decision: {experiment.get_decision_display().lower()}{decided}")
+    return LinkedExperiment(
+        key=experiment.key,
+        name=experiment.name,
+        status=experiment.status,
+        outcome=outcome,
+        estimated_impact=chosen.effect if chosen is not None and on_kr_metric else None,
+        impact_description="; ".join(parts),
+    )
+
+
+def key_result_linked_experiments(key_result: KeyResult) -> list[LinkedExperiment]:
+    """The experiments of the key result's workspace that serve it, newest first (the provider
+    ``outcomes.selectors.key_result_experiments`` calls)."""
+    experiments = Experiment.objects.filter(
+        workspace_id=key_result.workspace_id, key_results=key_result
+    ).order_by("-created_at", "-pk")
+    return [linked_experiment(experiment=e, key_result=key_result) for e in experiments]

@@ -130,6 +130,11 @@ class DesignInputSerializer(StrictSerializer):
         min_value=1, required=False, allow_null=True
     )
     planned_duration_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    key_results = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Ids of the key results (of this workspace) the experiment serves.",
+    )
     phase_reason = serializers.CharField(required=False, allow_blank=True, write_only=True)
 
     def validate_variants(self, variants: list[dict]) -> list[dict]:
@@ -180,6 +185,11 @@ class PhaseOutputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class ExperimentKeyResultRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
 class ExperimentOutputSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
@@ -191,6 +201,7 @@ class ExperimentOutputSerializer(serializers.Serializer):
     funnel_stage = serializers.CharField()
     variants = VariantOutputSerializer(many=True, source="variants.all")
     metrics = serializers.SerializerMethodField()
+    key_results = serializers.SerializerMethodField()
     coverage = serializers.FloatField()
     targeting = serializers.DictField()
     unit_property = serializers.CharField()
@@ -213,6 +224,13 @@ class ExperimentOutputSerializer(serializers.Serializer):
         for link in obj.metric_links.select_related("metric"):
             out[link.role].append(link.metric.key)
         return out
+
+    @extend_schema_field(ExperimentKeyResultRefSerializer(many=True))
+    def get_key_results(self, obj: Experiment) -> list[dict[str, Any]]:
+        return [
+            {"id": kr.pk, "title": kr.title}
+            for kr in obj.key_results.only("id", "title").order_by("pk")
+        ]
 
     def get_settings(self, obj: Experiment) -> dict[str, Any]:
         return {

@@ -1,8 +1,9 @@
 """Designing an experiment: creating and changing its variants, metrics and settings.
 
 Rules that keep results honest live here: weights sum to 1, exactly one control, exactly one
-primary metric, metrics from the same workspace; and a running experiment's variants, weights,
-coverage or metrics never change silently: the change needs a reason and starts a new phase.
+primary metric, metrics and key results from the same workspace; and a running experiment's
+variants, weights, coverage or metrics never change silently: the change needs a reason and
+starts a new phase.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from experiments.models import (
     Phase,
     Variant,
 )
-from outcomes.models import Metric
-from plg_platform.errors import Conflict, ValidationFailed
+from outcomes.models import KeyResult, Metric
+from outcomes.selectors import key_result_get
+from plg_platform.errors import Conflict, NotFound, ValidationFailed
 from plg_platform.models import Workspace
 from plg_platform.services.audit import audit_record
 
@@ -36,6 +38,7 @@ NEED_ONE_CONTROL = "Exactly one variant must be the control (found {count})."
 DUPLICATE_VARIANT = "Variant keys must be unique: {key!r} appears twice."
 UNKNOWN_METRIC = "No metric {key!r} in this workspace."
 METRIC_IN_TWO_ROLES = "Metric {key!r} is listed more than once."
+UNKNOWN_KEY_RESULT = "No key result {id} in this workspace."
 KEY_TAKEN = "An experiment with key {key!r} already exists in this workspace."
 BAD_TARGETING = (
     "Targeting must be a GrowthBook condition object, e.g. "
@@ -50,7 +53,8 @@ NEEDS_PHASE_REASON = (
 )
 NOT_EDITABLE = "A {status} experiment cannot be edited."
 
-# Changing these on a running experiment starts a new phase.
+# Changing these on a running experiment starts a new phase (the key results it serves do not:
+# they are not part of the analysis).
 PHASE_FIELDS = ("variants", "coverage", "primary_metric", "secondary_metrics", "guardrail_metrics")
 
 
@@ -94,13 +98,16 @@ class ExperimentDesign:
     planned_mde: float | None = None
     planned_sample_size_per_variant: int | None = None
     planned_duration_days: int | None = None
+    # Ids of the key results (outcomes) the experiment serves, same workspace only.
+    key_results: tuple[int, ...] = ()
 
 
 # Fields copied verbatim onto the Experiment row.
 _SCALAR_FIELDS = tuple(
     f.name
     for f in fields(ExperimentDesign)
-    if f.name not in {"variants", "primary_metric", "secondary_metrics", "guardrail_metrics"}
+    if f.name
+    not in {"variants", "primary_metric", "secondary_metrics", "guardrail_metrics", "key_results"}
 )
 
 
@@ -138,6 +145,23 @@ def _resolve_metrics(*, workspace: Workspace, design: ExperimentDesign) -> list[
             raise ValidationFailed(METRIC_IN_TWO_ROLES.format(key=key), field=field_name)
         seen.add(key)
         resolved.append((found[key], role))
+    return resolved
+
+
+def _key_result_ids(ids: Sequence[int]) -> tuple[int, ...]:
+    """The ids as the design keeps them: each once, in ascending order."""
+    return tuple(sorted(set(ids)))
+
+
+def _resolve_key_results(*, workspace: Workspace, design: ExperimentDesign) -> list[KeyResult]:
+    resolved = []
+    for key_result_id in _key_result_ids(design.key_results):
+        try:
+            resolved.append(key_result_get(workspace=workspace, key_result_id=key_result_id))
+        except NotFound:
+            raise ValidationFailed(
+                UNKNOWN_KEY_RESULT.format(id=key_result_id), field="key_results"
+            ) from None
     return resolved
 
 
@@ -194,6 +218,7 @@ def design_of(experiment: Experiment) -> ExperimentDesign:
         primary_metric=by_role[MetricRole.PRIMARY][0] if by_role[MetricRole.PRIMARY] else "",
         secondary_metrics=tuple(by_role[MetricRole.SECONDARY]),
         guardrail_metrics=tuple(by_role[MetricRole.GUARDRAIL]),
+        key_results=_key_result_ids(experiment.key_results.values_list("pk", flat=True)),
     )
 
 
@@ -216,7 +241,9 @@ def experiment_create(
     *, workspace: Workspace, design: ExperimentDesign, actor: AbstractBaseUser | None
 ) -> Experiment:
     """Create a draft experiment from ``design``; nothing is written if any rule fails."""
+    design = replace(design, key_results=_key_result_ids(design.key_results))
     metrics = _validate(workspace=workspace, design=design)
+    key_results = _resolve_key_results(workspace=workspace, design=design)
     if Experiment.objects.filter(workspace=workspace, key=design.key).exists():
         raise ValidationFailed(KEY_TAKEN.format(key=design.key), field="key")
     experiment = Experiment(
@@ -229,6 +256,7 @@ def experiment_create(
     experiment.full_clean()
     experiment.save()
     _write_children(experiment=experiment, design=design, metrics=metrics)
+    experiment.key_results.set(key_results)
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -289,6 +317,8 @@ def experiment_update(
     if experiment.status in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED):
         raise Conflict(NOT_EDITABLE.format(status=experiment.status), field="status")
     before = design_of(experiment)
+    if "key_results" in changes:
+        changes = {**changes, "key_results": _key_result_ids(changes["key_results"])}
     after = replace(before, **changes)
     changed = {k for k in changes if getattr(before, k) != getattr(after, k)}
     if not changed:
@@ -302,6 +332,7 @@ def experiment_update(
             NEEDS_PHASE_REASON.format(what=", ".join(phase_changes)), field="phase_reason"
         )
     metrics = _validate(workspace=experiment.workspace, design=after)
+    key_results = _resolve_key_results(workspace=experiment.workspace, design=after)
     for name in _SCALAR_FIELDS:
         setattr(experiment, name, getattr(after, name))
     experiment.targeting = dict(after.targeting)
@@ -309,6 +340,8 @@ def experiment_update(
     experiment.full_clean()
     experiment.save()
     _write_children(experiment=experiment, design=after, metrics=metrics)
+    if "key_results" in changed:
+        experiment.key_results.set(key_results)
     if running and phase_changes:
         phase_start(experiment=experiment, reason=phase_reason.strip())
     before_json, after_json = _as_json(before), _as_json(after)
