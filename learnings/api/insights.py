@@ -3,6 +3,8 @@ meta-analysis, and exports as CSV or Markdown (both honour the search's query an
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -80,12 +82,13 @@ class MetaAnalysisApi(LearningObjectMixin):
         return Response(MetaAnalysisSerializer(result).data)
 
 
-class _ExportApi(LearningObjectMixin):
+class _ExportApi(LearningObjectMixin, ABC):
     content_type = ""
     extension = ""
 
+    @abstractmethod
     def render(self, learnings) -> str:
-        raise NotImplementedError
+        """Return the learnings as the export's text."""
 
     def get(self, request: Request) -> HttpResponse:
         query = ExportQuerySerializer(data=request.query_params)

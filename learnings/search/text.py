@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -115,7 +116,7 @@ class Highlight:
     snippet_html: str
 
 
-class TextBackend:
+class TextBackend(ABC):
     """Match, rank and highlight learnings for one parsed query.
 
     ``filter`` and ``rank`` work on any queryset of learnings, also inside subqueries.
@@ -129,14 +130,17 @@ class TextBackend:
     def active(self) -> bool:
         return not self.parsed.is_empty
 
+    @abstractmethod
     def filter(self, queryset: QuerySet) -> QuerySet:
-        raise NotImplementedError
+        """Return ``queryset`` narrowed to the learnings matching the query."""
 
+    @abstractmethod
     def rank(self) -> Expression:
-        raise NotImplementedError
+        """Return an expression ranking a learning's match (higher is better)."""
 
+    @abstractmethod
     def highlights(self, ids: Sequence[int]) -> dict[int, Highlight]:
-        raise NotImplementedError
+        """Return the highlighted title and snippet of each learning in ``ids``."""
 
 
 class PostgresText(TextBackend):
