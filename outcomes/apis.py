@@ -557,14 +557,11 @@ class FeatureAdoptionSerializer(serializers.Serializer):
     results = FeatureAdoptionItemSerializer(many=True)
 
 
-OnQuerySerializer = type(
-    "KpiOnQuerySerializer",
-    (StrictSerializer,),
-    {
-        "on": serializers.DateField(required=False),
-        "segment": serializers.CharField(required=False, allow_blank=True, default=""),
-    },
-)
+class OnQuerySerializer(StrictSerializer):
+    on = serializers.DateField(required=False)
+    segment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 ON_PARAMETERS = [
     OpenApiParameter("on", date, description="Local day (default: the latest computed)"),
     OpenApiParameter("segment", str, description="e.g. plan=pro; empty for everyone"),
@@ -676,15 +673,14 @@ PqlPageSerializer = _page_serializer("PqlPageSerializer", PqlSerializer)
 FeatureRequestPageSerializer = _page_serializer(
     "FeatureRequestPageSerializer", FeatureRequestSerializer
 )
-PlanQuerySerializer = type(
-    "PqlQuerySerializer",
-    (StrictSerializer,),
-    {
-        "plan": serializers.CharField(required=False, allow_blank=True, default=""),
-        "limit": serializers.IntegerField(required=False, min_value=1),
-        "offset": serializers.IntegerField(required=False, min_value=0),
-    },
-)
+
+
+class PlanQuerySerializer(StrictSerializer):
+    plan = serializers.CharField(required=False, allow_blank=True, default="")
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Page size (default 100)"),
     OpenApiParameter("offset", int),
@@ -941,14 +937,9 @@ class OkrObjectiveInputSerializer(StrictSerializer):
     parent = serializers.IntegerField(required=False, allow_null=True)
 
 
-ObjectiveQuerySerializer = type(
-    "OkrObjectiveQuerySerializer",
-    (StrictSerializer,),
-    {
-        "on": serializers.DateField(required=False),
-        "team": serializers.CharField(required=False, allow_blank=True),
-    },
-)
+class ObjectiveQuerySerializer(StrictSerializer):
+    on = serializers.DateField(required=False)
+    team = serializers.CharField(required=False, allow_blank=True)
 
 
 class ObjectiveListApi(WorkspaceAPIView):
@@ -1084,11 +1075,8 @@ class OkrKeyResultUpdateSerializer(StrictSerializer):
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
 
 
-KeyResultQuerySerializer = type(
-    "OkrKeyResultQuerySerializer",
-    (StrictSerializer,),
-    {"objective": serializers.IntegerField(required=False)},
-)
+class KeyResultQuerySerializer(StrictSerializer):
+    objective = serializers.IntegerField(required=False)
 
 
 class KeyResultListApi(WorkspaceAPIView):
@@ -1336,11 +1324,8 @@ class InitiativeUpdateSerializer(InitiativeInputSerializer):
     key_results = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
-InitiativeQuerySerializer = type(
-    "OkrInitiativeQuerySerializer",
-    (StrictSerializer,),
-    {"key_result": serializers.IntegerField(required=False)},
-)
+class InitiativeQuerySerializer(StrictSerializer):
+    key_result = serializers.IntegerField(required=False)
 
 
 class InitiativeListApi(WorkspaceAPIView):
