@@ -267,6 +267,19 @@ def kpis_refresh(
 
 
 # --- on demand: a recompute of a period with progress --------------------------------------
+def kpi_recompute_running(*, workspace: Workspace) -> BackgroundJob | None:
+    """Return the workspace's recompute that is queued or running, if any (one at a time)."""
+    return (
+        BackgroundJob.objects.filter(
+            workspace=workspace,
+            kind=RECOMPUTE_JOB_KIND,
+            status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def _recompute_range(workspace: Workspace, date_from: date, date_to: date, now: datetime) -> None:
     if date_from > date_to:
         raise ValidationFailed(RANGE_REVERSED, field="from")
@@ -290,11 +303,7 @@ def kpi_recompute_request(
     the task on commit). One recompute per workspace at a time."""
     now = now or timezone.now()
     _recompute_range(workspace, date_from, date_to, now)
-    running = BackgroundJob.objects.filter(
-        workspace=workspace,
-        kind=RECOMPUTE_JOB_KIND,
-        status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
-    ).first()
+    running = kpi_recompute_running(workspace=workspace)
     if running is not None:
         raise Conflict(RECOMPUTE_RUNNING.format(id=running.pk), field="job")
     job = job_create(

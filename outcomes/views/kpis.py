@@ -44,7 +44,7 @@ from outcomes.selectors import (
     pqls_list,
 )
 from outcomes.services.kpi_settings import kpi_settings_update
-from outcomes.services.kpis import RECOMPUTE_JOB_KIND, kpi_recompute_request, local_today
+from outcomes.services.kpis import kpi_recompute_request, kpi_recompute_running, local_today
 from outcomes.tasks import recompute_kpis
 from outcomes.views.base import (
     EDITORS_ONLY,
@@ -57,7 +57,7 @@ from outcomes.views.base import (
     workspace_page,
 )
 from plg_platform.errors import DomainError, NotFound
-from plg_platform.models import BackgroundJob, JobStatus, Membership, Role, Workspace
+from plg_platform.models import BackgroundJob, Membership, Role, Workspace
 
 PQLS_SHOWN = 10
 PQL_PAGE_SIZE = 50
@@ -373,19 +373,6 @@ def feature_views(features: list[FeatureAdoption]) -> list[FeatureView]:
 
 
 # --- recompute jobs -------------------------------------------------------------------------
-def _running_recompute(workspace: Workspace) -> BackgroundJob | None:
-    """The workspace's recompute that is queued or running, if any (one at a time)."""
-    return (
-        BackgroundJob.objects.filter(
-            workspace=workspace,
-            kind=RECOMPUTE_JOB_KIND,
-            status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
-        )
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def _shown_job(request: HttpRequest, workspace: Workspace) -> BackgroundJob | None:
     """The job named by ``?job=`` (just started here), else one still running."""
     job_id = request.GET.get("job", "")
@@ -394,7 +381,7 @@ def _shown_job(request: HttpRequest, workspace: Workspace) -> BackgroundJob | No
             return job_get(workspace=workspace, job_id=int(job_id))
         except NotFound:
             pass
-    return _running_recompute(workspace)
+    return kpi_recompute_running(workspace=workspace)
 
 
 # --- the dashboard --------------------------------------------------------------------------
