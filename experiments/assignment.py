@@ -16,23 +16,9 @@ from typing import Any
 
 from growthbook.core import evalCondition
 
+from plg_platform.hashing import bucket
+
 HASH_VERSION = 2
-FNV_OFFSET = 0x811C9DC5
-FNV_PRIME = 0x01000193
-
-
-def fnv1a32(text: str) -> int:
-    """Return FNV-1a (32 bit) over the UTF-16 code units of ``text``, as JavaScript sees it."""
-    value = FNV_OFFSET
-    data = text.encode("utf-16-le", "surrogatepass")
-    for i in range(0, len(data), 2):
-        value = ((value ^ (data[i] | (data[i + 1] << 8))) * FNV_PRIME) & 0xFFFFFFFF
-    return value
-
-
-def bucket(seed: str, unit_id: str) -> float:
-    """Return the unit's position in [0, 1) for this seed (GrowthBook hash version 2)."""
-    return (fnv1a32(str(fnv1a32(seed + unit_id))) % 10000) / 10000
 
 
 def bucket_ranges(weights: Sequence[float], coverage: float) -> list[tuple[float, float]]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FNV_OFFSET = 0x811C9DC5
-FNV_PRIME = 0x01000193
+from plg_platform.hashing import bucket
 
 
 @dataclass(frozen=True)
@@ -30,21 +29,7 @@ class PlantedExperiment:
 
     def variant_of(self, distinct_id: str) -> str:
         """Return the variant of a unit: 50/50 by GrowthBook's hash v2 seeded by the key."""
-        return self.variants[0] if hash_bucket(self.key, distinct_id) < 0.5 else self.variants[1]
-
-
-def fnv1a32(text: str) -> int:
-    """Return FNV-1a (32 bit) over the UTF-16 code units of ``text``, as GrowthBook hashes."""
-    value = FNV_OFFSET
-    data = text.encode("utf-16-le", "surrogatepass")
-    for i in range(0, len(data), 2):
-        value = ((value ^ (data[i] | (data[i + 1] << 8))) * FNV_PRIME) & 0xFFFFFFFF
-    return value
-
-
-def hash_bucket(seed: str, unit_id: str) -> float:
-    """Return the unit's position in [0, 1) (GrowthBook hash version 2)."""
-    return (fnv1a32(str(fnv1a32(seed + unit_id))) % 10000) / 10000
+        return self.variants[0] if bucket(self.key, distinct_id) < 0.5 else self.variants[1]
 
 
 # --- Experiment 1: the onboarding checklist raises 7-day Aha ----------------------------------

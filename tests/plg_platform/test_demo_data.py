@@ -20,7 +20,6 @@ from plg_platform.demo.planted import (
     EDITOR_TOOLBAR,
     ONBOARDING_CHECKLIST,
     UNSUBSCRIBE_7D_PROBABILITY,
-    hash_bucket,
 )
 from plg_platform.demo.population import PLAN_PRICES
 from plg_platform.models import Event, Person
@@ -123,11 +122,12 @@ def test_generation_streams_instead_of_building_the_whole_data_set():
 
 
 def test_variants_follow_growthbook_hash_v2():
-    # Reference values from GrowthBook's hash v2 (fnv1a32 twice), as experiments.assignment.
-    from experiments.assignment import bucket
+    # The reference is the GrowthBook SDK's own hash (version 2), not our copy of it.
+    from growthbook.core import gbhash
 
     for unit in ("u0000001", "u0001234", "u0999999"):
-        assert hash_bucket("onboarding-checklist", unit) == bucket("onboarding-checklist", unit)
+        expected = "control" if gbhash("onboarding-checklist", unit, 2) < 0.5 else "checklist"
+        assert ONBOARDING_CHECKLIST.variant_of(unit) == expected
 
 
 # --- Planted effects ----------------------------------------------------------------------
