@@ -319,7 +319,8 @@ def analyse(experiment_id: int) -> int:
     from unittest import mock
 
     from experiments.models import Experiment
-    from experiments.services.analysis import analysis_job_run, experiment_refresh_request
+    from experiments.services.analysis.refresh import experiment_refresh_request
+    from experiments.services.analysis.run import analysis_job_run
 
     experiment = Experiment.objects.get(pk=experiment_id)
     # Queue nothing: this process plays the worker. The cut-off is fixed so runs compare.

@@ -208,8 +208,3 @@ def condition_problem(condition: Any) -> str | None:
     except MalformedCondition as exc:
         return str(exc)
     return None
-
-
-def condition_is_valid(condition: Any) -> bool:
-    """Return whether ``condition`` is a well-formed GrowthBook condition object."""
-    return condition_problem(condition) is None

@@ -7,15 +7,14 @@ import random
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from experiments.models import Experiment, ExperimentStatus
-from experiments.services.analysis import (
-    AnalysisBusy,
-    analysis_job_fail,
-    analysis_job_run,
-    scheduled_analyses_request,
+from experiments.models import Experiment
+from experiments.services.analysis.refresh import scheduled_analyses_request
+from experiments.services.analysis.run import AnalysisBusy, analysis_job_fail, analysis_job_run
+from experiments.services.exposures import (
+    exposures_sync_from_events,
+    exposures_sync_request_running,
 )
-from experiments.services.exposures import exposures_sync_from_events
-from experiments.services.webhooks import webhook_deliveries_due, webhook_delivery_attempt
+from experiments.services.webhooks import webhook_deliveries_retry_due, webhook_delivery_attempt
 
 # One sync is one INSERT ... SELECT over the events received since the last one; minutes are
 # plenty even for millions of events. The soft limit raises inside the task, so the
@@ -63,12 +62,7 @@ def sync_exposures(experiment_id: int, full: bool = False) -> int:
 )
 def sync_exposures_of_running_experiments() -> int:
     """Queue an exposure sync for every running experiment (for the beat schedule)."""
-    ids = list(
-        Experiment.objects.filter(status=ExperimentStatus.RUNNING).values_list("pk", flat=True)
-    )
-    for experiment_id in ids:
-        sync_exposures.delay(experiment_id)
-    return len(ids)
+    return exposures_sync_request_running()
 
 
 # --- Analysis ------------------------------------------------------------------------------------
@@ -149,10 +143,7 @@ WEBHOOK_HARD_LIMIT_SECONDS = 45
 )
 def deliver_webhook(delivery_id: int) -> bool:
     """Attempt one delivery; schedule the next attempt (with backoff) if it failed."""
-    attempt = webhook_delivery_attempt(delivery_id=delivery_id)
-    if attempt.retry_in is not None:
-        deliver_webhook.apply_async(args=[delivery_id], countdown=attempt.retry_in)
-    return attempt.delivered
+    return webhook_delivery_attempt(delivery_id=delivery_id).delivered
 
 
 @shared_task(
@@ -163,7 +154,4 @@ def deliver_webhook(delivery_id: int) -> bool:
 )
 def retry_due_webhook_deliveries() -> int:
     """Queue every delivery whose next attempt is due (catches retries whose task was lost)."""
-    due = webhook_deliveries_due()
-    for delivery_id in due:
-        deliver_webhook.delay(delivery_id)
-    return len(due)
+    return webhook_deliveries_retry_due()

@@ -33,8 +33,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
+from experiments.contracts import AnalysisOutputs, ComparisonResult
 from experiments.models import Decision, Experiment, ExperimentStatus, Phase, ResultSnapshot
-from experiments.services.analysis import experiment_analyze, snapshot_store
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from experiments.services.exposures import EVENT_SETTLE_SECONDS, exposures_sync_from_events
 from experiments.services.lifecycle import experiment_conclude, experiment_start
@@ -309,22 +310,20 @@ def _analyse(experiment: Experiment, say: Say) -> None:
     say(f"  {experiment.key}: {primary_summary(snapshot)}")
 
 
-def primary_comparison(snapshot: ResultSnapshot) -> dict[str, Any] | None:
+def primary_comparison(snapshot: ResultSnapshot) -> ComparisonResult | None:
     """The overall primary metric's first comparison (treatment vs control) of a snapshot."""
-    for entry in snapshot.outputs.get("metrics", []):
-        if entry.get("role") == "primary" and entry.get("comparisons"):
-            return entry["comparisons"][0]
-    return None
+    primary = AnalysisOutputs.from_json(snapshot.outputs).primary
+    return primary.comparisons[0] if primary is not None and primary.comparisons else None
 
 
 def primary_summary(snapshot: ResultSnapshot) -> str:
     comparison = primary_comparison(snapshot)
-    if comparison is None or comparison.get("effect") is None:
+    if comparison is None or comparison.effect is None:
         return "primary metric: no result yet."
     return (
-        f"{comparison['variant']} vs control on the primary metric: "
-        f"{_pct(comparison['effect'])} ({_pct(comparison['ci_low'])} to "
-        f"{_pct(comparison['ci_high'])}), p = {_num(comparison.get('p_value'))}."
+        f"{comparison.variant} vs control on the primary metric: "
+        f"{_pct(comparison.effect)} ({_pct(comparison.ci_low)} to "
+        f"{_pct(comparison.ci_high)}), p = {_num(comparison.p_value)}."
     )
 
 

@@ -1,4 +1,4 @@
-"""URLs of the learnings API (pages come later, from the same selectors and services)."""
+"""URLs of the learnings API (the pages are in learnings/web_urls.py)."""
 
 from django.urls import path
 

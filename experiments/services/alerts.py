@@ -18,6 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from experiments.contracts import AnalysisOutputs, Health
 from experiments.models import (
     AlertKind,
     Experiment,
@@ -84,12 +85,14 @@ def _payload(snapshot: ResultSnapshot, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _health_alerts(experiment: Experiment, snapshot: ResultSnapshot) -> list[Notification]:
-    health, phase = snapshot.health, snapshot.phase.number
-    banners = {b["check"]: b["message"] for b in health.get("banners", [])}
+def _health_alerts(
+    experiment: Experiment, snapshot: ResultSnapshot, health: Health
+) -> list[Notification]:
+    phase = snapshot.phase.number
     created = []
-    srm = health.get("srm") or {}
-    if srm.get("flag"):
+    srm = health.srm
+    if srm is not None and srm.flag:
+        banner = health.banner("srm")
         created.append(
             notification_create(
                 workspace=experiment.workspace,
@@ -97,12 +100,13 @@ def _health_alerts(experiment: Experiment, snapshot: ResultSnapshot) -> list[Not
                 kind=AlertKind.SRM,
                 dedupe_key=f"srm:{experiment.pk}:{phase}",
                 title=SRM_TITLE.format(experiment=experiment.name),
-                body=banners.get("srm", ""),
-                payload=_payload(snapshot, p_value=srm["p_value"], counts=srm["counts"]),
+                body=banner.message if banner is not None else "",
+                payload=_payload(snapshot, p_value=srm.p_value, counts=srm.counts),
             )
         )
-    multiple = health.get("multiple_exposures") or {}
-    if multiple.get("warn"):
+    multiple = health.multiple_exposures
+    if multiple is not None and multiple.warn:
+        banner = health.banner("multiple_exposures")
         created.append(
             notification_create(
                 workspace=experiment.workspace,
@@ -110,84 +114,82 @@ def _health_alerts(experiment: Experiment, snapshot: ResultSnapshot) -> list[Not
                 kind=AlertKind.MULTIPLE_EXPOSURES,
                 dedupe_key=f"multiple-exposures:{experiment.pk}:{phase}",
                 title=MULTIPLE_EXPOSURES_TITLE.format(experiment=experiment.name),
-                body=banners.get("multiple_exposures", ""),
-                payload=_payload(snapshot, share=multiple["share"]),
+                body=banner.message if banner is not None else "",
+                payload=_payload(snapshot, share=multiple.share),
             )
         )
     return [n for n in created if n is not None]
 
 
-def _units_of(metric_key: str, outputs: dict[str, Any]) -> int:
-    metric = next((m for m in outputs.get("metrics", []) if m["key"] == metric_key), None)
-    return min((v["n"] for v in metric["variants"]), default=0) if metric else 0
-
-
-def _guardrail_alerts(experiment: Experiment, snapshot: ResultSnapshot) -> list[Notification]:
+def _guardrail_alerts(
+    experiment: Experiment, snapshot: ResultSnapshot, outputs: AnalysisOutputs, health: Health
+) -> list[Notification]:
     phase = snapshot.phase.number
     created = []
-    for result in snapshot.health.get("guardrails", {}).get("results", []):
-        units = _units_of(result["metric"], snapshot.outputs)
-        if not result["harmful"] or not _alerts_allowed(experiment, snapshot, units):
+    for result in health.guardrails.results if health.guardrails is not None else ():
+        metric = outputs.metric(result.metric)
+        units = metric.smallest_n if metric is not None else 0
+        if not result.harmful or not _alerts_allowed(experiment, snapshot, units):
             continue
         notification = notification_create(
             workspace=experiment.workspace,
             experiment=experiment,
             kind=AlertKind.GUARDRAIL_HARM,
-            dedupe_key=f"guardrail:{experiment.pk}:{phase}:{result['metric']}:{result['variant']}",
+            dedupe_key=f"guardrail:{experiment.pk}:{phase}:{result.metric}:{result.variant}",
             title=GUARDRAIL_TITLE.format(
-                variant=result["variant"], metric=result["name"], experiment=experiment.name
+                variant=result.variant, metric=result.name, experiment=experiment.name
             ),
             body=next(
                 (
-                    b["message"]
-                    for b in snapshot.health.get("banners", [])
-                    if b["check"] == "guardrail" and result["name"] in b["message"]
+                    b.message
+                    for b in health.banners
+                    if b.check == "guardrail" and result.name in b.message
                 ),
                 "",
             ),
-            payload=_payload(snapshot, **result),
+            payload=_payload(snapshot, **result.to_json()),
         )
         if notification is not None:
             created.append(notification)
     return created
 
 
-def _significance_alerts(experiment: Experiment, snapshot: ResultSnapshot) -> list[Notification]:
+def _significance_alerts(
+    experiment: Experiment, snapshot: ResultSnapshot, outputs: AnalysisOutputs
+) -> list[Notification]:
     phase = snapshot.phase.number
     created = []
-    for metric in snapshot.outputs.get("metrics", []):
-        if metric["role"] not in (MetricRole.PRIMARY, MetricRole.SECONDARY):
+    for metric in outputs.metrics:
+        if metric.role not in (MetricRole.PRIMARY, MetricRole.SECONDARY):
             continue
-        units = min((v["n"] for v in metric["variants"]), default=0)
-        if not _alerts_allowed(experiment, snapshot, units):
+        if not _alerts_allowed(experiment, snapshot, metric.smallest_n):
             continue
-        for c in metric["comparisons"]:
-            if c["verdict"] not in ("win", "loss"):
+        for c in metric.comparisons:
+            if c.verdict not in ("win", "loss"):
                 continue
-            template = WIN_TITLE if c["verdict"] == "win" else LOSS_TITLE
+            template = WIN_TITLE if c.verdict == "win" else LOSS_TITLE
             notification = notification_create(
                 workspace=experiment.workspace,
                 experiment=experiment,
                 kind=AlertKind.SIGNIFICANT_RESULT,
                 dedupe_key=(
-                    f"significant:{experiment.pk}:{phase}:{metric['key']}:{c['variant']}:"
-                    f"{c['verdict']}"
+                    f"significant:{experiment.pk}:{phase}:{metric.key}:{c.variant}:{c.verdict}"
                 ),
                 title=template.format(
-                    variant=c["variant"], metric=metric["name"], experiment=experiment.name
+                    variant=c.variant, metric=metric.name, experiment=experiment.name
                 ),
-                body=c["summary"],
+                body=c.summary,
                 payload=_payload(
                     snapshot,
-                    metric=metric["key"],
-                    role=metric["role"],
-                    variant=c["variant"],
-                    verdict=c["verdict"],
-                    effect=c["effect"],
-                    ci_low=c["ci_low"],
-                    ci_high=c["ci_high"],
-                    p_value=c["p_value"],
-                    chance_to_win=c["chance_to_win"],
+                    metric=metric.key,
+                    role=metric.role,
+                    variant=c.variant,
+                    verdict=c.verdict,
+                    effect=c.effect,
+                    ci_low=c.ci_low,
+                    ci_high=c.ci_high,
+                    p_value=c.p_value,
+                    chance_to_win=c.chance_to_win,
                 ),
             )
             if notification is not None:
@@ -197,10 +199,12 @@ def _significance_alerts(experiment: Experiment, snapshot: ResultSnapshot) -> li
 
 def alerts_for_snapshot(*, experiment: Experiment, snapshot: ResultSnapshot) -> list[Notification]:
     """Raise every alert the snapshot calls for; return the notifications that are new."""
+    outputs = AnalysisOutputs.from_json(snapshot.outputs)
+    health = Health.from_json(snapshot.health)
     return [
-        *_health_alerts(experiment, snapshot),
-        *_guardrail_alerts(experiment, snapshot),
-        *_significance_alerts(experiment, snapshot),
+        *_health_alerts(experiment, snapshot, health),
+        *_guardrail_alerts(experiment, snapshot, outputs, health),
+        *_significance_alerts(experiment, snapshot, outputs),
     ]
 
 

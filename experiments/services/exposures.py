@@ -39,7 +39,8 @@ from django.db.models import (
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Length
 
-from experiments.models import Experiment, Exposure, Phase
+from experiments.models import Experiment, ExperimentStatus, Exposure, Phase
+from experiments.services.queue import SYNC_EXPOSURES, task_enqueue
 from plg_platform.models import Event
 from plg_platform.services.ingestion import EventInput, IngestResult, events_store, to_epoch_us
 
@@ -304,3 +305,13 @@ def exposures_sync_from_events(
         experiment.exposures_synced_through_event_id, through_id
     )
     return ExposureSyncResult(units_written=written, through_event_id=through_id)
+
+
+def exposures_sync_request_running() -> int:
+    """Queue an exposure sync of every running experiment; return how many were queued."""
+    ids = list(
+        Experiment.objects.filter(status=ExperimentStatus.RUNNING).values_list("pk", flat=True)
+    )
+    for experiment_id in ids:  # nothing written here, so nothing to wait for
+        task_enqueue(SYNC_EXPOSURES, args=[experiment_id])
+    return len(ids)

@@ -45,6 +45,7 @@ from experiments.models import (
     Webhook,
     WebhookDelivery,
 )
+from experiments.services.queue import DELIVER_WEBHOOK, task_enqueue, task_enqueue_on_commit
 from plg_platform.errors import ValidationFailed
 from plg_platform.models import Workspace
 from plg_platform.services.audit import audit_record
@@ -282,17 +283,9 @@ def webhook_deliveries_create(*, notification: Notification) -> list[WebhookDeli
         )
         if created:
             deliveries.append(delivery)
-    if deliveries:
-        ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: _enqueue(ids))
+    for delivery in deliveries:
+        task_enqueue_on_commit(DELIVER_WEBHOOK, args=[delivery.pk])
     return deliveries
-
-
-def _enqueue(delivery_ids: list[int], countdown: float | None = None) -> None:
-    from experiments.tasks import deliver_webhook  # tasks import services, not vice versa
-
-    for delivery_id in delivery_ids:
-        deliver_webhook.apply_async(args=[delivery_id], countdown=countdown)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -333,7 +326,8 @@ class DeliveryAttempt:
 
 
 def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> DeliveryAttempt:
-    """Post one delivery if it is due and nobody else is posting it; record the outcome."""
+    """Post one delivery if it is due and nobody else is posting it; record the outcome, and
+    queue the next attempt (with backoff) after a failure."""
     now = now or timezone.now()
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
@@ -375,6 +369,8 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
         last_error=error,
         next_attempt_at=finished + timedelta(seconds=retry_in) if retry_in is not None else None,
     )
+    if retry_in is not None:  # the update above is committed (autocommit): queue at once
+        task_enqueue(DELIVER_WEBHOOK, args=[delivery.pk], countdown=retry_in)
     return DeliveryAttempt(attempted=True, retry_in=retry_in)
 
 
@@ -386,6 +382,15 @@ def webhook_deliveries_due(*, now: datetime | None = None, limit: int = 500) -> 
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def webhook_deliveries_retry_due(*, now: datetime | None = None) -> int:
+    """Queue an attempt of every delivery that is due (catches retries whose task was lost);
+    return how many were queued."""
+    due = webhook_deliveries_due(now=now)
+    for delivery_id in due:  # nothing written here, so nothing to wait for
+        task_enqueue(DELIVER_WEBHOOK, args=[delivery_id])
+    return len(due)
 
 
 def webhook_ping(*, webhook: Webhook) -> tuple[int | None, str]:

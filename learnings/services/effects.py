@@ -34,7 +34,7 @@ VERDICTS = ("win", "loss", "flat", "inconclusive")
 
 
 class Comparison(Protocol):
-    """What derivation reads of one comparison (``experiments.selectors.ComparisonSummary``)."""
+    """What derivation reads of one comparison (``experiments.contracts.ComparisonSummary``)."""
 
     metric_key: str
     metric_name: str

@@ -20,8 +20,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from experiments.contracts import ComparisonSummary, ResultSummary
 from experiments.models import Experiment, ExperimentStatus
-from experiments.selectors import ComparisonSummary, ResultSummary, experiment_result_summary
+from experiments.selectors import experiment_result_summary
 from learnings.models import EffectDimension, Learning, Outcome, Source
 from learnings.services.areas import product_area_get_or_create_path
 from learnings.services.effects import (

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from experiments.models import ResultSnapshot
-from experiments.services.analysis import experiment_analyze, snapshot_store
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.stats.summaries import format_p_value
 from tests.e2e.conftest import sign_in
 from tests.experiments.test_exp_analysis_support import CUTOFF, generate, planted_experiment

@@ -16,18 +16,19 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from experiments.models import Experiment, PendingAnalysis, ResultSnapshot
-from experiments.services.analysis import (
-    CUPED_PRE_PERIOD_DAYS,
+from experiments.services.analysis.inputs import CUPED_PRE_PERIOD_DAYS, MAX_SEGMENT_VALUES
+from experiments.services.analysis.locks import ADVISORY_LOCK_NAMESPACE, analysis_mutex
+from experiments.services.analysis.refresh import (
+    experiment_refresh_request,
+    experiments_due_for_analysis,
+)
+from experiments.services.analysis.run import (
+    RETRYING,
     AnalysisBusy,
     analysis_job_run,
     experiment_analyze,
-    experiment_refresh_request,
     snapshot_store,
 )
-from experiments.services.analysis.inputs import MAX_SEGMENT_VALUES
-from experiments.services.analysis.locks import ADVISORY_LOCK_NAMESPACE, analysis_mutex
-from experiments.services.analysis.refresh import experiments_due_for_analysis
-from experiments.services.analysis.run import RETRYING
 from experiments.stats import ENGINE_VERSION
 from experiments.tasks import (
     ANALYSIS_BUSY_RETRY_SECONDS,
@@ -61,7 +62,7 @@ def _analyze(experiment: Experiment, **kwargs):
 def test_analysis_finds_the_planted_lift_and_not_the_null_guardrail(workspace, planted):
     experiment = planted_experiment(workspace, planted, correction="none")
 
-    outputs = _analyze(experiment).outputs
+    outputs = _analyze(experiment).outputs.to_json()
 
     activated = metric_entry(outputs, "onboarding-activated")
     (lift,) = activated["comparisons"]
@@ -93,7 +94,7 @@ def test_frequentist_p_value_matches_welch_on_the_raw_zero_one_values(workspace,
     """Absolute lift on a rate: Welch's t on the units' 0/1 values with p(1 − p) variances."""
     experiment = planted_experiment(workspace, planted, correction="none", cuped=False)
 
-    outputs = _analyze(experiment).outputs
+    outputs = _analyze(experiment).outputs.to_json()
 
     (lift,) = metric_entry(outputs, "onboarding-activated")["comparisons"]
     c, t = (planted.activated[planted.mask(v)].astype(float) for v in ("control", "treatment"))
@@ -147,7 +148,7 @@ def test_cuped_uses_the_pre_period_and_shrinks_the_interval(workspace, planted):
 def test_segments_are_corrected_across_metrics_variants_and_segments(workspace, planted):
     experiment = planted_experiment(workspace, planted, correction="holm", segments=("country",))
 
-    outputs = _analyze(experiment).outputs
+    outputs = _analyze(experiment).outputs.to_json()
 
     segment_rows = [c for m in outputs["segments"] for c in m["comparisons"]]
     assert len(outputs["segments"]) == 3 * 4  # metrics × countries
@@ -178,7 +179,7 @@ def test_segment_values_beyond_the_limit_are_pooled_into_other(workspace):
     data.country = np.array([f"C{i % (MAX_SEGMENT_VALUES + 5)}" for i in range(1200)])
     experiment = planted_experiment(workspace, data, segments=("country",))
 
-    outputs = _analyze(experiment).outputs
+    outputs = _analyze(experiment).outputs.to_json()
 
     values = {m["segment"]["value"] for m in outputs["segments"]}
     assert len(values) == MAX_SEGMENT_VALUES
@@ -214,7 +215,7 @@ def test_time_to_event_reports_who_never_got_there(workspace, planted):
 def test_bayesian_summaries_speak_of_probability_not_p_values(workspace, planted):
     experiment = planted_experiment(workspace, planted, engine="bayesian")
 
-    outputs = _analyze(experiment).outputs
+    outputs = _analyze(experiment).outputs.to_json()
 
     (lift,) = metric_entry(outputs, "onboarding-activated")["comparisons"]
     assert lift["p_value"] is None

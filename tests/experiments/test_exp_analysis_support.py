@@ -199,7 +199,10 @@ def write(experiment: Experiment, data: PlantedData, *, seed: int = 11) -> None:
     )
 
 
-def metric_entry(outputs: dict, key: str, segment: dict | None = None) -> dict:
-    """The snapshot's entry for metric ``key`` (overall, or in one segment)."""
+def metric_entry(outputs, key: str, segment: dict | None = None) -> dict:
+    """The snapshot's entry for metric ``key`` (overall, or in one segment), as stored: from
+    the stored JSON, or from ``AnalysisOutputs`` before it is stored."""
+    if not isinstance(outputs, dict):
+        outputs = outputs.to_json()
     entries = outputs["metrics"] if segment is None else outputs["segments"]
     return next(m for m in entries if m["key"] == key and m["segment"] == segment)

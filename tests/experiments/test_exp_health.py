@@ -8,7 +8,7 @@ import pytest
 from scipy import special, stats
 
 from experiments.models import AlertKind, Exposure, Notification, Phase
-from experiments.services.analysis import experiment_analyze, snapshot_store
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import VariantSpec, experiment_update
 from tests.experiments.test_exp_analysis_support import (
     CUTOFF,

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from experiments.models import AlertKind, Notification, PendingAnalysis, ResultSnapshot, Webhook
 from experiments.services.alerts import notification_create
-from experiments.services.analysis import experiment_analyze, snapshot_store
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from plg_platform.celery import app as celery_app
 from plg_platform.models import BackgroundJob, JobStatus

@@ -21,8 +21,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from experiments.models import PendingAnalysis, ResultSnapshot
-from experiments.services.analysis import experiment_analyze, experiment_refresh_request
-from experiments.services.analysis.run import snapshot_store
+from experiments.services.analysis.refresh import experiment_refresh_request
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.tasks import analyze_experiment
 from plg_platform.models import BackgroundJob, JobStatus
 from tests.experiments.test_exp_analysis_support import CUTOFF, generate, planted_experiment

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from experiments.models import PendingAnalysis, ResultSnapshot
-from experiments.services.analysis import experiment_analyze, snapshot_store
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
 from plg_platform.celery import app as celery_app
 from plg_platform.models import BackgroundJob

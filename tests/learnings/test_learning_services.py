@@ -8,8 +8,8 @@ from statistics import NormalDist
 import pytest
 from django.utils import timezone
 
+from experiments.contracts import ComparisonSummary
 from experiments.models import ResultSnapshot
-from experiments.selectors import ComparisonSummary
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from learnings.models import EffectOverride, Learning
 from learnings.services import learning_record_from_experiment

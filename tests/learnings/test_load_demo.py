@@ -202,9 +202,10 @@ def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_
     assert exposures.count() > 1000
     snapshot = ResultSnapshot.objects.get(experiment=checklist)
     lift = primary_comparison(snapshot)
-    assert lift["variant"] == "checklist"
-    assert lift["effect"] > 0
-    assert lift["ci_low"] < lift["effect"] < lift["ci_high"]
+    assert lift is not None
+    assert lift.variant == "checklist"
+    assert lift.effect > 0
+    assert lift.ci_low < lift.effect < lift.ci_high
     roles = {m["key"]: m["role"] for m in snapshot.outputs["metrics"]}
     assert roles["aha-7d"] == "primary"
     assert roles["unsubscribe-7d"] == "guardrail"

@@ -257,3 +257,17 @@ def analysis_inputs_compute(
         if on_step is not None:
             on_step(step + 1, steps)
     return AnalysisInputs(overall=tuple(overall), breakdowns=tuple(breakdowns))
+
+
+StatisticsLookup = dict[tuple[str, str | None, str | None, str], MetricStatistics]
+
+
+def statistics_lookup(inputs: AnalysisInputs) -> StatisticsLookup:
+    """Index statistics by (metric, segment property, segment value, variant)."""
+    lookup: StatisticsLookup = {}
+    for s in inputs.overall:
+        lookup[(s.metric, None, None, s.group)] = s
+    for breakdown in inputs.breakdowns:
+        for s in breakdown.statistics:
+            lookup[(s.metric, breakdown.property, s.segment, s.group)] = s
+    return lookup

@@ -18,113 +18,43 @@ from typing import Any
 
 import numpy as np
 
+from experiments.contracts import (
+    OK,
+    AnalysisOutputs,
+    ComparisonResult,
+    MetricResult,
+    SkippedMetric,
+    VariantResult,
+)
 from experiments.services.analysis.inputs import (
     OVERALL,
     AnalysedMetric,
     AnalysisInputs,
     AnalysisPlan,
+    StatisticsLookup,
+    statistics_lookup,
 )
+from experiments.services.analysis.rows import (
+    STATISTIC_NAMES,
+    Row,
+    breakdown_rows,
+    overall_rows,
+    statistics_arrays,
+)
+from experiments.services.analysis.verdict import decisive, verdict_of
 from experiments.stats import (
     AnalysisSettings,
     BatchAnalysis,
-    SufficientStatistics,
     SummaryContext,
     analyze_batch,
     describe_comparison,
 )
 from outcomes.metrics.runner import MetricStatistics
 
-OK = "ok"
 NEVER_REACHED = (
     " Within the {window}-day window, {shares} never reached it; they are counted here, "
     "not in the average time."
 )
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of results: a metric overall, or in one segment of a breakdown."""
-
-    metric: AnalysedMetric
-    segment_property: str | None = None
-    segment_value: str | None = None
-
-    @property
-    def segment(self) -> dict[str, str] | None:
-        if self.segment_property is None:
-            return None
-        return {"property": self.segment_property, "value": str(self.segment_value)}
-
-
-StatisticsLookup = dict[tuple[str, str | None, str | None, str], MetricStatistics]
-
-
-def statistics_lookup(inputs: AnalysisInputs) -> StatisticsLookup:
-    """Index statistics by (metric, segment property, segment value, variant)."""
-    lookup: StatisticsLookup = {}
-    for s in inputs.overall:
-        lookup[(s.metric, None, None, s.group)] = s
-    for breakdown in inputs.breakdowns:
-        for s in breakdown.statistics:
-            lookup[(s.metric, breakdown.property, s.segment, s.group)] = s
-    return lookup
-
-
-def overall_rows(plan: AnalysisPlan) -> list[Row]:
-    return [Row(metric) for metric in plan.metrics]
-
-
-def breakdown_rows(plan: AnalysisPlan, inputs: AnalysisInputs) -> list[Row]:
-    return [
-        Row(metric, breakdown.property, value)
-        for breakdown in inputs.breakdowns
-        for value in breakdown.values
-        for metric in plan.metrics
-    ]
-
-
-def _field(s: MetricStatistics | None, name: str) -> float:
-    value = getattr(s, name) if s is not None else None
-    return float(value) if value is not None else 0.0
-
-
-def statistics_arrays(
-    plan: AnalysisPlan, lookup: StatisticsLookup, rows: Sequence[Row]
-) -> tuple[SufficientStatistics, np.ndarray, np.ndarray]:
-    """Return (statistics of shape (rows, variants), engine type per row, direction per row).
-
-    Ratio and covariate sums are zero where a metric has none: the engine reads ratio sums only
-    for ratio rows, and a covariate with no variance turns CUPED off for its row.
-    """
-    shape = (len(rows), len(plan.variants))
-    names = (
-        "n",
-        "sum",
-        "sum_squares",
-        "denominator_sum",
-        "denominator_sum_squares",
-        "sum_product",
-        "covariate_sum",
-        "covariate_sum_squares",
-        "covariate_sum_product",
-    )
-    arrays = {name: np.zeros(shape) for name in names}
-    for i, row in enumerate(rows):
-        for j, variant in enumerate(plan.variants):
-            s = lookup.get((row.metric.key, row.segment_property, row.segment_value, variant))
-            for name in names:
-                arrays[name][i, j] = _field(s, name)
-    has_covariate = plan.covariate_days > 0
-    statistics = SufficientStatistics(
-        **{
-            name: array
-            for name, array in arrays.items()
-            if has_covariate or not name.startswith("covariate")
-        }
-    )
-    types = np.array([row.metric.engine_type for row in rows])
-    directions = np.array([row.metric.higher_is_better for row in rows], dtype=bool)
-    return statistics, types, directions
 
 
 def _number(value: Any) -> float | None:
@@ -139,63 +69,35 @@ def _pick(array: np.ndarray | None, i: int, k: int) -> float | None:
     return None if array is None else _number(array[i, k])
 
 
-def decisive(
-    *, engine: str, alpha: float, p_value: float | None, chance_to_win: float | None
-) -> bool:
-    """Whether a comparison is clear enough to call: p < α, or a chance to win outside
-    [α/2, 1 − α/2] (the same thresholds the plain-language summaries use)."""
-    if engine == "bayesian":
-        return chance_to_win is not None and (
-            chance_to_win >= 1 - alpha / 2 or chance_to_win <= alpha / 2
-        )
-    return p_value is not None and p_value < alpha
-
-
-def verdict_of(
-    *,
-    status: str,
-    significant: bool,
-    effect: float | None,
-    ci_low: float | None,
-    ci_high: float | None,
-    higher_is_better: bool,
-    planned_mde: float | None,
-) -> str:
-    """win / loss when decisive; flat when the whole interval lies within ± the planned MDE;
-    else inconclusive."""
-    if status != OK or effect is None:
-        return "inconclusive"
-    if significant:
-        return "win" if (effect > 0) == higher_is_better else "loss"
-    if planned_mde and ci_low is not None and ci_high is not None:
-        if -planned_mde < ci_low and ci_high < planned_mde:
-            return "flat"
-    return "inconclusive"
-
-
-def _variant_rows(plan: AnalysisPlan, lookup: StatisticsLookup, row: Row) -> list[dict]:
+def _variant_results(
+    plan: AnalysisPlan, lookup: StatisticsLookup, row: Row
+) -> tuple[VariantResult, ...]:
     out = []
+    time_to_event = row.metric.type == "time_to_event"
     for variant in plan.variants:
         s = lookup.get((row.metric.key, row.segment_property, row.segment_value, variant))
         units = s.units if s else 0
-        entry: dict[str, Any] = {
-            "variant": variant,
-            "units": units,
-            "immature_units": s.immature_units if s else 0,
-            "n": s.n if s else 0,
-            "value": _number(s.value) if s else None,
-        }
-        if row.metric.type == "time_to_event":
-            entry["never_reached_share"] = (units - s.n) / units if s and units else None
-        out.append(entry)
-    return out
+        out.append(
+            VariantResult(
+                variant=variant,
+                units=units,
+                immature_units=s.immature_units if s else 0,
+                n=s.n if s else 0,
+                value=_number(s.value) if s else None,
+                never_reached_share=(
+                    (units - s.n) / units if time_to_event and s and units else None
+                ),
+                tracks_reaching=time_to_event,
+            )
+        )
+    return tuple(out)
 
 
-def _never_reached(metric: AnalysedMetric, variants: list[dict]) -> str:
+def _never_reached(metric: AnalysedMetric, variants: Sequence[VariantResult]) -> str:
     shares = [
-        f"{v['never_reached_share'] * 100:.1f}% of {v['variant']}"
+        f"{v.never_reached_share * 100:.1f}% of {v.variant}"
         for v in variants
-        if v.get("never_reached_share") is not None
+        if v.never_reached_share is not None
     ]
     if not shares:
         return ""
@@ -231,16 +133,16 @@ def analyze_family(
     return FamilyResult(rows, relative, absolute)
 
 
-def family_entries(
+def family_results(
     plan: AnalysisPlan,
     lookup: StatisticsLookup,
     family: FamilyResult,
     settings: AnalysisSettings,
     *,
     planned_mde: float | None,
-) -> list[dict[str, Any]]:
-    """Snapshot JSON for every row of a family: variants, comparisons, summary."""
-    entries = []
+) -> tuple[MetricResult, ...]:
+    """Every row of a family as a result: variants, comparisons, summary."""
+    results = []
     control = plan.variants[0] if plan.variants else "control"
     correction = settings.correction if settings.engine == "frequentist" else "none"
     for i, row in enumerate(family.rows):
@@ -259,31 +161,31 @@ def family_entries(
             higher_is_better=metric.higher_is_better,
             control_name=control,
         )
-        variants = _variant_rows(plan, lookup, row)
-        comparisons = []
+        variants = _variant_results(plan, lookup, row)
+        comparisons: list[ComparisonResult] = []
         if family.relative is not None and family.absolute is not None:
             rel, ab = family.relative, family.absolute
             for k, variant in enumerate(plan.variants[1:]):
                 comparisons.append(_comparison(rel, ab, i, k, variant, context, planned_mde))
-        summary = " ".join(c["summary"] for c in comparisons)
+        summary = " ".join(c.summary for c in comparisons)
         if metric.type == "time_to_event":
             summary += _never_reached(metric, variants)
-        entries.append(
-            {
-                "key": metric.key,
-                "name": metric.name,
-                "type": metric.type,
-                "metric_type": metric.engine_type,
-                "role": metric.role,
-                "tags": list(metric.tags),
-                "direction": "up" if metric.higher_is_better else "down",
-                "segment": row.segment,
-                "variants": variants,
-                "comparisons": comparisons,
-                "summary": summary.strip(),
-            }
+        results.append(
+            MetricResult(
+                key=metric.key,
+                name=metric.name,
+                type=metric.type,
+                metric_type=metric.engine_type,
+                role=metric.role,
+                tags=tuple(metric.tags),
+                direction="up" if metric.higher_is_better else "down",
+                segment=row.segment,
+                variants=variants,
+                comparisons=tuple(comparisons),
+                summary=summary.strip(),
+            )
         )
-    return entries
+    return tuple(results)
 
 
 def _comparison(
@@ -294,7 +196,7 @@ def _comparison(
     variant: str,
     context: SummaryContext,
     planned_mde: float | None,
-) -> dict[str, Any]:
+) -> ComparisonResult:
     status = str(rel.status[i, k])
     effect = _pick(rel.effect, i, k)
     ci_low, ci_high = _pick(rel.ci_low, i, k), _pick(rel.ci_high, i, k)
@@ -314,27 +216,27 @@ def _comparison(
         chance_to_win=chance,
         risk=_pick(rel.risk, i, k),
     )
-    return {
-        "variant": variant,
-        "status": status,
-        "message": str(rel.messages[i, k]) if rel.status.size else "",
-        "effect": effect,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-        "ci_level": _pick(rel.ci_level, i, k),
-        "p_value": p_value,
-        "p_value_unadjusted": _pick(rel.p_value_unadjusted, i, k),
-        "chance_to_win": chance,
-        "risk": _pick(rel.risk, i, k),
-        "standard_error": _pick(rel.standard_error, i, k),
-        "absolute_effect": _pick(ab.effect, i, k),
-        "absolute_ci_low": _pick(ab.ci_low, i, k),
-        "absolute_ci_high": _pick(ab.ci_high, i, k),
-        "control_mean": _pick(rel.control_mean, i, k),
-        "variant_mean": _pick(rel.variant_mean, i, k),
-        "variance_reduction": _pick(rel.variance_reduction, i, k),
-        "significant": significant,
-        "verdict": verdict_of(
+    return ComparisonResult(
+        variant=variant,
+        status=status,
+        message=str(rel.messages[i, k]) if rel.status.size else "",
+        effect=effect,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        ci_level=_pick(rel.ci_level, i, k),
+        p_value=p_value,
+        p_value_unadjusted=_pick(rel.p_value_unadjusted, i, k),
+        chance_to_win=chance,
+        risk=_pick(rel.risk, i, k),
+        standard_error=_pick(rel.standard_error, i, k),
+        absolute_effect=_pick(ab.effect, i, k),
+        absolute_ci_low=_pick(ab.ci_low, i, k),
+        absolute_ci_high=_pick(ab.ci_high, i, k),
+        control_mean=_pick(rel.control_mean, i, k),
+        variant_mean=_pick(rel.variant_mean, i, k),
+        variance_reduction=_pick(rel.variance_reduction, i, k),
+        significant=significant,
+        verdict=verdict_of(
             status=status,
             significant=significant,
             effect=effect,
@@ -343,8 +245,8 @@ def _comparison(
             higher_is_better=context.higher_is_better,
             planned_mde=planned_mde,
         ),
-        "summary": summary,
-    }
+        summary=summary,
+    )
 
 
 def analysis_outputs(
@@ -353,23 +255,24 @@ def analysis_outputs(
     inputs: AnalysisInputs,
     settings: AnalysisSettings,
     planned_mde: float | None,
-) -> dict[str, Any]:
-    """Results of every comparison: the overall family, then the breakdown family."""
+) -> AnalysisOutputs:
+    """Results of every comparison: the overall family, then the breakdown family (the
+    verdict is added once the health checks are known)."""
     lookup = statistics_lookup(inputs)
     overall = analyze_family(plan, lookup, overall_rows(plan), settings)
     segments = analyze_family(plan, lookup, breakdown_rows(plan, inputs), settings)
-    return {
-        "engine": settings.engine,
-        "difference": settings.difference,
-        "alpha": settings.alpha,
-        "sequential": settings.sequential,
-        "correction": settings.correction,
-        "control": plan.variants[0] if plan.variants else None,
-        "variants": list(plan.variants),
-        "metrics": family_entries(plan, lookup, overall, settings, planned_mde=planned_mde),
-        "segments": family_entries(plan, lookup, segments, settings, planned_mde=planned_mde),
-        "skipped_metrics": [{"key": k, "reason": r} for k, r in plan.skipped_metrics],
-    }
+    return AnalysisOutputs(
+        engine=settings.engine,
+        difference=settings.difference,
+        alpha=settings.alpha,
+        sequential=settings.sequential,
+        correction=settings.correction,
+        control=plan.variants[0] if plan.variants else None,
+        variants=tuple(plan.variants),
+        metrics=family_results(plan, lookup, overall, settings, planned_mde=planned_mde),
+        segments=family_results(plan, lookup, segments, settings, planned_mde=planned_mde),
+        skipped_metrics=tuple(SkippedMetric(key=k, reason=r) for k, r in plan.skipped_metrics),
+    )
 
 
 def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
@@ -383,20 +286,7 @@ def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
                 "segment_property": prop,
                 "segment": None if prop is None else s.segment,
                 **{
-                    name: getattr(s, name)
-                    for name in (
-                        "units",
-                        "immature_units",
-                        "n",
-                        "sum",
-                        "sum_squares",
-                        "denominator_sum",
-                        "denominator_sum_squares",
-                        "sum_product",
-                        "covariate_sum",
-                        "covariate_sum_squares",
-                        "covariate_sum_product",
-                    )
+                    name: getattr(s, name) for name in ("units", "immature_units", *STATISTIC_NAMES)
                 },
             }
             for s in items

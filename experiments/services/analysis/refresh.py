@@ -29,6 +29,7 @@ from experiments.models import (
 )
 from experiments.services.analysis.inputs import analysed_phase
 from experiments.services.analysis.run import ANALYSIS_JOB_KIND
+from experiments.services.queue import ANALYZE_EXPERIMENT, task_enqueue
 from plg_platform.errors import Conflict
 from plg_platform.models import BackgroundJob, JobStatus
 from plg_platform.services.jobs import job_create, job_fail
@@ -59,9 +60,7 @@ def _live(pending: PendingAnalysis, now: datetime) -> bool:
 
 
 def _enqueue(experiment_id: int, job_id: int, task_id: str) -> None:
-    from experiments.tasks import analyze_experiment  # tasks import services, not vice versa
-
-    analyze_experiment.apply_async(args=[experiment_id, job_id], task_id=task_id)
+    task_enqueue(ANALYZE_EXPERIMENT, args=[experiment_id, job_id], task_id=task_id)
 
 
 def experiment_refresh_request(

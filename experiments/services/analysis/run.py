@@ -19,8 +19,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from experiments.contracts import AnalysisOutputs, Health
 from experiments.models import Experiment, PendingAnalysis, ResultSnapshot
 from experiments.services.alerts import alerts_for_snapshot
+from experiments.services.analysis.health import SRM_THRESHOLD, experiment_health
 from experiments.services.analysis.inputs import (
     MAX_SEGMENT_VALUES,
     AnalysisPlan,
@@ -31,7 +33,6 @@ from experiments.services.analysis.locks import analysis_mutex
 from experiments.services.analysis.outputs import analysis_outputs, inputs_json
 from experiments.services.analysis.verdict import results_verdict
 from experiments.services.exposures import exposures_sync_from_events
-from experiments.services.health import SRM_THRESHOLD, experiment_health
 from experiments.stats import ENGINE_VERSION, AnalysisSettings
 from plg_platform.models import BackgroundJob, JobStatus
 from plg_platform.services.jobs import job_fail, job_progress, job_start, job_succeed
@@ -87,8 +88,8 @@ class ComputedAnalysis:
     plan: AnalysisPlan
     settings: dict[str, Any]
     inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    health: dict[str, Any]
+    outputs: AnalysisOutputs
+    health: Health
 
 
 def _no_progress(progress: float, message: str) -> None:
@@ -125,12 +126,11 @@ def experiment_analyze(
     health = experiment_health(
         experiment=experiment, plan=plan, inputs=inputs, outputs=outputs, settings=settings
     )
-    outputs["verdict"] = results_verdict(outputs, health)
     return ComputedAnalysis(
         plan=plan,
         settings=_settings_json(experiment, plan, settings),
         inputs=inputs_json(plan, inputs),
-        outputs=outputs,
+        outputs=outputs.with_verdict(results_verdict(outputs, health)),
         health=health,
     )
 
@@ -152,8 +152,8 @@ def snapshot_store(
         engine_version=ENGINE_VERSION,
         settings=computed.settings,
         inputs=computed.inputs,
-        outputs=computed.outputs,
-        health=computed.health,
+        outputs=computed.outputs.to_json(),
+        health=computed.health.to_json(),
         run_seconds=run_seconds,
     )
     alerts_for_snapshot(experiment=experiment, snapshot=snapshot)

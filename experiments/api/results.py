@@ -1,0 +1,248 @@
+"""The results of an experiment: the latest analysis with its history, health and
+plain-language summaries, read from ``experiments.contracts`` by attribute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from experiments.api.shared import ExperimentObjectMixin
+from experiments.contracts import Health, VariantResult
+from experiments.result_selectors import (
+    ExperimentResults,
+    experiment_results,
+)
+from plg_platform.api.base import StrictSerializer
+
+
+class SegmentRefSerializer(serializers.Serializer):
+    property = serializers.CharField()
+    value = serializers.CharField()
+
+
+class VariantResultSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    units = serializers.IntegerField(help_text="Matured units in the population.")
+    immature_units = serializers.IntegerField(help_text="Units whose window has not passed.")
+    n = serializers.IntegerField(help_text="Units with a value (time to event: reached it).")
+    value = serializers.FloatField(allow_null=True, help_text="Mean, rate or ratio.")
+    never_reached_share = serializers.FloatField(
+        required=False, allow_null=True, help_text="Time-to-event metrics only."
+    )
+
+    def to_representation(self, instance: VariantResult) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not instance.tracks_reaching:
+            data.pop("never_reached_share", None)
+        return data
+
+
+class ComparisonResultSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    status = serializers.CharField(help_text="ok, or why there is no result.")
+    message = serializers.CharField()
+    effect = serializers.FloatField(allow_null=True, help_text="Relative lift (0.03 = +3%).")
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="Frequentist; corrected when a correction is set."
+    )
+    p_value_unadjusted = serializers.FloatField(allow_null=True)
+    chance_to_win = serializers.FloatField(
+        allow_null=True, help_text="Bayesian: the probability that the variant is better."
+    )
+    risk = serializers.FloatField(allow_null=True, help_text="Bayesian expected loss.")
+    standard_error = serializers.FloatField(allow_null=True)
+    absolute_effect = serializers.FloatField(allow_null=True)
+    absolute_ci_low = serializers.FloatField(allow_null=True)
+    absolute_ci_high = serializers.FloatField(allow_null=True)
+    control_mean = serializers.FloatField(allow_null=True)
+    variant_mean = serializers.FloatField(allow_null=True)
+    variance_reduction = serializers.FloatField(allow_null=True, help_text="CUPED's share.")
+    significant = serializers.BooleanField()
+    verdict = serializers.CharField(help_text="win | loss | flat | inconclusive")
+    summary = serializers.CharField(help_text="The result in plain language.")
+
+
+class MetricResultSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    metric_type = serializers.CharField(help_text="proportion | mean | ratio")
+    role = serializers.CharField(help_text="primary | secondary | guardrail")
+    tags = serializers.ListField(child=serializers.CharField())
+    direction = serializers.CharField(help_text="up: higher is better; down: lower is.")
+    segment = SegmentRefSerializer(allow_null=True)
+    variants = VariantResultSerializer(many=True)
+    comparisons = ComparisonResultSerializer(many=True)
+    summary = serializers.CharField()
+
+
+class BannerSerializer(serializers.Serializer):
+    check = serializers.CharField(help_text="srm | guardrail | multiple_exposures | power")
+    level = serializers.CharField(help_text="error | warning | info")
+    message = serializers.CharField()
+
+
+class ForestPointSerializer(serializers.Serializer):
+    metric_key = serializers.CharField()
+    metric_name = serializers.CharField()
+    role = serializers.CharField()
+    variant = serializers.CharField()
+    effect = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField()
+    verdict = serializers.CharField()
+    higher_is_better = serializers.BooleanField()
+
+
+class HistoryPointSerializer(serializers.Serializer):
+    snapshot_id = serializers.IntegerField()
+    data_cutoff = serializers.DateTimeField()
+    effect = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField()
+    units = serializers.IntegerField()
+
+
+class ComparisonHistorySerializer(serializers.Serializer):
+    metric_key = serializers.CharField()
+    metric_name = serializers.CharField()
+    variant = serializers.CharField()
+    points = HistoryPointSerializer(many=True)
+
+
+class SegmentBreakdownSerializer(serializers.Serializer):
+    property = serializers.CharField()
+    values = serializers.ListField(child=serializers.CharField())
+    metrics = MetricResultSerializer(many=True)
+
+
+class SrmSerializer(serializers.Serializer):
+    phase = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    weights = serializers.DictField(child=serializers.FloatField())
+    p_value = serializers.FloatField(allow_null=True)
+    flag = serializers.BooleanField()
+    status = serializers.CharField()
+    threshold = serializers.FloatField()
+
+
+class MultipleExposuresSerializer(serializers.Serializer):
+    phase = serializers.IntegerField()
+    units = serializers.IntegerField()
+    excluded_units = serializers.IntegerField()
+    share = serializers.FloatField()
+    threshold = serializers.FloatField()
+    warn = serializers.BooleanField()
+
+
+class GuardrailResultSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    name = serializers.CharField()
+    variant = serializers.CharField()
+    harm = serializers.FloatField(allow_null=True, help_text="Relative; positive is worse.")
+    harm_lower_bound = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True, help_text="One-sided.")
+    harmful = serializers.BooleanField()
+    status = serializers.CharField()
+
+
+class GuardrailsSerializer(serializers.Serializer):
+    harmful = serializers.BooleanField()
+    results = GuardrailResultSerializer(many=True)
+
+
+class PowerSerializer(serializers.Serializer):
+    metric = serializers.CharField(allow_null=True)
+    planned_mde = serializers.FloatField(allow_null=True)
+    detectable_effect = serializers.FloatField(
+        allow_null=True, help_text="Smallest relative change detectable now (80% power)."
+    )
+    units_per_variant = serializers.IntegerField(allow_null=True)
+    planned_sample_size_per_variant = serializers.IntegerField(allow_null=True)
+    progress = serializers.FloatField(allow_null=True)
+    too_little_data = serializers.BooleanField()
+
+
+class HealthSerializer(serializers.Serializer):
+    srm = SrmSerializer(allow_null=True, required=False)
+    srm_phases = SrmSerializer(many=True, required=False)
+    multiple_exposures = MultipleExposuresSerializer(required=False)
+    guardrails = GuardrailsSerializer(required=False)
+    power = PowerSerializer(required=False)
+
+    def to_representation(self, instance: Health) -> dict[str, Any]:
+        """Leave out the checks an old snapshot did not store (as it stored them)."""
+        data = super().to_representation(instance)
+        for name in ("multiple_exposures", "guardrails", "power"):
+            if getattr(instance, name) is None:
+                data.pop(name, None)
+        return data
+
+
+class PendingJobSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    task_id = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    message = serializers.CharField()
+
+
+class ResultsOutputSerializer(serializers.Serializer):
+    experiment = serializers.CharField(source="experiment_key")
+    name = serializers.CharField(source="experiment_name")
+    status = serializers.CharField()
+    snapshot_id = serializers.IntegerField(allow_null=True)
+    phase = serializers.IntegerField(allow_null=True)
+    data_cutoff = serializers.DateTimeField(allow_null=True)
+    engine_version = serializers.CharField(allow_null=True)
+    run_seconds = serializers.FloatField(allow_null=True)
+    settings = serializers.DictField()
+    verdict = serializers.CharField()
+    banners = BannerSerializer(many=True)
+    metrics = MetricResultSerializer(many=True)
+    summaries = serializers.DictField(
+        child=serializers.CharField(), help_text="Metric key → plain-language summary."
+    )
+    forest = ForestPointSerializer(many=True)
+    history = ComparisonHistorySerializer(many=True)
+    segments = SegmentBreakdownSerializer(many=True)
+    health = HealthSerializer()
+    pending = PendingJobSerializer(allow_null=True)
+
+    def to_representation(self, instance: ExperimentResults) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.health is None:  # no analysis yet: no health checks either
+            data["health"] = {}
+        return data
+
+
+class ResultsQuerySerializer(StrictSerializer):
+    phase = serializers.IntegerField(min_value=1, required=False)
+
+
+class ExperimentResultsApi(ExperimentObjectMixin):
+    """The latest analysis, its lift-over-time history, health and plain-language summaries."""
+
+    @extend_schema(
+        parameters=[ResultsQuerySerializer],
+        responses=ResultsOutputSerializer,
+        tags=["results"],
+    )
+    def get(self, request: Request, key: str) -> Response:
+        experiment = self.get_experiment(key)
+        query = ResultsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        results = experiment_results(
+            experiment=experiment, phase_number=query.validated_data.get("phase")
+        )
+        return Response(ResultsOutputSerializer(results).data)

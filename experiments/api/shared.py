@@ -1,0 +1,109 @@
+"""Pieces every experiments endpoint shares: the experiment lookup and the experiment's
+output shape (returned by the design, lifecycle and conclude endpoints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from experiments.models import Experiment
+from plg_platform.api.base import WorkspaceAPIView
+
+
+class ExperimentObjectMixin(WorkspaceAPIView):
+    def get_experiment(self, key: str) -> Experiment:
+        return get_object_or_404(Experiment, workspace=self.workspace, key=key)
+
+
+class HypothesisOutputSerializer(serializers.Serializer):
+    """The hypothesis as one sentence, and its parts."""
+
+    statement = serializers.CharField(source="hypothesis")
+    change = serializers.CharField(source="hypothesis_change")
+    audience = serializers.CharField(source="hypothesis_audience")
+    outcome = serializers.CharField(source="hypothesis_outcome")
+    evidence = serializers.CharField(source="hypothesis_evidence")
+
+
+class VariantOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    weight = serializers.FloatField()
+    is_control = serializers.BooleanField()
+
+
+class PhaseOutputSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    coverage = serializers.FloatField()
+    weights = serializers.DictField()
+    metric_keys = serializers.DictField()
+    reason = serializers.CharField()
+
+
+class ExperimentKeyResultRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class ExperimentOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    hypothesis = HypothesisOutputSerializer(source="*")
+    status = serializers.CharField()
+    owner = serializers.EmailField(source="owner.email", allow_null=True, default=None)
+    team = serializers.CharField()
+    product_area = serializers.CharField()
+    funnel_stage = serializers.CharField()
+    variants = VariantOutputSerializer(many=True, source="variants.all")
+    metrics = serializers.SerializerMethodField()
+    key_results = serializers.SerializerMethodField()
+    coverage = serializers.FloatField()
+    targeting = serializers.DictField()
+    unit_property = serializers.CharField()
+    settings = serializers.SerializerMethodField()
+    planned_mde = serializers.FloatField(allow_null=True)
+    planned_sample_size_per_variant = serializers.IntegerField(allow_null=True)
+    planned_duration_days = serializers.IntegerField(allow_null=True)
+    phases = PhaseOutputSerializer(many=True, source="phases.all")
+    decision = serializers.CharField()
+    decision_variant = serializers.CharField()
+    decision_rationale = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    concluded_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_metrics(self, obj: Experiment) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"primary": [], "secondary": [], "guardrail": []}
+        for link in obj.metric_links.select_related("metric"):
+            out[link.role].append(link.metric.key)
+        return out
+
+    @extend_schema_field(ExperimentKeyResultRefSerializer(many=True))
+    def get_key_results(self, obj: Experiment) -> list[dict[str, Any]]:
+        return [
+            {"id": kr.pk, "title": kr.title}
+            for kr in obj.key_results.only("id", "title").order_by("pk")
+        ]
+
+    def get_settings(self, obj: Experiment) -> dict[str, Any]:
+        return {
+            name: getattr(obj, name)
+            for name in (
+                "engine",
+                "sequential",
+                "sequential_tuning",
+                "alpha",
+                "cuped",
+                "correction",
+                "segments",
+                "min_days_for_alerts",
+                "min_units_for_alerts",
+            )
+        }

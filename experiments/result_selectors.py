@@ -1,0 +1,267 @@
+"""Results of the analyses: what the results page and the results API show.
+
+Every value is read from stored snapshots through ``experiments.contracts``; nothing here
+computes a statistic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models.fields.json import KeyTransform
+
+from experiments.contracts import AnalysisOutputs, Banner, Health, MetricResult
+from experiments.models import Experiment, PendingAnalysis, ResultSnapshot
+from plg_platform.errors import NotFound
+from plg_platform.models import BackgroundJob
+
+# Lift-over-time charts show at most this many analyses (the most recent ones).
+HISTORY_LIMIT = 200
+JOB_NOT_FOUND = "No analysis job {id} for this experiment."
+SNAPSHOT_NOT_FOUND = "No snapshot {id} for this experiment."
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One analysis of one comparison: the lift and its interval at a data cut-off."""
+
+    snapshot_id: int
+    data_cutoff: datetime
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    significant: bool
+    units: int  # the smaller variant's units with a value
+
+
+@dataclass(frozen=True)
+class ComparisonHistory:
+    """Lift over time of one metric × treatment variant (for a lift-over-time chart)."""
+
+    metric_key: str
+    metric_name: str
+    variant: str
+    points: tuple[HistoryPoint, ...]
+
+
+@dataclass(frozen=True)
+class ForestPoint:
+    """One row of a forest plot: a metric × variant lift with its interval."""
+
+    metric_key: str
+    metric_name: str
+    role: str
+    variant: str
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float | None
+    significant: bool
+    verdict: str
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class SegmentBreakdown:
+    """Results of every metric in each value of one segment property."""
+
+    property: str
+    values: tuple[str, ...]
+    metrics: tuple[MetricResult, ...]
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    job_id: int
+    task_id: str
+    status: str
+    progress: float
+    message: str
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """Everything a results page shows for the latest analysis of an experiment's phase.
+
+    ``metrics`` are the snapshot's overall results (``variants`` with units and values,
+    ``comparisons`` with effect, interval, p-value or chance to win, verdict and the
+    plain-language ``summary``), ``summaries`` one paragraph per metric, ``banners`` the health
+    warnings (SRM, guardrails, multiple exposures, too little data), most serious first;
+    ``health`` is None before the first analysis.
+    """
+
+    experiment_key: str
+    experiment_name: str
+    status: str
+    snapshot_id: int | None
+    phase: int | None
+    data_cutoff: datetime | None
+    engine_version: str | None
+    run_seconds: float | None
+    settings: dict[str, Any]
+    verdict: str
+    banners: tuple[Banner, ...]
+    metrics: tuple[MetricResult, ...]
+    summaries: dict[str, str]
+    forest: tuple[ForestPoint, ...]
+    history: tuple[ComparisonHistory, ...]
+    segments: tuple[SegmentBreakdown, ...]
+    health: Health | None
+    pending: PendingJob | None
+
+
+def _pending_job(experiment: Experiment) -> PendingJob | None:
+    pending = PendingAnalysis.objects.filter(experiment=experiment).select_related("job").first()
+    if pending is None:
+        return None
+    job = pending.job
+    return PendingJob(job.pk, pending.task_id, job.status, job.progress, job.message)
+
+
+def _forest(metrics: tuple[MetricResult, ...]) -> tuple[ForestPoint, ...]:
+    return tuple(
+        ForestPoint(
+            metric_key=m.key,
+            metric_name=m.name,
+            role=m.role,
+            variant=c.variant,
+            effect=c.effect,
+            ci_low=c.ci_low,
+            ci_high=c.ci_high,
+            ci_level=c.ci_level,
+            significant=c.significant,
+            verdict=c.verdict,
+            higher_is_better=m.higher_is_better,
+        )
+        for m in metrics
+        for c in m.comparisons
+    )
+
+
+def results_history(
+    *, experiment: Experiment, phase_id: int, limit: int = HISTORY_LIMIT
+) -> tuple[ComparisonHistory, ...]:
+    """Lift and interval of every overall comparison in each analysis of the phase, oldest
+    first. Only the snapshots' overall results are read from the database, not their inputs
+    or segments."""
+    rows = list(
+        ResultSnapshot.objects.filter(experiment=experiment, phase_id=phase_id)
+        .order_by("-data_cutoff", "-id")
+        .annotate(overall=KeyTransform("metrics", "outputs"))
+        .values("id", "data_cutoff", "overall")[:limit]
+    )
+    rows.reverse()
+    series: dict[tuple[str, str], list[HistoryPoint]] = {}
+    names: dict[str, str] = {}
+    for row in rows:
+        for metric in (MetricResult.from_json(m) for m in row["overall"] or []):
+            names[metric.key] = metric.name
+            for c in metric.comparisons:
+                series.setdefault((metric.key, c.variant), []).append(
+                    HistoryPoint(
+                        snapshot_id=row["id"],
+                        data_cutoff=row["data_cutoff"],
+                        effect=c.effect,
+                        ci_low=c.ci_low,
+                        ci_high=c.ci_high,
+                        significant=c.significant,
+                        units=metric.smallest_n,
+                    )
+                )
+    return tuple(
+        ComparisonHistory(metric_key=key, metric_name=names[key], variant=variant, points=tuple(p))
+        for (key, variant), p in series.items()
+    )
+
+
+def _breakdowns(entries: tuple[MetricResult, ...]) -> tuple[SegmentBreakdown, ...]:
+    by_property: dict[str, list[MetricResult]] = {}
+    for entry in entries:
+        if entry.segment is not None:
+            by_property.setdefault(entry.segment.property, []).append(entry)
+    return tuple(
+        SegmentBreakdown(
+            property=prop,
+            values=tuple(dict.fromkeys(e.segment.value for e in rows if e.segment is not None)),
+            metrics=tuple(rows),
+        )
+        for prop, rows in by_property.items()
+    )
+
+
+def experiment_results(
+    *, experiment: Experiment, phase_number: int | None = None
+) -> ExperimentResults:
+    """The latest snapshot of the experiment's phase (the latest phase by default), its
+    history and health; empty results (with any pending job) before the first analysis."""
+    snapshots = ResultSnapshot.objects.filter(experiment=experiment).select_related("phase")
+    if phase_number is not None:
+        snapshots = snapshots.filter(phase__number=phase_number)
+    snapshot = snapshots.order_by("-phase__number", "-data_cutoff", "-id").first()
+    pending = _pending_job(experiment)
+    if snapshot is None:
+        return ExperimentResults(
+            experiment_key=experiment.key,
+            experiment_name=experiment.name,
+            status=experiment.status,
+            snapshot_id=None,
+            phase=phase_number,
+            data_cutoff=None,
+            engine_version=None,
+            run_seconds=None,
+            settings={},
+            verdict="No analysis yet.",
+            banners=(),
+            metrics=(),
+            summaries={},
+            forest=(),
+            history=(),
+            segments=(),
+            health=None,
+            pending=pending,
+        )
+    outputs = AnalysisOutputs.from_json(snapshot.outputs)
+    health = Health.from_json(snapshot.health)
+    return ExperimentResults(
+        experiment_key=experiment.key,
+        experiment_name=experiment.name,
+        status=experiment.status,
+        snapshot_id=snapshot.pk,
+        phase=snapshot.phase.number,
+        data_cutoff=snapshot.data_cutoff,
+        engine_version=snapshot.engine_version,
+        run_seconds=snapshot.run_seconds,
+        settings=snapshot.settings,
+        verdict=outputs.verdict,
+        banners=health.banners,
+        metrics=outputs.metrics,
+        summaries={m.key: m.summary for m in outputs.metrics},
+        forest=_forest(outputs.metrics),
+        history=results_history(experiment=experiment, phase_id=snapshot.phase_id),
+        segments=_breakdowns(outputs.segments),
+        health=health,
+        pending=pending,
+    )
+
+
+def snapshot_get(*, experiment: Experiment, snapshot_id: int) -> ResultSnapshot:
+    snapshot = (
+        ResultSnapshot.objects.filter(experiment=experiment, pk=snapshot_id)
+        .select_related("phase")
+        .first()
+    )
+    if snapshot is None:
+        raise NotFound(SNAPSHOT_NOT_FOUND.format(id=snapshot_id), field="snapshot")
+    return snapshot
+
+
+def analysis_job_get(*, experiment: Experiment, job_id: int) -> BackgroundJob:
+    """An analysis job of the experiment (its subject is the experiment's key), or a 404."""
+    job = BackgroundJob.objects.filter(
+        workspace_id=experiment.workspace_id, pk=job_id, subject=experiment.key
+    ).first()
+    if job is None:
+        raise NotFound(JOB_NOT_FOUND.format(id=job_id), field="job")
+    return job
