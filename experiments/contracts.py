@@ -402,21 +402,20 @@ class PowerCheck:
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PowerCheck | None:
-        return None if not data else cls(**{f: data.get(f) for f in _POWER_FIELDS})
+        if not data:
+            return None
+        return cls(
+            metric=data.get("metric"),
+            planned_mde=_float(data.get("planned_mde")),
+            detectable_effect=_float(data.get("detectable_effect")),
+            units_per_variant=data.get("units_per_variant"),
+            planned_sample_size_per_variant=data.get("planned_sample_size_per_variant"),
+            progress=_float(data.get("progress")),
+            too_little_data=bool(data.get("too_little_data", False)),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-_POWER_FIELDS = (
-    "metric",
-    "planned_mde",
-    "detectable_effect",
-    "units_per_variant",
-    "planned_sample_size_per_variant",
-    "progress",
-    "too_little_data",
-)
 
 
 @dataclass(frozen=True)

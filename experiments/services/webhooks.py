@@ -1,5 +1,7 @@
 """Outgoing webhooks: signed JSON alerts, delivered at least once, retried with backoff.
 
+Signing secrets and signatures live in ``webhook_signing``.
+
 Signing secret. HMAC needs the secret itself, so it cannot be stored as a one-way hash. It is
 generated here, shown to the user once (on create and on rotate), and stored encrypted with
 Fernet (AES-128-CBC + HMAC-SHA256) under a key derived from ``SECRET_KEY`` by HKDF-SHA256;
@@ -19,9 +21,6 @@ backoff, up to ``MAX_ATTEMPTS``. Redirects are not followed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -31,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -46,17 +44,19 @@ from experiments.models import (
     WebhookDelivery,
 )
 from experiments.services.queue import DELIVER_WEBHOOK, task_enqueue, task_enqueue_on_commit
+from experiments.services.webhook_signing import (
+    SIGNATURE_HEADER,
+    secret_decrypt,
+    secret_encrypt,
+    signature,
+)
 from plg_platform.errors import ValidationFailed
 from plg_platform.models import Workspace
 from plg_platform.services.audit import audit_record
 
-SIGNATURE_HEADER = "X-PLG-Signature"
 DELIVERY_HEADER = "X-PLG-Delivery"
 EVENT_HEADER = "X-PLG-Event"
-SIGNATURE_VERSION = "v1"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a label in front of generated secrets, not a secret
-# Receivers should refuse signatures older than this (replays); ``signature_verify``'s default.
-SIGNATURE_TOLERANCE_SECONDS = 300
 DELIVERY_TIMEOUT_SECONDS = 10
 MAX_ATTEMPTS = 8
 # 30 s, 1 min, 2 min, ... capped at 6 h: eight attempts span about four hours.
@@ -65,67 +65,9 @@ BACKOFF_MAX_SECONDS = 6 * 3600
 # An attempt in flight holds its delivery this long (longer than the HTTP timeout).
 ATTEMPT_LEASE_SECONDS = DELIVERY_TIMEOUT_SECONDS + 50
 USER_AGENT = "plg-platform-webhooks/1"
-_HKDF_INFO = b"plg-platform webhook signing secret v1"
 
 BAD_URL_SCHEME = "Webhook URLs must start with https:// or http://."
 BAD_EVENTS = "Unknown alert kind {kind!r}; expected some of: {kinds}."
-
-
-# --- The secret at rest -----------------------------------------------------------------------
-
-
-def _fernet_key(secret_key: str) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
-        secret_key.encode()
-    )
-    return base64.urlsafe_b64encode(derived)
-
-
-def _fernet() -> Any:
-    from cryptography.fernet import Fernet, MultiFernet
-
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([Fernet(_fernet_key(key)) for key in keys])
-
-
-def secret_encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
-
-
-def secret_decrypt(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
-
-
-# --- Signatures -------------------------------------------------------------------------------
-
-
-def signature(*, secret: str, timestamp: int, body: bytes) -> str:
-    """Return the ``X-PLG-Signature`` value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},{SIGNATURE_VERSION}={mac.hexdigest()}"
-
-
-def signature_verify(
-    *,
-    secret: str,
-    header: str,
-    body: bytes,
-    tolerance_seconds: int = SIGNATURE_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> bool:
-    """Check a signature header as a receiver would: right key, right bytes, recent enough."""
-    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((now if now is not None else time.time()) - timestamp) > tolerance_seconds:
-        return False
-    expected = signature(secret=secret, timestamp=timestamp, body=body)
-    return hmac.compare_digest(expected, header)
 
 
 # --- Webhooks ---------------------------------------------------------------------------------

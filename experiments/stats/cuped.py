@@ -50,7 +50,8 @@ def pooled_theta(stats: SufficientStatistics, moments: ArmMoments) -> FloatArray
     with np.errstate(all="ignore"):
 
         def total(values: FloatArray) -> FloatArray:
-            return np.sum(np.where(usable, values, 0.0), axis=-1, keepdims=True)
+            summed: FloatArray = np.sum(np.where(usable, values, 0.0), axis=-1, keepdims=True)
+            return summed
 
         sum_squares_x = np.where(moments.is_proportion, stats.sum, stats.sum_squares)
         n = total(stats.n)

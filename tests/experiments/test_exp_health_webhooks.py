@@ -15,15 +15,13 @@ from django.utils import timezone
 
 from experiments.models import AlertKind, DeliveryStatus, Notification, WebhookDelivery
 from experiments.services.alerts import notification_create
+from experiments.services.webhook_signing import SIGNATURE_HEADER, secret_decrypt, signature_verify
 from experiments.services.webhooks import (
     BACKOFF_BASE_SECONDS,
     DELIVERY_HEADER,
     EVENT_HEADER,
     MAX_ATTEMPTS,
-    SIGNATURE_HEADER,
     backoff_seconds,
-    secret_decrypt,
-    signature_verify,
     webhook_create,
     webhook_delivery_attempt,
     webhook_rotate_secret,
