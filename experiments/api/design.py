@@ -9,10 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import Correction, Engine, FunnelStage
-from experiments.services.design import (
-    ExperimentDesign,
-    VariantSpec,
-)
+from experiments.services.design import ExperimentDesign, VariantSpec
 from plg_platform.api.base import StrictSerializer
 
 TWO_CONTROLS = "Exactly one variant may be the control; {count} are marked."

@@ -10,10 +10,7 @@ from rest_framework.response import Response
 from experiments.api.design import DesignInputSerializer, design_changes, design_from_input
 from experiments.api.shared import ExperimentObjectMixin, ExperimentOutputSerializer
 from experiments.selectors import experiments_list
-from experiments.services.design import (
-    experiment_create,
-    experiment_update,
-)
+from experiments.services.design import experiment_create, experiment_update
 from plg_platform.api.base import WorkspaceAPIView
 
 

@@ -7,10 +7,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from experiments.notification_selectors import (
-    notification_get,
-    notifications_list,
-)
+from experiments.notification_selectors import notification_get, notifications_list
 from experiments.services.alerts import notification_mark_read, notifications_mark_all_read
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView
 from plg_platform.models import Role

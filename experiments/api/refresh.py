@@ -9,9 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from experiments.api.shared import ExperimentObjectMixin
-from experiments.result_selectors import (
-    analysis_job_get,
-)
+from experiments.result_selectors import analysis_job_get
 from experiments.services.analysis.refresh import experiment_refresh_request
 from plg_platform.api.jobs import BackgroundJobOutputSerializer
 

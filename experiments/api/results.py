@@ -12,10 +12,7 @@ from rest_framework.response import Response
 
 from experiments.api.shared import ExperimentObjectMixin
 from experiments.contracts import Health, VariantResult
-from experiments.result_selectors import (
-    ExperimentResults,
-    experiment_results,
-)
+from experiments.result_selectors import ExperimentResults, experiment_results
 from plg_platform.api.base import StrictSerializer
 
 

@@ -8,9 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from experiments.api.shared import ExperimentObjectMixin
-from experiments.result_selectors import (
-    snapshot_get,
-)
+from experiments.result_selectors import snapshot_get
 
 
 class SnapshotOutputSerializer(serializers.Serializer):

@@ -9,11 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from experiments.models import AlertKind
-from experiments.notification_selectors import (
-    webhook_deliveries_list,
-    webhook_get,
-    webhooks_list,
-)
+from experiments.notification_selectors import webhook_deliveries_list, webhook_get, webhooks_list
 from experiments.services.webhooks import (
     webhook_create,
     webhook_delete,

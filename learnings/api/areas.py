@@ -8,10 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from learnings.api.shared import LearningObjectMixin
-from learnings.selectors import (
-    product_area_get,
-    product_areas_list,
-)
+from learnings.selectors import product_area_get, product_areas_list
 from learnings.services.areas import (
     product_area_create,
     product_area_delete,

@@ -8,13 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from learnings.api.shared import TAGS, LearningObjectMixin, LearningOutputSerializer
-from learnings.models import (
-    Effect,
-    EffectDimension,
-)
-from learnings.selectors import (
-    effect_overrides_list,
-)
+from learnings.models import Effect, EffectDimension
+from learnings.selectors import effect_overrides_list
 from learnings.services.effects import learning_effect_override
 from plg_platform.api.base import StrictSerializer
 

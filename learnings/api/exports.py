@@ -13,9 +13,7 @@ from rest_framework.request import Request
 from learnings.api.search import SearchQuerySerializer
 from learnings.api.shared import TAGS, LearningObjectMixin
 from learnings.export import learnings_csv, learnings_markdown
-from learnings.search.faceted import (
-    learnings_matching,
-)
+from learnings.search.faceted import learnings_matching
 
 
 class ExportQuerySerializer(SearchQuerySerializer):

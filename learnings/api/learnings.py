@@ -19,16 +19,8 @@ from learnings.api.shared import (
     LearningObjectMixin,
     LearningOutputSerializer,
 )
-from learnings.models import (
-    Effect,
-    EffectDimension,
-    Learning,
-    LoopStage,
-    Source,
-)
-from learnings.search.faceted import (
-    learnings_search,
-)
+from learnings.models import Effect, EffectDimension, Learning, LoopStage, Source
+from learnings.search.faceted import learnings_search
 from learnings.services.from_experiment import learning_record_from_experiment
 from learnings.services.learnings import (
     Attachment,

@@ -9,10 +9,7 @@ from rest_framework.response import Response
 
 from learnings.api.search import SearchQuerySerializer
 from learnings.api.shared import TAGS, LearningObjectMixin
-from learnings.selectors import (
-    GROUP_BY,
-    meta_analysis,
-)
+from learnings.selectors import GROUP_BY, meta_analysis
 
 
 class MetaAnalysisQuerySerializer(SearchQuerySerializer):

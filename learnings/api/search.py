@@ -9,18 +9,8 @@ from rest_framework import serializers
 
 from experiments.models import FunnelStage
 from learnings.api.shared import AreaRefSerializer
-from learnings.models import (
-    Effect,
-    LoopStage,
-    Outcome,
-    Source,
-)
-from learnings.search.faceted import (
-    FACETS,
-    NONE,
-    SORTS,
-    SearchFilters,
-)
+from learnings.models import Effect, LoopStage, Outcome, Source
+from learnings.search.faceted import FACETS, NONE, SORTS, SearchFilters
 
 FACET_CHOICES: dict[str, list[str]] = {
     "funnel_stage": FunnelStage.values,

@@ -9,15 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from learnings.models import (
-    EffectDimension,
-    Learning,
-    ProductArea,
-)
-from learnings.selectors import (
-    AREA_NOT_FOUND,
-    learning_get,
-)
+from learnings.models import EffectDimension, Learning, ProductArea
+from learnings.selectors import AREA_NOT_FOUND, learning_get
 from learnings.services.effects import effect_override_current
 from plg_platform.api.base import WorkspaceAPIView
 from plg_platform.errors import ValidationFailed

@@ -9,9 +9,7 @@ from rest_framework.response import Response
 
 from experiments.models import Experiment
 from learnings.api.shared import TAGS, AreaRefSerializer, LearningObjectMixin
-from learnings.models import (
-    Learning,
-)
+from learnings.models import Learning
 from learnings.similarity import similar_learnings
 
 
