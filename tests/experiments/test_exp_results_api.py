@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
 from experiments.models import AlertKind, Notification, PendingAnalysis, ResultSnapshot, Webhook
 from experiments.services.alerts import notification_create
@@ -297,3 +299,60 @@ def test_openapi_schema_describes_the_new_endpoints_without_warnings():
         "/api/v1/webhooks/{webhook_id}/rotate-secret",
     ):
         assert f'"{path}"' in schema, path
+
+
+def test_the_results_api_returns_the_stored_outputs_field_for_field(editor, small):
+    """The API reads typed contracts, yet returns exactly what the snapshot stored."""
+    experiment = planted_experiment(editor.workspace, small, segments=("country",))
+    snapshot = _snapshot(experiment)
+
+    body = editor.client.get(f"/api/v1/experiments/{experiment.key}/results").json()
+
+    assert body["metrics"] == snapshot.outputs["metrics"]
+    assert [m for b in body["segments"] for m in b["metrics"]] == snapshot.outputs["segments"]
+    assert body["verdict"] == snapshot.outputs["verdict"]
+    assert body["banners"] == snapshot.health["banners"]
+    assert body["health"] == {k: v for k, v in snapshot.health.items() if k != "banners"}
+
+
+def test_a_snapshot_stored_in_an_older_shape_still_shows(editor, small):
+    """Snapshots stored before fields were added (no verdicts, no absolute effects, no power
+    or guardrail checks) load with those fields empty instead of failing."""
+    experiment = planted_experiment(editor.workspace, small)
+    snapshot = _snapshot(experiment)
+    old_metric = {
+        "key": "old-metric",
+        "name": "Old metric",
+        "role": "primary",
+        "variants": [
+            {"variant": "control", "units": 10, "n": 10, "value": 0.3},
+            {"variant": "treatment", "units": 12, "n": 12, "value": 0.4},
+        ],
+        "comparisons": [{"variant": "treatment", "effect": 0.25, "summary": "Better."}],
+    }
+    ResultSnapshot.objects.filter(pk=snapshot.pk).update(
+        outputs={"metrics": [old_metric]},
+        health={"srm": {"phase": 1, "counts": {"control": 10, "treatment": 12}, "flag": False}},
+    )
+
+    response = editor.client.get(f"/api/v1/experiments/{experiment.key}/results")
+    browser = Client()
+    browser.force_login(editor.user)
+    page = browser.get(reverse("results_web:page", kwargs={"key": experiment.key}))
+
+    assert response.status_code == 200
+    body = response.json()
+    (metric,) = body["metrics"]
+    (comparison,) = metric["comparisons"]
+    assert (comparison["effect"], comparison["verdict"], comparison["significant"]) == (
+        0.25,
+        "inconclusive",
+        False,
+    )
+    assert comparison["absolute_effect"] is None
+    assert [v["n"] for v in metric["variants"]] == [10, 12]
+    assert "never_reached_share" not in metric["variants"][0]
+    assert body["health"]["srm"]["counts"] == {"control": 10, "treatment": 12}
+    assert "power" not in body["health"]
+    assert page.status_code == 200
+    assert "Old metric" in page.content.decode()
