@@ -8,6 +8,10 @@ from plg_platform.celery import app
 
 
 def test_the_names_services_queue_are_the_names_the_tasks_register():
-    assert app.tasks[ANALYZE_EXPERIMENT] is tasks.analyze_experiment
-    assert app.tasks[DELIVER_WEBHOOK] is tasks.deliver_webhook
-    assert app.tasks[SYNC_EXPOSURES] is tasks.sync_exposures
+    for name, task in (
+        (ANALYZE_EXPERIMENT, tasks.analyze_experiment),
+        (DELIVER_WEBHOOK, tasks.deliver_webhook),
+        (SYNC_EXPOSURES, tasks.sync_exposures),
+    ):
+        assert task.name == name
+        assert app.tasks[name].name == name
