@@ -142,7 +142,7 @@ WEBHOOK_HARD_LIMIT_SECONDS = 45
     time_limit=WEBHOOK_HARD_LIMIT_SECONDS,
 )
 def deliver_webhook(delivery_id: int) -> bool:
-    """Attempt one delivery; schedule the next attempt (with backoff) if it failed."""
+    """Attempt one delivery (after a failure, the service queues the next attempt)."""
     return webhook_delivery_attempt(delivery_id=delivery_id).delivered
 
 
