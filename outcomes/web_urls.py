@@ -4,7 +4,8 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from outcomes.views import kpis, okrs
+from outcomes.kpis import views as kpis
+from outcomes.okrs import views as okrs
 
 app_name = "outcomes_web"
 

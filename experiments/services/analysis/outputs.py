@@ -32,7 +32,7 @@ from experiments.stats import (
     analyze_batch,
     describe_comparison,
 )
-from outcomes.metrics.runner import MetricStatistics
+from metrics.public import MetricStatistics
 
 OK = "ok"
 NEVER_REACHED = (
