@@ -16,8 +16,6 @@ from plg_platform.web import pages
 from plg_platform.web.pages import View
 
 EDITORS_ONLY = "Only editors of this workspace can change objectives, key results and KPI settings."
-
-
 STATUS_LABELS = {
     "on_track": "On track",
     "at_risk": "At risk",

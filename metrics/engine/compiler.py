@@ -22,15 +22,7 @@ from metrics.engine.definition import EventFilter, MetricDefinition
 from metrics.engine.json_access import JsonAccess
 from metrics.engine.population_sql import PopulationSql
 from metrics.engine.populations import Population, TablePopulation
-from metrics.engine.sql import (
-    SUPPORTED_DIALECTS,
-    CompilerError,
-    Params,
-    and_,
-    case,
-    col,
-    num,
-)
+from metrics.engine.sql import SUPPORTED_DIALECTS, CompilerError, Params, and_, case, col, num
 from metrics.engine.time_units import DAY_US, HOUR_US
 
 MIXED_UNITS = "All metrics of one statement must share the unit of analysis."

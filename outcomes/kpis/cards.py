@@ -8,18 +8,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from outcomes.kpis.dashboard import KpiCard, KpiDashboard
-from outcomes.kpis.selectors import (
-    CohortRow,
-    FeatureAdoption,
-    kpi_series,
-)
-from outcomes.presentation import (
-    change_text,
-    chart_json,
-    finite,
-    format_value,
-    series_points,
-)
+from outcomes.kpis.selectors import CohortRow, FeatureAdoption, kpi_series
+from outcomes.presentation import change_text, chart_json, finite, format_value, series_points
 from plg_platform.models import Workspace
 
 # The dashboard's cards, by topic. A KPI of the catalogue missing here lands in "Other".
@@ -32,8 +22,6 @@ SETTING_LABELS = {
     "ces_event": "a CES event",
     "revenue_event": "a revenue event",
 }
-
-
 CREATION_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("active", "Active users", ("dau", "wau", "mau")),
     (
@@ -55,18 +43,12 @@ CREATION_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("engagement", "Engagement", ("pes", "core_adoption")),
     ("voice", "Voice of the customer", ("nps", "nps_promoters", "nps_detractors", "ces")),
 )
-
-
 CAPTURE_ORDER = ("mrr", "new_mrr", "churned_mrr", "free_to_paid")
 
 
 # The cohort heat map's colour scale, from no retention to the table's highest later week.
 HEAT_LOW = (238, 242, 251)
-
-
 HEAT_HIGH = (31, 58, 138)
-
-
 COLOURS = {"blue": "#2f54c8", "green": "#1f7a3d", "orange": "#b35c00", "purple": "#6b3fa0"}
 
 

@@ -9,12 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from outcomes.kpis.catalog import KPIS, KpiDefinition
-from outcomes.kpis.models import (
-    FeatureRequest,
-    KpiPeriod,
-    KpiValue,
-    ProductQualifiedLead,
-)
+from outcomes.kpis.models import FeatureRequest, KpiPeriod, KpiValue, ProductQualifiedLead
 from outcomes.kpis.selectors import (
     FeatureAdoption,
     KpiPoint,

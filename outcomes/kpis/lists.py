@@ -9,15 +9,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 
 from metrics.public import dialect_of
-from outcomes.kpis.compute import (
-    execute,
-)
-from outcomes.kpis.models import (
-    FeatureRequest,
-    KpiSettings,
-    PqlUnit,
-    ProductQualifiedLead,
-)
+from outcomes.kpis.compute import execute
+from outcomes.kpis.models import FeatureRequest, KpiSettings, PqlUnit, ProductQualifiedLead
 from outcomes.kpis.queries.leads import feature_request_query, pql_query
 from plg_platform.clock import DAY_US, epoch_us
 

@@ -19,20 +19,10 @@ from plg_platform.services.audit import audit_record
 from plg_platform.services.jobs import job_create, job_fail, job_progress, job_start, job_succeed
 
 RECOMPUTE_JOB_KIND = "kpi_recompute"
-
-
 MAX_RECOMPUTE_DAYS = 731
-
-
 RANGE_REVERSED = "'from' must be on or before 'to'."
-
-
 RANGE_TOO_LONG = "Recompute at most {days} days at a time."
-
-
 RANGE_IN_FUTURE = "'to' cannot be after today in the workspace's time zone ({today})."
-
-
 RECOMPUTE_RUNNING = "A KPI recompute is already queued or running for this workspace (job {id})."
 
 

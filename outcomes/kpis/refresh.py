@@ -24,11 +24,7 @@ from outcomes.kpis.compute import (
     daily_rows,
 )
 from outcomes.kpis.lists import feature_requests_refresh, pqls_refresh
-from outcomes.kpis.models import (
-    KpiPeriod,
-    KpiSettings,
-    KpiValue,
-)
+from outcomes.kpis.models import KpiPeriod, KpiSettings, KpiValue
 from outcomes.kpis.queries.statement import RETENTION_DAYS
 from outcomes.kpis.settings import kpi_settings_get
 from plg_platform.clock import epoch_us, local_today, monday_of

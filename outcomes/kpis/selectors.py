@@ -24,20 +24,10 @@ from plg_platform.models import BackgroundJob, Workspace
 
 # --- the KPI library (reads of the cache only; never recompute from events) ------------------
 KPI_NOT_FOUND = "No KPI {key!r}; see GET /api/v1/kpis/ for the catalogue."
-
-
 USE_COHORT_TABLE = "The cohort retention table has its own read: /api/v1/kpis/cohort-table."
-
-
 JOB_NOT_FOUND = "No job {id} in this workspace."
-
-
 SERIES_RANGE_REVERSED = "'from' must be on or before 'to'."
-
-
 SERIES_TOO_LONG = "A series covers at most {days} days."
-
-
 MAX_SERIES_DAYS = 731
 
 

@@ -24,22 +24,12 @@ from plg_platform.retries import (
 # back, earlier steps keep their fresh rows, and the next scheduled refresh starts over from
 # the same ``computed_through``. The hard limit kills the child if even that hangs.
 KPI_REFRESH_SOFT_LIMIT_SECONDS = 30 * 60
-
-
 KPI_REFRESH_HARD_LIMIT_SECONDS = 32 * 60
-
-
 # A recompute on demand covers up to two years.
 KPI_RECOMPUTE_SOFT_LIMIT_SECONDS = 60 * 60
-
-
 KPI_RECOMPUTE_HARD_LIMIT_SECONDS = 62 * 60
-
-
 # Queuing one task per workspace or key result takes a moment.
 ENQUEUE_SOFT_LIMIT_SECONDS = 60
-
-
 ENQUEUE_HARD_LIMIT_SECONDS = 90
 
 

@@ -46,34 +46,20 @@ from outcomes.kpis.selectors import (
 )
 from outcomes.kpis.settings import kpi_settings_update
 from outcomes.kpis.tasks import recompute_kpis
-from outcomes.presentation import (
-    EDITORS_ONLY,
-    format_value,
-    workspace_page,
-)
+from outcomes.presentation import EDITORS_ONLY, format_value, workspace_page
 from plg_platform.clock import local_today
 from plg_platform.errors import DomainError, NotFound
 from plg_platform.models import BackgroundJob, Membership, Role, Workspace
 from plg_platform.web.pages import attach_errors
 
 PQLS_SHOWN = 10
-
-
 PQL_PAGE_SIZE = 50
-
-
 REQUESTS_SHOWN = 5
-
-
 RECOMPUTE_QUEUED = "Recompute of {first} to {last} queued."
-
-
 SETTINGS_SAVED = (
     "KPI settings saved. Values already cached were counted under the old settings: recompute "
     "the period to see the new ones (the next hourly refresh recomputes everything)."
 )
-
-
 SETTINGS_UNCHANGED = "Nothing changed."
 
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from outcomes.okrs.models import (
-    KeyResult,
-)
+from outcomes.okrs.models import KeyResult
 
 
 # The experiments app lives above outcomes, so outcomes never imports it. It registers a
@@ -25,8 +23,6 @@ class LinkedExperiment:
 
 
 LinkedExperimentsProvider = Callable[[KeyResult], Sequence[LinkedExperiment]]
-
-
 linked_experiments_providers: list[LinkedExperimentsProvider] = []
 
 

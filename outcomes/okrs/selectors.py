@@ -26,14 +26,8 @@ from plg_platform.models import Workspace
 
 # --- objectives and key results -------------------------------------------------------------
 OBJECTIVE_NOT_FOUND = "No objective {id} in this workspace."
-
-
 KEY_RESULT_NOT_FOUND = "No key result {id} in this workspace."
-
-
 CHECK_IN_NOT_FOUND = "No check-in {id} in this workspace."
-
-
 INITIATIVE_NOT_FOUND = "No initiative {id} in this workspace."
 
 

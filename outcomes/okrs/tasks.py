@@ -14,20 +14,14 @@ from django.utils import timezone
 
 from outcomes.okrs.models import KeyResult
 from outcomes.okrs.services.check_ins import key_result_check_in_compute
-from plg_platform.retries import (
-    RETRY_TRANSIENT_DATABASE_ERRORS,
-)
+from plg_platform.retries import RETRY_TRANSIENT_DATABASE_ERRORS
 
 # Queuing one task per key result takes a moment.
 ENQUEUE_SOFT_LIMIT_SECONDS = 60
 ENQUEUE_HARD_LIMIT_SECONDS = 90
 # One check-in is one metric statement over one cohort.
 CHECK_IN_SOFT_LIMIT_SECONDS = 5 * 60
-
-
 CHECK_IN_HARD_LIMIT_SECONDS = 6 * 60
-
-
 # Key results keep getting a final check-in for this many days after their period ends, so
 # late events reach the last value too.
 CHECK_IN_AFTER_PERIOD_DAYS = 3

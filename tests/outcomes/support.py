@@ -20,9 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from outcomes.kpis.compute import (
-    KpiRow,
-)
+from outcomes.kpis.compute import KpiRow
 from outcomes.kpis.models import KpiSettings
 from outcomes.kpis.queries.statement import RETENTION_DAYS
 from outcomes.kpis.settings import kpi_settings_update
@@ -30,32 +28,14 @@ from plg_platform.clock import DAY_US, epoch_us, monday_of
 from plg_platform.services.ingestion import IngestResult, event_rows_store, persons_identify
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
 DAY = DAY_US
-
-
 HOUR = 3_600_000_000
-
-
 DATA_START = date(2026, 1, 15)
-
-
 DATA_END = date(2026, 4, 24)
-
-
 NOW = datetime(2026, 4, 25, 12, 0, tzinfo=BERLIN)
-
-
 CUTOFF_US = epoch_us(NOW)
-
-
 FIRST_DAY = date(2026, 3, 22)
-
-
 LAST_DAY = date(2026, 4, 4)  # 29 March (23 hours long) is inside
-
-
 KPI_CONFIG: dict[str, Any] = {
     "signup_event": "signed_up",
     "excluded_activity_events": ["$exposure", "email_bounced"],

@@ -11,9 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.kpis.catalog import BY_KEY
-from outcomes.kpis.selectors import (
-    kpi_feature_adoption,
-)
+from outcomes.kpis.selectors import kpi_feature_adoption
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView, validated_query
 
 

@@ -8,9 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.kpis.catalog import KpiDefinition
-from outcomes.kpis.selectors import (
-    kpi_catalog,
-)
+from outcomes.kpis.selectors import kpi_catalog
 from plg_platform.api.base import WorkspaceAPIView
 
 

@@ -11,9 +11,7 @@ from rest_framework.response import Response
 
 from outcomes.kpis.api.params import RANGE_PARAMETERS, KpiRangeQuerySerializer, date_range
 from outcomes.kpis.catalog import BY_KEY
-from outcomes.kpis.selectors import (
-    kpi_cohort_table,
-)
+from outcomes.kpis.selectors import kpi_cohort_table
 from plg_platform.api.base import WorkspaceAPIView, validated_query
 
 

@@ -8,9 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.kpis.api.params import PAGE_PARAMETERS, page_serializer
-from outcomes.kpis.selectors import (
-    feature_requests_list,
-)
+from outcomes.kpis.selectors import feature_requests_list
 from plg_platform.api.base import WorkspaceAPIView
 
 

@@ -12,9 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.kpis.recompute import kpi_recompute_request
-from outcomes.kpis.selectors import (
-    job_get,
-)
+from outcomes.kpis.selectors import job_get
 from outcomes.kpis.tasks import recompute_kpis
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView
 from plg_platform.api.jobs import BackgroundJobOutputSerializer

@@ -34,8 +34,6 @@ def range_fields() -> dict:
 
 
 KpiRangeQuerySerializer = type("KpiRangeQuerySerializer", (StrictSerializer,), range_fields())
-
-
 RANGE_PARAMETERS = [
     OpenApiParameter("from", date, description="First local day (default: 90 days before 'to')"),
     OpenApiParameter("to", date, description="Last local day (default: today)"),

@@ -13,9 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.kpis.api.params import PAGE_PARAMETERS, page_serializer
-from outcomes.kpis.selectors import (
-    pqls_list,
-)
+from outcomes.kpis.selectors import pqls_list
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView, validated_query
 from plg_platform.clock import local_today
 

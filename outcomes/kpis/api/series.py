@@ -9,10 +9,7 @@ from rest_framework.response import Response
 
 from outcomes.kpis.api.catalog import KpiDefinitionSerializer, definition_data
 from outcomes.kpis.api.params import RANGE_PARAMETERS, date_range, range_fields
-from outcomes.kpis.selectors import (
-    KpiPoint,
-    kpi_series,
-)
+from outcomes.kpis.selectors import KpiPoint, kpi_series
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView, validated_query
 
 

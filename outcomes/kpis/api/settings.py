@@ -7,13 +7,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from outcomes.kpis.models import (
-    PqlUnit,
-    RevenuePeriod,
-)
-from outcomes.kpis.selectors import (
-    kpi_settings_read,
-)
+from outcomes.kpis.models import PqlUnit, RevenuePeriod
+from outcomes.kpis.selectors import kpi_settings_read
 from outcomes.kpis.settings import kpi_settings_update
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView
 

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from metrics.public import RenderedQuery, with_ctes
-from outcomes.kpis.queries.statement import (
-    KpiStatement,
-)
+from outcomes.kpis.queries.statement import KpiStatement
 
 # --- 7. product-qualified leads ------------------------------------------------------------
 PQL_COLUMNS = (

@@ -7,11 +7,7 @@ from datetime import date
 from sqlglot import exp
 
 from metrics.public import RenderedQuery, with_ctes
-from outcomes.kpis.queries.statement import (
-    KpiStatement,
-    history_lo_us,
-    span,
-)
+from outcomes.kpis.queries.statement import KpiStatement, history_lo_us, span
 from plg_platform.clock import day_number
 
 # --- 6. value capture: recurring revenue moves per local day -------------------------------

@@ -7,10 +7,7 @@ from datetime import date
 from sqlglot import exp
 
 from metrics.public import RenderedQuery, with_ctes
-from outcomes.kpis.queries.statement import (
-    KpiStatement,
-    span,
-)
+from outcomes.kpis.queries.statement import KpiStatement, span
 from plg_platform.clock import day_number
 
 # --- 5. voice of the customer: NPS and CES answers per local day ---------------------------

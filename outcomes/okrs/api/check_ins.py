@@ -7,11 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from outcomes.okrs.selectors import (
-    check_in_get,
-    check_ins_list,
-    key_result_get,
-)
+from outcomes.okrs.selectors import check_in_get, check_ins_list, key_result_get
 from outcomes.okrs.services.check_ins import check_in_create, check_in_delete
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView
 

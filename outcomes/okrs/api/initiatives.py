@@ -8,13 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.okrs.api.objectives import service_changes
-from outcomes.okrs.models import (
-    InitiativeStatus,
-)
-from outcomes.okrs.selectors import (
-    initiative_get,
-    initiatives_list,
-)
+from outcomes.okrs.models import InitiativeStatus
+from outcomes.okrs.selectors import initiative_get, initiatives_list
 from outcomes.okrs.services.initiatives import (
     initiative_create,
     initiative_delete,

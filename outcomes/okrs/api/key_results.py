@@ -12,9 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from metrics.public import (
-    Direction,
-)
+from metrics.public import Direction
 from outcomes.okrs.api.check_ins import CheckInSerializer
 from outcomes.okrs.selectors import (
     KeyResultDetail,

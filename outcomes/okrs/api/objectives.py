@@ -12,9 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outcomes.okrs.api.key_results import OkrKeyResultSerializer, summary_data
-from outcomes.okrs.models import (
-    Objective,
-)
+from outcomes.okrs.models import Objective
 from outcomes.okrs.selectors import (
     KeyResultSummary,
     ObjectiveNode,

@@ -11,17 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from outcomes.okrs.models import (
-    BaselineChange,
-    CheckIn,
-    KeyResult,
-    ValueSource,
-)
-from outcomes.okrs.progress import (
-    end_of_day,
-    key_result_measure,
-    period_start_instant,
-)
+from outcomes.okrs.models import BaselineChange, CheckIn, KeyResult, ValueSource
+from outcomes.okrs.progress import end_of_day, key_result_measure, period_start_instant
 from outcomes.okrs.services.key_results import period_has_started
 from outcomes.okrs.services.lookups import acting_user, finite_number
 from plg_platform.clock import local_today
@@ -29,11 +20,7 @@ from plg_platform.errors import ValidationFailed
 from plg_platform.services.audit import audit_record
 
 CONFIDENCE_RANGE = "Confidence is a whole number from 1 (no chance) to 10 (certain)."
-
-
 CHECK_IN_IN_FUTURE = "A check-in cannot be dated after today ({today})."
-
-
 ONLY_MANUAL_CHECK_INS = "Computed check-ins are the metric's history and cannot be deleted."
 
 

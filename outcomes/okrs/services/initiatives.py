@@ -8,11 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from outcomes.okrs.models import (
-    Initiative,
-    InitiativeStatus,
-    KeyResult,
-)
+from outcomes.okrs.models import Initiative, InitiativeStatus, KeyResult
 from outcomes.okrs.services.lookups import (
     KEY_RESULT_NOT_FOUND,
     UNKNOWN_FIELD,
@@ -27,8 +23,6 @@ from plg_platform.services.audit import audit_record
 INITIATIVE_NEEDS_KEY_RESULT = (
     "Link the initiative to at least one key result: a deliverable is pursued to move an outcome."
 )
-
-
 BAD_STATUS = "Expected one of: {choices}."
 
 

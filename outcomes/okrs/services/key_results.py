@@ -13,17 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics.public import PROPERTY_NAME, Direction
-from outcomes.okrs.models import (
-    BaselineChange,
-    KeyResult,
-    Objective,
-    ValueSource,
-)
-from outcomes.okrs.progress import (
-    key_result_measure,
-    period_start_instant,
-    target_direction_error,
-)
+from outcomes.okrs.models import BaselineChange, KeyResult, Objective, ValueSource
+from outcomes.okrs.progress import key_result_measure, period_start_instant, target_direction_error
 from outcomes.okrs.services.lookups import (
     UNKNOWN_FIELD,
     acting_user,
@@ -36,23 +27,13 @@ from plg_platform.errors import ValidationFailed
 from plg_platform.services.audit import audit_record
 
 SEGMENT_INCOMPLETE = "Give both the segment property and its value, or neither."
-
-
 BAD_PROPERTY = "Property names use letters, digits, '_', '-' or '$' (at most 100 characters)."
-
-
 BAD_COHORT_DAYS = "Give a whole number of days from 1 to 365."
-
-
 BAD_DIRECTION = "Expected one of: increase, decrease."
-
-
 REASON_REQUIRED = (
     "Say why the baseline changes: a baseline is computed at the period's start, so an edit "
     "needs a reason (kept in the history)."
 )
-
-
 MAX_COHORT_DAYS = 365
 
 

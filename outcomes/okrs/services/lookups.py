@@ -10,9 +10,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from metrics.public import Metric
-from outcomes.okrs.models import (
-    Objective,
-)
+from outcomes.okrs.models import Objective
 from plg_platform.errors import NotFound, ValidationFailed
 from plg_platform.models import Membership, Workspace
 
@@ -21,26 +19,12 @@ OUTPUT_NOT_KEY_RESULT = (
     "output. {title!r} reads like a deliverable: record it as an initiative (or an "
     "experiment) linked to the key result it should move, e.g. 7-day retention of new teams."
 )
-
-
 METRIC_NOT_FOUND = "No metric {key!r} in this workspace."
-
-
 OBJECTIVE_NOT_FOUND = "No objective {id} in this workspace."
-
-
 KEY_RESULT_NOT_FOUND = "No key result {id} in this workspace."
-
-
 OWNER_NOT_MEMBER = "The owner must be a member of this workspace."
-
-
 TITLE_REQUIRED = "Give a title."
-
-
 BAD_NUMBER = "Give a finite number."
-
-
 UNKNOWN_FIELD = "This field cannot be changed."
 
 

@@ -12,10 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from outcomes.okrs.models import (
-    Objective,
-    PeriodKind,
-)
+from outcomes.okrs.models import Objective, PeriodKind
 from outcomes.okrs.services.lookups import (
     UNKNOWN_FIELD,
     acting_user,
@@ -28,26 +25,12 @@ from plg_platform.models import Workspace
 from plg_platform.services.audit import audit_record
 
 PERIOD_REVERSED = "The period ends ({end}) before it starts ({start})."
-
-
 PERIOD_REQUIRED = "Give a quarter (YYYY-Qn) or both period_start and period_end."
-
-
 PERIOD_BOTH = "Give either a quarter or custom dates, not both."
-
-
 BAD_QUARTER = "A quarter is written YYYY-Qn, for example 2026-Q3."
-
-
 PERIOD_TOO_LONG = "A period lasts at most {days} days."
-
-
 PARENT_CYCLE = "An objective cannot be aligned under itself or one of its sub-objectives."
-
-
 MAX_PERIOD_DAYS = 731
-
-
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 

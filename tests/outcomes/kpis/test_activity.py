@@ -8,10 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from outcomes.kpis.compute import (
-    activity_rows,
-    cohort_rows,
-)
+from outcomes.kpis.compute import activity_rows, cohort_rows
 from outcomes.kpis.models import KpiValue
 from outcomes.kpis.settings import kpi_settings_get
 from tests.outcomes.support import (

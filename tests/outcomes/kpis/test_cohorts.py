@@ -7,10 +7,7 @@ from datetime import date
 
 import pytest
 
-from outcomes.kpis.compute import (
-    cohort_rows,
-    cohort_table_rows,
-)
+from outcomes.kpis.compute import cohort_rows, cohort_table_rows
 from outcomes.kpis.queries.statement import RETENTION_DAYS
 from outcomes.kpis.settings import kpi_settings_get
 from plg_platform.clock import monday_of

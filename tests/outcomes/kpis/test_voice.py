@@ -7,9 +7,7 @@ from datetime import date
 
 import pytest
 
-from outcomes.kpis.compute import (
-    voice_rows,
-)
+from outcomes.kpis.compute import voice_rows
 from outcomes.kpis.settings import kpi_settings_get
 from tests.outcomes.support import (
     DATA_END,
