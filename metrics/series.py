@@ -19,8 +19,8 @@ from metrics.engine.populations import FirstSeenPopulation
 from metrics.models import Metric
 from metrics.runner import MetricStatistics, compute_metric_statistics
 from metrics.services import metric_definition
+from plg_platform.clock import epoch_us
 from plg_platform.errors import ValidationFailed
-from plg_platform.services.ingestion import to_epoch_us
 
 BUCKET_US = 15 * 60 * 1_000_000
 MAX_SERIES_DAYS = 731
@@ -110,11 +110,11 @@ def metric_series(
         metrics=[metric_definition(metric)],
         population=FirstSeenPopulation(
             event=start_event,
-            starts_from_us=to_epoch_us(start),
-            starts_before_us=to_epoch_us(end),
+            starts_from_us=epoch_us(start),
+            starts_before_us=epoch_us(end),
             bucket_us=BUCKET_US,
         ),
-        cutoff_us=to_epoch_us(cutoff),
+        cutoff_us=epoch_us(cutoff),
     )
     by_period: dict[date, list[MetricStatistics]] = defaultdict(list)
     for row in stats:

@@ -21,8 +21,7 @@ from metrics.public import (
     metric_definition,
 )
 from outcomes.okrs.models import KeyResult, Objective
-from plg_platform.clock import DAY_US
-from plg_platform.services.ingestion import to_epoch_us
+from plg_platform.clock import DAY_US, epoch_us
 
 Status = Literal["on_track", "at_risk", "off_track", "no_data"]
 # Progress may trail the share of the period elapsed by this much and still be on track…
@@ -53,7 +52,7 @@ def key_result_measure(*, key_result: KeyResult, as_of: datetime) -> Measurement
     One statement in the database; only the matching segment's sums come back.
     """
     definition = metric_definition(key_result.metric)
-    cutoff = to_epoch_us(as_of)
+    cutoff = epoch_us(as_of)
     maturity = definition.maturity_days * DAY_US
     stats = compute_metric_statistics(
         workspace_id=key_result.workspace_id,
