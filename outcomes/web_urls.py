@@ -4,8 +4,8 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from outcomes.key_results.views import key_results, objectives
 from outcomes.kpis import views as kpis
+from outcomes.okrs.views import key_results, objectives
 
 app_name = "outcomes_web"
 
