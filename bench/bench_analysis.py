@@ -296,7 +296,7 @@ def _datetime(us: int):
 
 
 def _workspace_with_data(units: int, events_per_unit: int, seed: float):
-    from outcomes.services.metrics import metric_create
+    from metrics.public import metric_create
     from plg_platform.models import Workspace
 
     slug = f"bench-analysis-{units}"
@@ -551,7 +551,7 @@ def _percentile(values: list[float], q: float) -> float:
 def assignment_latency(*, requests: int, clients: int, workers: int) -> dict[str, float]:
     from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
     from experiments.services.lifecycle import experiment_start
-    from outcomes.services.metrics import metric_create
+    from metrics.public import metric_create
     from plg_platform.services.workspaces import workspace_create
 
     run = secrets.token_hex(4)

@@ -170,9 +170,8 @@ def _load(workspace_id: int, units: int, events_per_unit: int, seed: int) -> int
 
 
 def _compiled(workspace_id: int):
-    from outcomes.metrics.compiler import FirstSeenPopulation
-    from outcomes.metrics.definition import parse_definition
-    from outcomes.metrics.runner import compute_metric_statistics
+    from metrics.engine.definition import parse_definition
+    from metrics.public import FirstSeenPopulation, compute_metric_statistics
 
     return compute_metric_statistics(
         workspace_id=workspace_id,

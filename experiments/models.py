@@ -174,7 +174,7 @@ class ExperimentMetric(models.Model):
     experiment = models.ForeignKey(
         Experiment, on_delete=models.CASCADE, related_name="metric_links"
     )
-    metric = models.ForeignKey("outcomes.Metric", on_delete=models.PROTECT, related_name="+")
+    metric = models.ForeignKey("metrics.Metric", on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=16, choices=MetricRole.choices)
     position = models.PositiveSmallIntegerField(default=0)
 

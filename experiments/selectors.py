@@ -13,8 +13,8 @@ from django.db.models import Count, Q, QuerySet
 
 from experiments.contracts import AnalysisOutputs, ComparisonSummary, Health, ResultSummary
 from experiments.models import Decision, Experiment, ExperimentStatus, Exposure
-from outcomes.models import KeyResult
-from outcomes.selectors import LinkedExperiment
+from outcomes.okrs.contracts import LinkedExperiment
+from outcomes.okrs.models import KeyResult
 from plg_platform.errors import NotFound
 from plg_platform.models import Workspace
 
@@ -177,7 +177,7 @@ def linked_experiment(*, experiment: Experiment, key_result: KeyResult) -> Linke
 
 def key_result_linked_experiments(key_result: KeyResult) -> list[LinkedExperiment]:
     """The experiments of the key result's workspace that serve it, newest first (the provider
-    ``outcomes.selectors.key_result_experiments`` calls)."""
+    ``outcomes.okrs.selectors.key_result_experiments`` calls)."""
     experiments = Experiment.objects.filter(
         workspace_id=key_result.workspace_id, key_results=key_result
     ).order_by("-created_at", "-pk")

@@ -43,11 +43,14 @@ from learnings.models import Learning, Source
 from learnings.services import learning_record_from_experiment
 from learnings.services.areas import product_area_get_or_create_path
 from learnings.services.learnings import learning_create
-from outcomes.models import KeyResult, Metric, Objective
-from outcomes.services.key_result_values import key_result_measure, period_start_instant
-from outcomes.services.kpi_settings import kpi_settings_get, kpi_settings_update
-from outcomes.services.kpis import kpis_refresh
-from outcomes.services.okrs import key_result_check_in_compute, key_result_create, objective_create
+from metrics.public import Metric
+from outcomes.kpis.refresh import kpis_refresh
+from outcomes.kpis.settings import kpi_settings_get, kpi_settings_update
+from outcomes.okrs.models import KeyResult, Objective
+from outcomes.okrs.progress import key_result_measure, period_start_instant
+from outcomes.okrs.services.check_ins import key_result_check_in_compute
+from outcomes.okrs.services.key_results import key_result_create
+from outcomes.okrs.services.objectives import objective_create
 from plg_platform.demo.planted import EDITOR_TOOLBAR, ONBOARDING_CHECKLIST, PlantedExperiment
 from plg_platform.models import Workspace
 

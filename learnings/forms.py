@@ -15,12 +15,12 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from experiments.forms.base import PageForm
 from experiments.models import Decision, FunnelStage
 from learnings.models import Effect, LoopStage, ProductArea, Source
 from learnings.search.faceted import SORTS
 from learnings.search.facets import FACETS, NONE, SearchFilters
 from learnings.services.learnings import Attachment
+from plg_platform.web.forms import PageForm
 
 MANUAL_SOURCES = [(value, label) for value, label in Source.choices if value != Source.EXPERIMENT]
 # Facets whose values are a fixed set; a value outside it is dropped from the search.

@@ -1,1 +1,4 @@
-"""Outcome goals: metric definitions and the SQL metric compiler, the KPI library, OKRs."""
+"""Outcome goals: the KPI library (``kpis``) and objectives and key results (``okrs``).
+
+The two sub-packages never import each other; both read metrics through ``metrics.public``.
+"""

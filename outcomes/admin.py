@@ -1,4 +1,4 @@
-"""Django admin for operators: metric definitions, KPI settings and cache, OKRs.
+"""Django admin for operators: KPI settings and cache, OKRs.
 
 The KPI cache, PQLs and feature requests are computed by the refresh tasks: the admin shows
 them read-only. OKRs are edited through the API or the app (services validate and audit);
@@ -7,25 +7,8 @@ here they are read-only too, so an operator cannot bypass those rules by acciden
 
 from django.contrib import admin
 
-from outcomes.models import (
-    BaselineChange,
-    CheckIn,
-    FeatureRequest,
-    Initiative,
-    KeyResult,
-    KpiSettings,
-    KpiValue,
-    Metric,
-    Objective,
-    ProductQualifiedLead,
-)
-
-
-@admin.register(Metric)
-class MetricAdmin(admin.ModelAdmin):
-    list_display = ["key", "name", "type", "kind", "workspace", "created_at"]
-    list_filter = ["type", "kind", "workspace"]
-    search_fields = ["key", "name", "event"]
+from outcomes.kpis.models import FeatureRequest, KpiSettings, KpiValue, ProductQualifiedLead
+from outcomes.okrs.models import BaselineChange, CheckIn, Initiative, KeyResult, Objective
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

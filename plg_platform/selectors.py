@@ -61,7 +61,7 @@ def onboarding_checklist(*, workspace: Workspace) -> list[ChecklistItem]:
         ChecklistItem(
             "identify", "Identify users with their plan and account", exists("plg_platform.Person")
         ),
-        ChecklistItem("metric", "Define a value-creation metric", exists("outcomes.Metric")),
+        ChecklistItem("metric", "Define a value-creation metric", exists("metrics.Metric")),
         ChecklistItem(
             "experiment", "Design your first experiment", exists("experiments.Experiment")
         ),

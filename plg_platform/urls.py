@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("plg_platform.api.urls")),
+    path("", include("metrics.urls")),
     path("", include("outcomes.urls")),
     path("", include("experiments.urls")),
     path("", include("learnings.urls")),

@@ -134,7 +134,7 @@ def celery_worker_process(transactional_db, tmp_path):
 @pytest.fixture
 def make_metric(db):
     """Create a conversion metric (or any type, through ``spec``) in a workspace."""
-    from outcomes.services.metrics import metric_create
+    from metrics.public import metric_create
 
     def make(workspace: Workspace, key: str, **spec):
         spec = {"type": "conversion", "event": f"{key}-event", "window_days": 7, **spec}

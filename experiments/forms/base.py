@@ -1,4 +1,4 @@
-"""What the page forms share: labels without colons, number inputs, rows of variants with
+"""What the experiment forms share beyond ``plg_platform.web.forms``: rows of variants with
 distinct keys, and the baseline of a metric typed as a percentage or a mean."""
 
 from __future__ import annotations
@@ -12,20 +12,6 @@ DUPLICATE_KEYS = "Each variant needs its own name: {key!r} appears twice."
 RATE_RANGE = "Give a rate strictly between 0% and 100%."
 BASELINE_FOR_MEANS = "Give the baseline mean and its standard deviation."
 SD_POSITIVE = "The standard deviation must be above zero."
-
-PERCENT_WIDGET = {"step": "any", "inputmode": "decimal"}
-
-
-def number_input(**attrs: Any) -> forms.NumberInput:
-    return forms.NumberInput(attrs={**PERCENT_WIDGET, **attrs})
-
-
-class PageForm(forms.Form):
-    """A form of our pages: labels without Django's trailing colon."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class UniqueKeysFormSet(forms.BaseFormSet):

@@ -10,16 +10,10 @@ from typing import Any
 
 from django import forms
 
-from experiments.forms.base import (
-    MAX_VARIANTS,
-    PageForm,
-    UniqueKeysFormSet,
-    baseline_values,
-    clean_baseline,
-    number_input,
-)
+from experiments.forms.base import MAX_VARIANTS, UniqueKeysFormSet, baseline_values, clean_baseline
 from experiments.models import Correction
 from experiments.stats import PowerRequest, VariantStatistics
+from plg_platform.web.forms import PageForm, decimal_input
 
 REQUIRED_FOR_RATES = "Give the conversions for a conversion-rate metric."
 REQUIRED_FOR_MEANS = "Give the mean and the standard deviation for a mean metric."
@@ -67,7 +61,7 @@ class CalculatorOptionsForm(PageForm):
         initial=0.05,
         label="Significance level (alpha)",
         help_text="0.05 gives 95% intervals.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     correction = forms.ChoiceField(
         choices=Correction.choices,
@@ -86,13 +80,13 @@ class CalculatorOptionsForm(PageForm):
 
 class CalculatorVariantForm(PageForm):
     key = forms.SlugField(max_length=100, label="Variant")
-    units = forms.IntegerField(min_value=0, label="Units", widget=number_input())
+    units = forms.IntegerField(min_value=0, label="Units", widget=decimal_input())
     conversions = forms.FloatField(
-        min_value=0, required=False, label="Conversions", widget=number_input()
+        min_value=0, required=False, label="Conversions", widget=decimal_input()
     )
-    mean = forms.FloatField(required=False, label="Mean", widget=number_input())
+    mean = forms.FloatField(required=False, label="Mean", widget=decimal_input())
     std_dev = forms.FloatField(
-        min_value=0, required=False, label="Standard deviation", widget=number_input()
+        min_value=0, required=False, label="Standard deviation", widget=decimal_input()
     )
 
     def __init__(self, *args: Any, metric_type: str = "proportion", **kwargs: Any) -> None:
@@ -153,14 +147,14 @@ class PowerForm(PageForm):
         required=False,
         label="Baseline conversion rate (%)",
         help_text="The control's rate today, e.g. 10 for 10%.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
-    baseline_mean = forms.FloatField(required=False, label="Baseline mean", widget=number_input())
+    baseline_mean = forms.FloatField(required=False, label="Baseline mean", widget=decimal_input())
     baseline_sd = forms.FloatField(
         required=False,
         min_value=0,
         label="Standard deviation per unit",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     goal = forms.ChoiceField(
         choices=[
@@ -176,7 +170,7 @@ class PowerForm(PageForm):
         min_value=0,
         label="Smallest change worth detecting",
         help_text="Relative: 5 means 5% of the baseline. Absolute on a rate: percentage points.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     mde_type = forms.ChoiceField(
         choices=[("relative", "Relative (%)"), ("absolute", "Absolute")],
@@ -184,24 +178,24 @@ class PowerForm(PageForm):
         label="Change measured as",
     )
     sample_size_per_variant = forms.IntegerField(
-        required=False, min_value=2, label="Units per variant", widget=number_input()
+        required=False, min_value=2, label="Units per variant", widget=decimal_input()
     )
     n_variants = forms.IntegerField(
         min_value=2,
         max_value=MAX_VARIANTS,
         initial=2,
         label="Variants, with the control",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     alpha = forms.FloatField(
         min_value=0.001,
         max_value=0.2,
         initial=0.05,
         label="Significance level (alpha)",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     power = forms.FloatField(
-        min_value=50, max_value=99.9, initial=80, label="Power (%)", widget=number_input()
+        min_value=50, max_value=99.9, initial=80, label="Power (%)", widget=decimal_input()
     )
     alternative = forms.ChoiceField(
         choices=[("two_sided", "Two-sided"), ("one_sided", "One-sided (improvement only)")],
@@ -216,7 +210,7 @@ class PowerForm(PageForm):
         min_value=0.001,
         label="Units entering the experiment per day",
         help_text="All variants together; gives the duration.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
 
     def clean(self) -> dict[str, Any]:

@@ -8,17 +8,11 @@ from typing import Any
 
 from django import forms
 
-from experiments.forms.base import (
-    MAX_VARIANTS,
-    PageForm,
-    UniqueKeysFormSet,
-    baseline_values,
-    clean_baseline,
-    number_input,
-)
+from experiments.forms.base import MAX_VARIANTS, UniqueKeysFormSet, baseline_values, clean_baseline
 from experiments.models import Correction, Engine, ExperimentStatus, FunnelStage
 from experiments.services.design import ExperimentDesign, VariantSpec
 from experiments.stats import PowerRequest
+from plg_platform.web.forms import PageForm, decimal_input
 
 SHARES_MUST_ADD_UP = "Traffic shares must add up to 100% (they add up to {total:g}%)."
 
@@ -30,30 +24,30 @@ class ExperimentPlanForm(PageForm):
         required=False,
         label="Baseline of the primary metric (%)",
         help_text="For conversion-type metrics: today's rate, e.g. 10 for 10%.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     baseline_mean = forms.FloatField(
         required=False,
         label="…or its baseline mean",
         help_text="For means, counts and sums.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     baseline_sd = forms.FloatField(
-        required=False, min_value=0, label="…and standard deviation", widget=number_input()
+        required=False, min_value=0, label="…and standard deviation", widget=decimal_input()
     )
     planned_mde = forms.FloatField(
         required=False,
         min_value=0.01,
         label="Smallest change worth detecting (%)",
         help_text="Relative to the baseline: 5 means a 5% lift.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     daily_traffic = forms.FloatField(
         required=False,
         min_value=0.001,
         label="Eligible units a day",
         help_text="All eligible units, before coverage.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     coverage = forms.FloatField(
         min_value=0,
@@ -61,14 +55,14 @@ class ExperimentPlanForm(PageForm):
         initial=100,
         label="Traffic included (%)",
         help_text="The share of eligible units that enter the experiment.",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     alpha = forms.FloatField(
         min_value=0.001,
         max_value=0.2,
         initial=0.05,
         label="Significance level (alpha)",
-        widget=number_input(),
+        widget=decimal_input(),
     )
     sequential = forms.BooleanField(
         required=False,
@@ -233,7 +227,7 @@ class VariantForm(PageForm):
     key = forms.SlugField(max_length=100, label="Key")
     name = forms.CharField(max_length=200, required=False, label="Name")
     weight = forms.FloatField(
-        min_value=0, max_value=100, label="Traffic share (%)", widget=number_input()
+        min_value=0, max_value=100, label="Traffic share (%)", widget=decimal_input()
     )
 
 

@@ -26,8 +26,9 @@ from experiments.models import (
     Phase,
     Variant,
 )
-from outcomes.models import KeyResult, Metric
-from outcomes.selectors import key_result_get
+from metrics.public import Metric
+from outcomes.okrs.models import KeyResult
+from outcomes.okrs.selectors import key_result_get
 from plg_platform.errors import Conflict, NotFound, ValidationFailed
 from plg_platform.models import Workspace
 from plg_platform.services.audit import audit_record

@@ -1,51 +1,29 @@
-"""What the page views share: the workspace and role check, errors shown beside their field,
-re-rendering a form with one more row, and the workspace's daily traffic."""
+"""What the experiment pages share beyond ``plg_platform.web``: their 403 message, re-rendering
+a form with one more row, and the workspace's daily traffic."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect
+from django.http import QueryDict
 from django.utils import timezone
 
 from experiments.forms.base import MAX_VARIANTS
-from experiments.stats import StatsInputError
-from plg_platform.errors import DomainError
 from plg_platform.models import Role, Workspace
-from plg_platform.permissions import request_membership
 from plg_platform.selectors import events_list
+from plg_platform.web import pages
+from plg_platform.web.pages import View
 
 EDITORS_ONLY = "Only editors of this workspace can change experiments."
 TRAFFIC_WINDOW_DAYS = 28
 
-View = Callable[..., HttpResponse]
-
 
 def workspace_page(role: str = Role.VIEWER, denied: str = EDITORS_ONLY) -> Callable[[View], View]:
-    """Sign-in required; the view gets the request's membership, which needs ``role``
-    (``denied`` is the 403 page's message otherwise)."""
-
-    def decorate(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            membership = request_membership(request)
-            if membership is None:
-                return redirect("home")
-            if not membership.has_role(role):
-                raise PermissionDenied(denied)
-            return view(request, membership, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
+    """``plg_platform.web.pages.workspace_page`` with the experiment pages' 403 message."""
+    return pages.workspace_page(role, denied)
 
 
 def daily_traffic(workspace: Workspace) -> int | None:
@@ -54,25 +32,6 @@ def daily_traffic(workspace: Workspace) -> int | None:
     since = timezone.now() - timedelta(days=TRAFFIC_WINDOW_DAYS)
     users = events_list(workspace=workspace, after=since).values("distinct_id").distinct().count()
     return round(users / TRAFFIC_WINDOW_DAYS) or None
-
-
-def attach_errors(
-    form: forms.Form, error: DomainError | StatsInputError, variant_errors: list[str] | None = None
-) -> None:
-    """Show a service's or the engine's error next to the field it names."""
-    if isinstance(error, StatsInputError):
-        items = {error.field: [error.message]}
-    else:
-        items = error.as_errors()
-    for field, field_messages in items.items():
-        name = field.split(".")[0].split("[")[0]
-        for message in field_messages:
-            if variant_errors is not None and name == "variants":
-                variant_errors.append(message)
-            elif name in form.fields and not form.fields[name].disabled:
-                form.add_error(name, message)
-            else:
-                form.add_error(None, message)
 
 
 def unbound_initial(form: forms.Form, data: QueryDict) -> dict[str, Any]:

@@ -30,13 +30,13 @@ from experiments.stats import (
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
 from experiments.views.base import (
     TRAFFIC_WINDOW_DAYS,
-    attach_errors,
     daily_traffic,
     rows_plus_one,
     unbound_initial,
     workspace_page,
 )
 from plg_platform.models import Membership
+from plg_platform.web.pages import attach_errors
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from experiments.services.lifecycle import experiment_archive, experiment_start,
 from experiments.stats import StatsInputError, plan
 from experiments.views.base import (
     TRAFFIC_WINDOW_DAYS,
-    attach_errors,
     daily_traffic,
     percent,
     posted_rows,
@@ -47,9 +46,10 @@ from experiments.views.base import (
     workspace_page,
 )
 from experiments.views.calculator import plan_view
-from outcomes.selectors import metrics_list
+from metrics.public import metrics_list
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role, Workspace
+from plg_platform.web.pages import attach_errors
 
 PAGE_SIZE = 25
 NOT_EDITABLE_PAGE = "A {status} experiment cannot be edited."
@@ -247,7 +247,7 @@ def _design_form_page(
                     messages.success(request, "Changes saved.")
                 return redirect("experiments_web:detail", key=saved.key)
             except (DomainError, StatsInputError) as error:
-                attach_errors(form, error, variant_errors)
+                attach_errors(form, error, outside={"variants": variant_errors})
     else:
         form = ExperimentForm(initial=initial, **kwargs)
         variants = VariantFormSet(prefix="variants", initial=initial_variants)

@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from experiments.views.base import attach_errors, workspace_page
 from learnings.forms import AreaCreateForm, AreaMergeForm, AreaRenameForm
 from learnings.models import AREA_SEPARATOR, Learning, ProductArea
 from learnings.selectors import product_area_get, product_areas_list
@@ -30,6 +29,7 @@ from learnings.services.areas import (
 from learnings.views.base import EDITORS_ONLY
 from plg_platform.errors import DomainError, NotFound
 from plg_platform.models import Membership, Role
+from plg_platform.web.pages import attach_errors, workspace_page
 
 
 @dataclass(frozen=True)

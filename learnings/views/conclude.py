@@ -15,13 +15,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from experiments.models import Experiment, ExperimentStatus
 from experiments.services.lifecycle import experiment_conclude
-from experiments.views.base import attach_errors, workspace_page
 from learnings.forms import ConcludeForm
 from learnings.models import Learning
 from learnings.services import learning_record_from_experiment
 from learnings.views.base import is_htmx
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role
+from plg_platform.web.pages import attach_errors, workspace_page
 
 EDITORS_ONLY = "Only editors of this workspace can conclude experiments."
 CONCLUDABLE = (ExperimentStatus.RUNNING, ExperimentStatus.STOPPED)

@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from experiments.views.base import workspace_page
 from learnings.forms import MetaAnalysisForm, TriedBeforeForm, search_filters
 from learnings.models import AREA_SEPARATOR, Learning, ProductArea
 from learnings.search.facets import FACETS
@@ -23,6 +22,7 @@ from learnings.selectors import GroupStats, meta_analysis
 from learnings.similarity import similar_learnings
 from learnings.views.base import impact_text, lift_text
 from plg_platform.models import Membership, Workspace
+from plg_platform.web.pages import workspace_page
 
 SIMILAR_SHOWN = 5
 WIN_COLOUR = "#1f7a3d"

@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from experiments.models import Experiment
-from experiments.views.base import attach_errors, workspace_page
 from learnings.forms import EffectOverrideForm, LearningCreateForm, LearningEditForm
 from learnings.models import EffectDimension, Learning
 from learnings.selectors import effect_overrides_list, product_areas_list
@@ -33,6 +32,7 @@ from learnings.views.base import (
 )
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role
+from plg_platform.web.pages import attach_errors, workspace_page
 
 NO_LEARNING_YET = "Experiment {key!r} has no learning yet: it is recorded when it is concluded."
 

@@ -13,12 +13,12 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 
-from experiments.views.base import workspace_page
 from learnings.forms import LearningSearchForm, search_filters
 from learnings.models import AREA_SEPARATOR, Learning
 from learnings.search.faceted import FACETS, NONE, SearchHit, learnings_search
 from learnings.views.base import impact_text
 from plg_platform.models import Membership, Role
+from plg_platform.web.pages import workspace_page
 
 PAGE_SIZE = 20
 FACETS_SHOWN = 8  # values beyond these fold under "more"

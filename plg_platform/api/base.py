@@ -45,3 +45,10 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+def validated_query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    """Return the request's query parameters validated by ``serializer_class`` (400 if not)."""
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -11,14 +11,8 @@ import math
 import random
 from itertools import accumulate
 
-from plg_platform.demo.config import (
-    DAY_US,
-    HOUR_US,
-    MINUTE_US,
-    SECOND_US,
-    DemoConfig,
-    DemoEvent,
-)
+from plg_platform.clock import DAY_US, HOUR_US, MINUTE_US, SECOND_US
+from plg_platform.demo.config import DemoConfig, DemoEvent
 from plg_platform.demo.planted import (
     CHECKLIST_AHA_7D_MULTIPLIER,
     EDITOR_TOOLBAR,

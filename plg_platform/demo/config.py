@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
+
+from plg_platform.clock import DAY_US, datetime_from_us, epoch_us
 
 DEFAULT_USERS = 5000
 DEFAULT_DAYS = 180
 DEFAULT_SEED = 42
 DEFAULT_BATCH_SIZE = 5000
 
-SECOND_US = 1_000_000
-MINUTE_US = 60 * SECOND_US
-HOUR_US = 60 * MINUTE_US
-DAY_US = 24 * HOUR_US
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 CONFIG_USERS_POSITIVE = "users must be at least 1."
 CONFIG_DAYS_POSITIVE = "days must be at least 1."
 CONFIG_END_AWARE = "end must be a time-zone-aware datetime."
-
-
-def epoch_us(moment: datetime) -> int:
-    """Return exact microseconds since the Unix epoch of an aware datetime."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * SECOND_US + delta.microseconds
-
-
-def datetime_from_us(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
 
 
 def _now_to_the_minute() -> datetime:

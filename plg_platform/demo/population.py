@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from plg_platform.demo.config import DAY_US, HOUR_US, MINUTE_US, DemoConfig, datetime_from_us
+from plg_platform.clock import DAY_US, HOUR_US, MINUTE_US, datetime_from_us
+from plg_platform.demo.config import DemoConfig
 
 # Separate random streams per purpose, so that a change to one part of the model never
 # reshuffles the others.

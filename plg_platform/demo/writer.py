@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from django.db import reset_queries
 from tqdm import tqdm
 
-from plg_platform.demo.config import DEFAULT_BATCH_SIZE, DemoConfig, datetime_from_us
+from plg_platform.clock import datetime_from_us
+from plg_platform.demo.config import DEFAULT_BATCH_SIZE, DemoConfig
 from plg_platform.demo.generator import generate
 from plg_platform.models import Event, Person, Workspace
 from plg_platform.services.ingestion import EventInput, IngestResult, events_store, persons_identify

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from plg_platform.models import AuditLog, Workspace
 
@@ -12,7 +12,7 @@ from plg_platform.models import AuditLog, Workspace
 def audit_record(
     *,
     workspace: Workspace,
-    actor: AbstractBaseUser | None,
+    actor: AbstractBaseUser | AnonymousUser | None,
     action: str,
     obj: Any,
     changes: dict[str, Any] | None = None,

@@ -16,7 +16,7 @@ from experiments.services.lifecycle import experiment_start
 from experiments.stats import ENGINE_VERSION
 from learnings.models import EffectOverride, Learning
 from learnings.services.effects import REASON_REQUIRED
-from outcomes.services.metrics import metric_create
+from metrics.public import metric_create
 from tests.e2e.conftest import SCREENSHOTS, sign_in
 from tests.learnings.test_learning_support import (
     MetricResult,

@@ -15,18 +15,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from outcomes.models import KeyResult, KpiSettings, Objective
-from outcomes.selectors import kpi_cohort_table, kpi_dashboard
-from outcomes.services.kpi_settings import kpi_settings_update
-from outcomes.services.kpis import kpis_refresh, local_today
-from outcomes.services.metrics import metric_create
-from outcomes.services.okrs import (
-    check_in_create,
-    key_result_check_in_compute,
-    key_result_create,
-    objective_create,
-)
-from outcomes.views.base import format_value
+from metrics.public import metric_create
+from outcomes.kpis.dashboard import kpi_dashboard
+from outcomes.kpis.models import KpiSettings
+from outcomes.kpis.refresh import kpis_refresh
+from outcomes.kpis.selectors import kpi_cohort_table
+from outcomes.kpis.settings import kpi_settings_update
+from outcomes.okrs.models import KeyResult, Objective
+from outcomes.okrs.services.check_ins import check_in_create, key_result_check_in_compute
+from outcomes.okrs.services.key_results import key_result_create
+from outcomes.okrs.services.objectives import objective_create
+from outcomes.presentation import format_value
+from plg_platform.clock import local_today
 from plg_platform.demo.config import DemoConfig
 from plg_platform.demo.writer import demo_data_write
 from tests.e2e.conftest import DESKTOP, PHONE, SCREENSHOTS, sign_in

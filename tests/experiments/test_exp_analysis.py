@@ -189,7 +189,7 @@ def test_segment_values_beyond_the_limit_are_pooled_into_other(workspace):
 
 
 def test_time_to_event_reports_who_never_got_there(workspace, planted):
-    from outcomes.services.metrics import metric_create
+    from metrics.public import metric_create
 
     experiment = planted_experiment(workspace, planted)
     metric_create(
@@ -376,7 +376,7 @@ def test_running_experiments_are_analysed_on_their_workspaces_schedule(
 
 
 def test_ratio_metrics_are_analysed_by_the_delta_method(workspace, planted):
-    from outcomes.services.metrics import metric_create
+    from metrics.public import metric_create
 
     experiment = planted_experiment(workspace, planted)
     metric_create(

@@ -20,7 +20,7 @@ from django.utils import timezone
 from experiments.models import Experiment, Exposure, Phase
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from experiments.services.lifecycle import experiment_start
-from outcomes.services.metrics import metric_create
+from metrics.public import metric_create
 from plg_platform.models import Event, Workspace
 from plg_platform.services.ingestion import persons_identify, to_epoch_us
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from experiments.models import Experiment, ExperimentStatus, ResultSnapshot
 from experiments.services.lifecycle import experiment_start
-from outcomes.selectors import key_result_detail
-from outcomes.services.okrs import key_result_create, objective_create
+from outcomes.okrs.selectors import key_result_detail
+from outcomes.okrs.services.key_results import key_result_create
+from outcomes.okrs.services.objectives import objective_create
 from plg_platform.models import AuditLog
 
 pytestmark = pytest.mark.django_db

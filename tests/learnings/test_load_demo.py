@@ -26,8 +26,10 @@ from learnings.management.commands.load_demo import (
     demo_password,
 )
 from learnings.models import Learning, ProductArea, Source
-from outcomes.models import CheckIn, KeyResult, KpiSettings, KpiValue, Metric, MetricKind, Objective
-from plg_platform.demo.config import epoch_us
+from metrics.public import Metric, MetricKind
+from outcomes.kpis.models import KpiSettings, KpiValue
+from outcomes.okrs.models import CheckIn, KeyResult, Objective
+from plg_platform.clock import epoch_us
 from plg_platform.models import ApiKey, Event, Membership, Person, Role, Workspace
 
 pytestmark = pytest.mark.django_db

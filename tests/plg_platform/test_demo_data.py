@@ -12,9 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from scipy.stats import chisquare
 
+from plg_platform.clock import DAY_US
 from plg_platform.demo import DemoConfig, generate, generate_events, generate_persons
 from plg_platform.demo.activity import FEATURE_REQUESTS
-from plg_platform.demo.config import DAY_US, DemoEvent
+from plg_platform.demo.config import DemoEvent
 from plg_platform.demo.planted import (
     CHECKLIST_AHA_7D_MULTIPLIER,
     EDITOR_TOOLBAR,

@@ -13,11 +13,14 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from experiments.models import Experiment, Exposure, MetricRole, Phase
-from outcomes.metrics.compiler import TablePopulation
-from outcomes.metrics.definition import MetricDefinition
-from outcomes.metrics.runner import MetricStatistics, compute_metric_statistics
-from outcomes.selectors import metrics_list
-from outcomes.services.metrics import metric_definition
+from metrics.public import (
+    MetricDefinition,
+    MetricStatistics,
+    TablePopulation,
+    compute_metric_statistics,
+    metric_definition,
+    metrics_list,
+)
 from plg_platform.errors import Conflict
 from plg_platform.services.ingestion import to_epoch_us
 

@@ -49,7 +49,7 @@ from experiments.stats import (
     analyze_batch,
     describe_comparison,
 )
-from outcomes.metrics.runner import MetricStatistics
+from metrics.public import MetricStatistics
 
 NEVER_REACHED = (
     " Within the {window}-day window, {shares} never reached it; they are counted here, "

@@ -20,8 +20,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.crypto import salted_hmac
 
 from learnings.demo import demo_content_load
-from outcomes.models import Direction, MetricKind, UnitOfAnalysis
-from outcomes.services.metrics import KEY_TAKEN, metric_create
+from metrics.public import KEY_TAKEN, Direction, MetricKind, UnitOfAnalysis, metric_create
 from plg_platform.demo.config import DEFAULT_SEED, DEFAULT_USERS, DemoConfig
 from plg_platform.demo.writer import demo_data_write_with_progress, workspace_data_counts
 from plg_platform.errors import ValidationFailed

@@ -1,0 +1,1 @@
+"""The metric layer's API, one module per resource: ``metrics`` (definitions), ``values``."""

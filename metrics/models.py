@@ -1,0 +1,127 @@
+"""The metric model: a named, typed definition in a workspace, and the choices it is made of.
+
+A ``Metric`` is a definition, not a number: ``metrics.engine`` turns it into SQL that runs
+inside the database. Writes go through ``metrics.services``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from plg_platform.models import TimeStampedModel, Workspace
+
+
+class MetricType(models.TextChoices):
+    CONVERSION = "conversion", "Conversion (did the event within the window)"
+    COUNT = "count", "Count of events per unit"
+    SUM = "sum", "Sum of a numeric property per unit"
+    MEAN = "mean", "Mean of a numeric property over a unit's events"
+    RATIO = "ratio", "Ratio of two per-unit sums"
+    RETENTION = "retention", "Retention (active on day N, or days N..M)"
+    MOMENT = "moment", "Success moment (K times, on M distinct days, within D days)"
+    TIME_TO_EVENT = "time_to_event", "Time to event (time to value)"
+
+
+class MetricKind(models.TextChoices):
+    VALUE_CREATION = "value_creation", "Value creation (team goal)"
+    VALUE_CAPTURE = "value_capture", "Value capture (revenue, for finance)"
+
+
+class Direction(models.TextChoices):
+    INCREASE = "increase", "Up is good"
+    DECREASE = "decrease", "Down is good"
+
+
+class UnitOfAnalysis(models.TextChoices):
+    USER = "user", "User (distinct id)"
+    ACCOUNT = "account", "Account (through a unit property)"
+
+
+class CapType(models.TextChoices):
+    NONE = "none", "No capping"
+    ABSOLUTE = "absolute", "Absolute cap"
+    PERCENTILE = "percentile", "Percentile winsorisation (computed from the data)"
+
+
+class Metric(TimeStampedModel):
+    """A named, typed definition of a value-creation or value-capture metric in a workspace.
+
+    Per-type fields are validated by ``metrics.services.metric_create``; the database keeps the
+    invariants that do not depend on the type.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="metrics")
+    key = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=20, choices=MetricType.choices)
+    kind = models.CharField(
+        max_length=20, choices=MetricKind.choices, default=MetricKind.VALUE_CREATION
+    )
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, default=Direction.INCREASE
+    )
+    unit = models.CharField(
+        max_length=10, choices=UnitOfAnalysis.choices, default=UnitOfAnalysis.USER
+    )
+    unit_property = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="For account units: the unit property holding the account id.",
+    )
+    tags = models.JSONField(
+        default=list, blank=True, help_text="e.g. ['acquisition'], ['retention']."
+    )
+    # What is counted.
+    event = models.CharField(
+        max_length=200, blank=True, help_text="Empty means any event (retention only)."
+    )
+    filters = models.JSONField(
+        default=list, blank=True, help_text="[{'property', 'op', 'value'}] on the event."
+    )
+    property = models.CharField(
+        max_length=100, blank=True, help_text="Numeric property for sum, mean and ratio."
+    )
+    window_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days after the unit's start that count."
+    )
+    # Ratio: the denominator.
+    denominator_event = models.CharField(max_length=200, blank=True)
+    denominator_filters = models.JSONField(default=list, blank=True)
+    denominator_property = models.CharField(
+        max_length=100, blank=True, help_text="Empty: count the denominator events."
+    )
+    # Retention: active on day N (or days N..M) after the start.
+    retention_start_day = models.PositiveIntegerField(null=True, blank=True)
+    retention_end_day = models.PositiveIntegerField(null=True, blank=True)
+    # Moment: did the event at least K times, on at least M distinct days, within the window.
+    min_count = models.PositiveIntegerField(null=True, blank=True)
+    min_distinct_days = models.PositiveIntegerField(null=True, blank=True)
+    # Capping of per-unit values (count, sum, ratio numerator).
+    cap_type = models.CharField(max_length=12, choices=CapType.choices, default=CapType.NONE)
+    cap_value = models.FloatField(
+        null=True, blank=True, help_text="The cap, or the percentile in (0, 1) to winsorise at."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["key"]
+        db_table = "outcomes_metric"  # created by the outcomes app; the table keeps its name
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="metric_unique_key"),
+            models.CheckConstraint(
+                condition=Q(cap_type="none") | Q(cap_value__isnull=False),
+                name="metric_cap_has_value",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit="user") | ~Q(unit_property=""),
+                name="metric_account_unit_has_property",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"

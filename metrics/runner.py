@@ -1,0 +1,138 @@
+"""Run compiled metric statements on a Django connection; return sufficient statistics.
+
+Only one row per group travels back to Python, whatever the number of events and units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+
+from metrics.engine.compiler import compile_metrics
+from metrics.engine.definition import MetricDefinition
+from metrics.engine.populations import Population
+
+_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
+UNSUPPORTED_DATABASE = "The metric layer runs on SQLite and PostgreSQL, not {vendor}."
+
+
+@dataclass(frozen=True)
+class MetricStatistics:
+    """Sufficient statistics of one metric in one group (variant or cohort) and segment.
+
+    ``units`` matured units were in the population; ``n`` of them have a value (all of them,
+    except for ``mean`` metrics, where units without events have none, and ``time_to_event``,
+    where ``n`` reached the event and ``units - n`` never did within the window).
+    ``immature_units`` were left out because their window had not passed by the cut-off.
+    Time to event is in hours.
+    """
+
+    metric: str
+    group: str
+    segment: str
+    units: int
+    immature_units: int
+    n: int
+    sum: float
+    sum_squares: float
+    denominator_sum: float | None = None
+    denominator_sum_squares: float | None = None
+    sum_product: float | None = None
+    covariate_sum: float | None = None
+    covariate_sum_squares: float | None = None
+    covariate_sum_product: float | None = None
+
+    @property
+    def mean(self) -> float | None:
+        """Return Σx / n, or None when no unit has a value."""
+        return self.sum / self.n if self.n else None
+
+    @property
+    def ratio(self) -> float | None:
+        """Return Σx / Σy for ratio metrics, or None when the denominator is zero."""
+        if not self.denominator_sum:
+            return None
+        return self.sum / self.denominator_sum
+
+    @property
+    def value(self) -> float | None:
+        """Return the metric's headline value: the ratio for ratio metrics, else the mean."""
+        return self.ratio if self.denominator_sum is not None else self.mean
+
+
+def dialect_of(alias: str = "default") -> str:
+    vendor = connections[alias].vendor
+    if vendor not in _DIALECTS:
+        raise ValueError(UNSUPPORTED_DATABASE.format(vendor=vendor))
+    return _DIALECTS[vendor]
+
+
+def _float(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def compute_metric_statistics(
+    *,
+    workspace_id: int,
+    metrics: Sequence[MetricDefinition],
+    population: Population,
+    cutoff_us: int,
+    covariate_days: int = 0,
+    using: str = "default",
+) -> list[MetricStatistics]:
+    """Compute ``metrics`` over ``population`` in the database; one statement per unit type.
+
+    Metrics of different units of analysis (users, accounts through different properties) need
+    different joins, so they run as separate statements; each returns only per-group sums.
+    """
+    by_unit: dict[str, list[MetricDefinition]] = {}
+    for metric in metrics:
+        by_unit.setdefault(metric.unit_property, []).append(metric)
+    dialect = dialect_of(using)
+    results: list[MetricStatistics] = []
+    for group in by_unit.values():
+        query = compile_metrics(
+            dialect=dialect,
+            workspace_id=workspace_id,
+            metrics=group,
+            population=population,
+            cutoff_us=cutoff_us,
+            covariate_days=covariate_days,
+        )
+        with connections[using].cursor() as cursor:
+            cursor.execute(query.sql, query.params)
+            rows = cursor.fetchall()
+        for row in rows:
+            record = dict(zip(query.columns, row, strict=True))
+            for i, metric in enumerate(group):
+                results.append(_statistics(metric, i, record))
+    return results
+
+
+def _statistics(metric: MetricDefinition, i: int, record: dict[str, object]) -> MetricStatistics:
+    prefix = f"m{i}_"
+    optional: dict[str, float] = {}
+    for source, target in (
+        ("den_sum", "denominator_sum"),
+        ("den_sum_squares", "denominator_sum_squares"),
+        ("sum_product", "sum_product"),
+        ("cov_sum", "covariate_sum"),
+        ("cov_sum_squares", "covariate_sum_squares"),
+        ("cov_sum_product", "covariate_sum_product"),
+    ):
+        if prefix + source in record:
+            optional[target] = _float(record[prefix + source])
+    return MetricStatistics(
+        metric=metric.key,
+        group=str(record["grp"]),
+        segment=str(record["seg"]),
+        units=int(_float(record[prefix + "units"])),
+        immature_units=int(_float(record[prefix + "immature"])),
+        n=int(_float(record[prefix + "n"])),
+        sum=_float(record[prefix + "sum"]),
+        sum_squares=_float(record[prefix + "sum_squares"]),
+        **optional,
+    )

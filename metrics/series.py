@@ -1,0 +1,130 @@
+"""KPI-style series of a metric: the value for each daily or weekly signup cohort.
+
+The database returns sufficient statistics per 15-minute bucket of the units' start times;
+buckets are then mapped to calendar days in the workspace's time zone, so days are local,
+exact across daylight-saving changes (every real UTC offset is a multiple of 15 minutes) and
+only one row per bucket travels to Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from metrics.engine.populations import FirstSeenPopulation
+from metrics.models import Metric
+from metrics.runner import MetricStatistics, compute_metric_statistics
+from metrics.services import metric_definition
+from plg_platform.clock import epoch_us
+from plg_platform.errors import ValidationFailed
+
+BUCKET_US = 15 * 60 * 1_000_000
+MAX_SERIES_DAYS = 731
+Z_95 = 1.959963984540054
+
+Interval = Literal["day", "week"]
+RANGE_REVERSED = "'from' must be on or before 'to'."
+RANGE_TOO_LONG = "A series covers at most {days} days."
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One cohort's value with its 95% interval (normal approximation) and unit counts."""
+
+    period_start: date
+    units: int
+    immature_units: int
+    n: int
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+def _period_start(day: date, interval: Interval) -> date:
+    return day - timedelta(days=day.weekday()) if interval == "week" else day
+
+
+def _point(period: date, parts: list[MetricStatistics], ratio: bool) -> SeriesPoint:
+    n = sum(p.n for p in parts)
+    sx = sum(p.sum for p in parts)
+    sxx = sum(p.sum_squares for p in parts)
+    value = low = high = None
+    if ratio:
+        sy = sum(p.denominator_sum or 0.0 for p in parts)
+        syy = sum(p.denominator_sum_squares or 0.0 for p in parts)
+        sxy = sum(p.sum_product or 0.0 for p in parts)
+        if sy > 0 and n > 1:
+            value = sx / sy
+            mx, my = sx / n, sy / n
+            vx, vy = (sxx - n * mx * mx) / (n - 1), (syy - n * my * my) / (n - 1)
+            cxy = (sxy - n * mx * my) / (n - 1)
+            # Delta method: Var(x̄/ȳ) ≈ (vx − 2r·cxy + r²·vy) / (n·ȳ²).
+            variance = max((vx - 2 * value * cxy + value * value * vy) / (n * my * my), 0.0)
+            half = Z_95 * math.sqrt(variance)
+            low, high = value - half, value + half
+    elif n > 0:
+        value = sx / n
+        if n > 1:
+            variance = max((sxx - n * value * value) / (n - 1), 0.0)
+            half = Z_95 * math.sqrt(variance / n)
+            low, high = value - half, value + half
+    return SeriesPoint(
+        period_start=period,
+        units=sum(p.units for p in parts),
+        immature_units=sum(p.immature_units for p in parts),
+        n=n,
+        value=value,
+        ci_low=low,
+        ci_high=high,
+    )
+
+
+def metric_series(
+    *,
+    metric: Metric,
+    date_from: date,
+    date_to: date,
+    interval: Interval = "day",
+    start_event: str = "",
+    now: datetime | None = None,
+) -> list[SeriesPoint]:
+    """Return the metric for each cohort of units that started in [date_from, date_to].
+
+    A unit starts at its first ``start_event`` (its first event of any kind if empty). Units
+    whose window has not passed yet are counted in ``immature_units``, never in the value.
+    """
+    if date_from > date_to:
+        raise ValidationFailed(RANGE_REVERSED, field="from")
+    if (date_to - date_from).days > MAX_SERIES_DAYS:
+        raise ValidationFailed(RANGE_TOO_LONG.format(days=MAX_SERIES_DAYS), field="to")
+    zone = ZoneInfo(metric.workspace.timezone)
+    start = datetime.combine(date_from, time.min, tzinfo=zone)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
+    cutoff = now or datetime.now(tz=UTC)
+    stats = compute_metric_statistics(
+        workspace_id=metric.workspace_id,
+        metrics=[metric_definition(metric)],
+        population=FirstSeenPopulation(
+            event=start_event,
+            starts_from_us=epoch_us(start),
+            starts_before_us=epoch_us(end),
+            bucket_us=BUCKET_US,
+        ),
+        cutoff_us=epoch_us(cutoff),
+    )
+    by_period: dict[date, list[MetricStatistics]] = defaultdict(list)
+    for row in stats:
+        bucket_start = datetime.fromtimestamp(int(row.group) * BUCKET_US / 1e6, tz=UTC)
+        local_day = bucket_start.astimezone(zone).date()
+        by_period[_period_start(local_day, interval)].append(row)
+    periods = []
+    day = _period_start(date_from, interval)
+    step = timedelta(days=7 if interval == "week" else 1)
+    while day <= date_to:
+        periods.append(_point(day, by_period.get(day, []), ratio=metric.type == "ratio"))
+        day += step
+    return periods

@@ -1,0 +1,1 @@
+"""Writes of OKRs, one module per entity: every write validated first, atomic, audited."""

@@ -1,1 +1,0 @@
-"""Writes of the outcomes app: metric definitions (and later OKRs)."""

@@ -1,0 +1,149 @@
+"""Activity KPIs (DAU, WAU, MAU, new, resurrected, churned) equal a brute-force computation,
+across daylight-saving changes; another workspace's events never mix in."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+import pytest
+
+from outcomes.kpis.compute import activity_rows, cohort_rows
+from outcomes.kpis.models import KpiValue
+from outcomes.kpis.settings import kpi_settings_get
+from tests.outcomes.support import (
+    CUTOFF_US,
+    FIRST_DAY,
+    KPI_CONFIG,
+    LAST_DAY,
+    Data,
+    assert_close,
+    configure,
+    days_between,
+    local_instant,
+    reference_activity,
+    rows_by,
+    store,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+# --- activity ---------------------------------------------------------------------------
+def test_activity_kpis_equal_brute_force_across_the_spring_dst_change(workspace, kpi_data):
+    settings = kpi_settings_get(workspace=workspace)
+    rows = rows_by(activity_rows(settings=settings, first_day=FIRST_DAY, last_day=LAST_DAY))
+    checked = 0
+    for day in days_between(FIRST_DAY, LAST_DAY):
+        for prop in ("", "plan"):
+            expected = reference_activity(kpi_data, KPI_CONFIG, day, prop)
+            segments = [""] if not prop else list(expected)
+            for seg in segments:
+                c = expected.get(seg, defaultdict(float))
+                get = lambda kpi, dim="", seg=seg, day=day: rows[(kpi, day, seg, dim)]  # noqa: E731
+                label = f"{day} {seg!r}"
+                for kpi, key in (
+                    ("dau", "dau"),
+                    ("wau", "wau"),
+                    ("mau", "mau"),
+                    ("new_users", "new_users"),
+                    ("resurrected_users", "resurrected"),
+                    ("churned_users", "churned"),
+                ):
+                    assert_close(get(kpi).value, c[key], f"{label} {kpi}")
+                mau, dau, wau = c["mau"], c["dau"], c["wau"]
+                ratio = lambda a, b: a / b if b else None  # noqa: E731
+                assert_close(get("stickiness_dau_mau").value, ratio(dau, mau), label)
+                assert_close(get("stickiness_dau_wau").value, ratio(dau, wau), label)
+                assert_close(get("stickiness_wau_mau").value, ratio(wau, mau), label)
+                assert_close(get("churn_rate").value, ratio(c["churned"], c["previous_mau"]), label)
+                grow = c["new_users"] + c["resurrected"]
+                assert_close(get("growth_ratio").value, ratio(grow, c["churned"]), label)
+                core = sum(c[f"core:{e}"] for e in KPI_CONFIG["core_events"])
+                adoption = ratio(core, 3 * mau)
+                assert_close(get("core_adoption").value, adoption, label)
+                growth = ratio(grow, grow + c["churned"])
+                parts = (adoption, ratio(dau, mau), growth)
+                pes = None if None in parts else sum(parts) / 3
+                assert_close(get("pes").value, pes, f"{label} pes")
+                for name in [k for k in c if k.startswith("feature:")]:
+                    feature = name.split(":", 1)[1]
+                    assert_close(get("feature_adoption", feature).value, ratio(c[name], mau), label)
+                checked += 1
+    assert checked > 40
+    # The data really exercises churn, resurrection and the short day.
+    assert any(r.kpi == "resurrected_users" and r.value for r in rows.values())
+    assert any(r.kpi == "churned_users" and r.value for r in rows.values())
+    assert rows[("dau", date(2026, 3, 29), "", "")].value > 0
+
+
+def test_events_at_local_midnight_count_on_the_new_day_even_on_dst_days(workspace):
+    """23:59:59.999999 and 00:00 local fall on different days, whatever the UTC offset."""
+    configure(workspace, segment_properties=[])
+    data = Data()
+    for day in (date(2026, 3, 28), date(2026, 3, 29), date(2026, 3, 30)):
+        data.add(f"late-{day}", "session", local_instant(day, 23, 59, 59, 999_999))
+        data.add(f"early-{day}", "session", local_instant(day, 0))
+    # 02:30 does not exist on 29 March: the generator moves it to 03:30 CEST, still that day.
+    data.add("gap", "session", local_instant(date(2026, 3, 29), 2, 30))
+    store(workspace, data)
+    settings = kpi_settings_get(workspace=workspace)
+    rows = rows_by(
+        activity_rows(settings=settings, first_day=date(2026, 3, 28), last_day=date(2026, 3, 31))
+    )
+    dau = {
+        day: rows[("dau", day, "", "")].value
+        for day in days_between(date(2026, 3, 28), date(2026, 3, 31))
+    }
+    assert dau == {
+        date(2026, 3, 28): 2,
+        date(2026, 3, 29): 3,
+        date(2026, 3, 30): 2,
+        date(2026, 3, 31): 0,
+    }
+    assert rows[("mau", date(2026, 3, 31), "", "")].value == 7
+
+
+def test_autumn_dst_day_is_25_hours_long(workspace):
+    configure(workspace, segment_properties=[])
+    data = Data()
+    day = date(2026, 10, 25)
+    data.add("a", "session", local_instant(day, 0, 0))
+    data.add("b", "session", local_instant(day, 23, 59))  # 25 hours after local midnight
+    data.add("c", "session", local_instant(day + timedelta(days=1), 0, 0))
+    store(workspace, data)
+    settings = kpi_settings_get(workspace=workspace)
+    rows = rows_by(
+        activity_rows(settings=settings, first_day=day, last_day=day + timedelta(days=1))
+    )
+    assert rows[("dau", day, "", "")].value == 2
+    assert rows[("dau", day + timedelta(days=1), "", "")].value == 1
+
+
+def test_empty_period_gives_zero_counts_and_undefined_ratios(workspace):
+    configure(workspace)
+    settings = kpi_settings_get(workspace=workspace)
+    rows = rows_by(activity_rows(settings=settings, first_day=FIRST_DAY, last_day=FIRST_DAY))
+    assert rows[("dau", FIRST_DAY, "", "")].value == 0
+    assert rows[("stickiness_dau_mau", FIRST_DAY, "", "")].value is None
+    assert rows[("growth_ratio", FIRST_DAY, "", "")].value is None
+    assert rows[("pes", FIRST_DAY, "", "")].value is None
+    cohorts = rows_by(
+        cohort_rows(
+            settings=settings,
+            period="day",
+            first_day=FIRST_DAY,
+            last_day=FIRST_DAY,
+            cutoff_us=CUTOFF_US,
+        )
+    )
+    assert cohorts[("activation_rate", FIRST_DAY, "", "")].value is None
+    assert cohorts[("time_to_value", FIRST_DAY, "", "")].value is None
+    assert cohorts[("new_signups", FIRST_DAY, "", "")].value == 0
+
+
+def test_kpi_values_of_another_workspace_never_mix(workspace, other_workspace, kpi_data):
+    settings = kpi_settings_get(workspace=other_workspace)
+    rows = rows_by(activity_rows(settings=settings, first_day=FIRST_DAY, last_day=FIRST_DAY))
+    assert rows[("mau", FIRST_DAY, "", "")].value == 0
+    assert not KpiValue.objects.exists()
