@@ -187,6 +187,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A process running a job refreshes the job's updated_at this often; the fail-stale-jobs sweep
+# (every minute, below) fails a running job whose heartbeat stopped this long ago: its worker
+# died. So a killed worker's job is failed with a reason within about 3 minutes on any broker.
+JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=30.0)
+JOBS_RUNNING_STALE_AFTER_SECONDS = env.int("JOBS_RUNNING_STALE_AFTER_SECONDS", default=120)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
@@ -199,7 +204,8 @@ LOGGING = {
 # --- Beat schedule ----------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 CELERY_BEAT_SCHEDULE = {
-    "fail-stale-jobs": {"task": "plg_platform.tasks.fail_stale_jobs", "schedule": 600.0},
+    # Jobs whose worker died: failed with a reason within minutes (JOBS_* above).
+    "fail-stale-jobs": {"task": "plg_platform.tasks.fail_stale_jobs", "schedule": 60.0},
     # Experiments: merge SDK $exposure events, analyse each running experiment once its
     # workspace's analysis_interval_minutes has passed (checked every 5 minutes), and retry
     # webhook deliveries whose retry task was lost.

@@ -193,6 +193,8 @@ class Gunicorn:
             str(timeout),
             "--backlog",
             "2048",
+            # gunicorn's control socket defaults to one path per user: never share it.
+            "--no-control-socket",
             "--error-logfile",
             str(self.log_path),
         ]
