@@ -164,6 +164,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The embedded default is kombu's file-system transport: a real worker, no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Redis hands an unacknowledged (acks_late) task to another worker after this many seconds. It
+# must exceed the longest a task can run (the KPI recompute's 62-minute hard limit) plus its
+# retry countdown, or a slow task would run twice. A worker's crash is not waited out here:
+# the job heartbeat sweep below fails its job within minutes (docs/reliability.md).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT", default=70 * 60)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -175,10 +180,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Redis redelivers an unacknowledged task after this many seconds (acks_late tasks).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 # Task state and progress live in our own BackgroundJob table, so no result backend is needed.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

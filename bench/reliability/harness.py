@@ -175,7 +175,15 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn serving the project on 127.0.0.1, DEBUG off."""
 
-    def __init__(self, *, database_url: str, workers: int, threads: int, timeout: int) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        workers: int,
+        threads: int,
+        timeout: int,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = VAR / "gunicorn.log"
@@ -201,7 +209,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=project_env(database_url),
+            env=env or project_env(database_url),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
