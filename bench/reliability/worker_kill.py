@@ -128,6 +128,23 @@ def _strip_times(value: Any) -> Any:
     return value
 
 
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two JSON values differ (for the report when numbers do not match)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d
+            for k in sorted(a.keys() | b.keys())
+            for d in _differences(a.get(k), b.get(k), f"{path}.{k}")
+        ]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{path}[{i}]")
+        ]
+    return [] if a == b else [f"{path}: {a!r} -> {b!r}"]
+
+
 class Job:
     """One kind of job, started and read through the API."""
 
@@ -220,9 +237,11 @@ def scenario(job: Job, env: dict[str, str], label: str, logs: Path) -> dict[str,
         child, _ = job.wait_finished(child_id, timeout=600)
         figures["child_job_status"] = child["status"]
         figures["child_recovery_seconds"] = round(time.monotonic() - killed, 1)
-        figures["child_same_numbers"] = (
-            child["status"] == "succeeded" and job.numbers(child) == expected
+        figures["child_same_numbers"] = child["status"] == "succeeded" and not (
+            differences := _differences(expected, job.numbers(child))
         )
+        if differences:
+            figures["child_differences"] = differences[:10]
         before = job.readable()
     except BaseException:
         worker.stop()
@@ -244,9 +263,11 @@ def scenario(job: Job, env: dict[str, str], label: str, logs: Path) -> dict[str,
         figures["last_result_readable_after_sweep"] = job.readable() == before
         rerun_id = job.start()
         rerun, _ = job.wait_finished(rerun_id, timeout=600)
-        figures["rerun_same_numbers"] = (
-            rerun["status"] == "succeeded" and job.numbers(rerun) == expected
+        figures["rerun_same_numbers"] = rerun["status"] == "succeeded" and not (
+            differences := _differences(expected, job.numbers(rerun))
         )
+        if differences:
+            figures["rerun_differences"] = differences[:10]
     finally:
         replacement.stop()
     return figures
@@ -295,7 +316,11 @@ def main() -> int:
             else {"CELERY_BROKER_URL": "filesystem://", "CELERY_BROKER_DIR": str(logs / "broker")}
         )
         if broker == "redis":
-            subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True)
+            subprocess.run(
+                ["redis-cli", "-u", args.redis_url, "FLUSHDB"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         env = project_env(database_url, **broker_env)
         server = Gunicorn(database_url=database_url, workers=2, threads=2, timeout=60, env=env)
         try:
