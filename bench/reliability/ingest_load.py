@@ -260,8 +260,11 @@ def report(args, stats: Stats, elapsed: float, stored: Counter[str], window) -> 
         "errors_by_kind": dict(sorted((k, v) for k, v in outcomes.items() if k != "200")),
     }
     if window:
+        # Answers that came back while PostgreSQL was restarting (or just after).
         during = Counter(
-            a.outcome for a in stats.attempts if window["from"] <= a.at <= window["to"] + 2
+            a.outcome
+            for a in stats.attempts
+            if window["from"] <= a.at + a.seconds <= window["to"] + 2
         )
         figures["postgres_restart_at_seconds"] = round(window["from"], 1)
         figures["postgres_restart_seconds"] = round(window["seconds"], 2)
