@@ -52,8 +52,9 @@ def _beat_forever(interval: float) -> None:
 def _start_job_heartbeat(**kwargs: object) -> None:
     """Start this process's heartbeat thread once (a forked pool child starts its own)."""
     global _heartbeat_pid
-    if _heartbeat_pid == os.getpid():
-        return
+    task = kwargs.get("task")
+    if _heartbeat_pid == os.getpid() or getattr(getattr(task, "request", None), "is_eager", False):
+        return  # running already, or an eager task: it finishes inside the caller's request
     from django.conf import settings
 
     _heartbeat_pid = os.getpid()
