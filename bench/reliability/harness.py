@@ -214,7 +214,11 @@ class Gunicorn:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # never leave a server behind when it did not come up
+            raise
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
