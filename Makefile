@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test test-fast bench lint format browser clean
+.PHONY: install demo test test-fast bench reliability lint format browser clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,17 @@ test: install browser
 bench: install
 	mkdir -p var
 	$(PY) bench/run.py
+
+# Load and fault figures (docs/reliability.md). Uses a private PostgreSQL cluster on port 5433
+# (created on first use with pg_createcluster, as root; the shared server is never restarted)
+# and Redis db 5 (RELIABILITY_REDIS); traffic to 127.0.0.1 only, each script under a hard limit.
+RELIABILITY_REDIS ?= redis://127.0.0.1:6379/5
+reliability: install
+	mkdir -p var
+	timeout 900 $(PY) bench/reliability/ingest_load.py --label load
+	timeout 900 $(PY) bench/reliability/ingest_load.py --label retry --request-timeout 3
+	timeout 900 $(PY) bench/reliability/ingest_load.py --label restart --restart-postgres-at 20
+	timeout 2400 $(PY) bench/reliability/worker_kill.py --redis-url $(RELIABILITY_REDIS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,15 +1,21 @@
 """One DRF exception handler: every error becomes ``{"detail": ..., "errors": {field: [...]}}``.
 
 Domain errors from services map to their 4xx; DRF's own errors keep their status codes; a
-Django ``ValidationError`` (from ``full_clean``) becomes a 400 naming its fields.
+Django ``ValidationError`` (from ``full_clean``) becomes a 400 naming its fields. A database
+that cannot be reached (down, restarting, refusing connections) is a 503 with ``Retry-After``,
+not a 500: the request did nothing and the client should send it again. ``server_error`` (the
+``handler500``) gives the same 503 for errors raised outside DRF views (middleware, pages).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -23,6 +29,51 @@ _FIELD_FOR_STATUS = {
     status.HTTP_405_METHOD_NOT_ALLOWED: "method",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "content_type",
 }
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable; send the request again after Retry-After."
+# Long enough for a restart or failover to finish, short enough not to pile up client backlogs.
+DATABASE_RETRY_AFTER_SECONDS = 5
+# SQLSTATE classes that mean "no usable connection" rather than "this statement is wrong":
+# 08 connection exception, 53 insufficient resources (too many connections), 57P admin or
+# crash shutdown and "cannot connect now" (the server is starting up).
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+# SQLite's equivalents: the file is locked by another writer, or cannot be opened.
+_UNAVAILABLE_SQLITE_ERRORS = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN"}
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached, as opposed to a bad statement.
+
+    ``InterfaceError`` is a connection already closed under us. An ``OperationalError`` counts
+    when its driver error has an SQLSTATE of a connection class, or no SQLSTATE at all (psycopg
+    raises those for a refused or dropped connection, before the server says anything).
+    """
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    sqlite_name = getattr(cause, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        return sqlite_name in _UNAVAILABLE_SQLITE_ERRORS
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+
+
+def _database_unavailable_body() -> dict[str, Any]:
+    return {"detail": DATABASE_UNAVAILABLE, "errors": {"database": [DATABASE_UNAVAILABLE]}}
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: a 503 with ``Retry-After`` when the database is unreachable, else the
+    standard 500 page. Django calls it while the exception is being handled."""
+    exc = sys.exc_info()[1]
+    if exc is not None and is_database_unavailable(exc):
+        response = JsonResponse(_database_unavailable_body(), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
+    return defaults.server_error(request)
 
 
 def _flatten(detail: Any) -> dict[str, list[str]]:
@@ -62,6 +113,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             else {"non_field_errors": [str(m) for m in exc.messages]}
         )
         return Response({"detail": _summary(errors), "errors": errors}, status=400)
+    if is_database_unavailable(exc):
+        return Response(
+            _database_unavailable_body(),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)

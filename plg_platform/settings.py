@@ -94,6 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    # A kept connection is checked before reuse, so the first request after a database
+    # restart reconnects instead of failing on a dead socket (docs/reliability.md).
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -162,6 +165,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The embedded default is kombu's file-system transport: a real worker, no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Redis hands an unacknowledged (acks_late) task to another worker after this many seconds. It
+# must exceed the longest a task can run (the KPI recompute's 62-minute hard limit) plus its
+# retry countdown, or a slow task would run twice. A worker's crash is not waited out here:
+# the job heartbeat sweep below fails its job within minutes (docs/reliability.md).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT", default=70 * 60)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -173,10 +181,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Redis redelivers an unacknowledged task after this many seconds (acks_late tasks).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 # Task state and progress live in our own BackgroundJob table, so no result backend is needed.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -185,6 +190,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A process running a job refreshes the job's updated_at this often; the fail-stale-jobs sweep
+# (every minute, below) fails a running job whose heartbeat stopped this long ago: its worker
+# died. So a killed worker's job is failed with a reason within about 3 minutes on any broker.
+JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=30.0)
+JOBS_RUNNING_STALE_AFTER_SECONDS = env.int("JOBS_RUNNING_STALE_AFTER_SECONDS", default=120)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
@@ -197,7 +207,8 @@ LOGGING = {
 # --- Beat schedule ----------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 CELERY_BEAT_SCHEDULE = {
-    "fail-stale-jobs": {"task": "plg_platform.tasks.fail_stale_jobs", "schedule": 600.0},
+    # Jobs whose worker died: failed with a reason within minutes (JOBS_* above).
+    "fail-stale-jobs": {"task": "plg_platform.tasks.fail_stale_jobs", "schedule": 60.0},
     # Experiments: merge SDK $exposure events, analyse each running experiment once its
     # workspace's analysis_interval_minutes has passed (checked every 5 minutes), and retry
     # webhook deliveries whose retry task was lost.

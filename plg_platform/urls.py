@@ -20,3 +20,6 @@ urlpatterns = [
     path("", include("experiments.results_urls")),
     path("", include("plg_platform.web_urls")),
 ]
+
+# A database that cannot be reached is a 503 with Retry-After here too, not a 500 page.
+handler500 = "plg_platform.exceptions.server_error"
