@@ -17,8 +17,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.hypothesis import CONNECTORS, hypothesis_part
 from experiments.assignment import condition_problem
+from experiments.hypothesis import CONNECTORS, hypothesis_part
 from experiments.models import (
     Experiment,
     ExperimentMetric,
