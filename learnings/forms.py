@@ -354,3 +354,15 @@ class ConcludeForm(PageForm):
         if len(variants) == 1:
             self.fields["variant"].initial = variants[0][0]
         self.fields["learned"].initial = verdict
+
+
+class SynonymsForm(PageForm):
+    """The workspace's search synonyms as text: one group a line, words separated by commas."""
+
+    synonyms = forms.CharField(
+        required=False,
+        label="Synonym groups",
+        help_text="One group a line, e.g. “annual, yearly”. A search for any word of a group "
+        "also finds the others. Hyphens need no synonym: “sign-up” already finds “signup”.",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+    )
