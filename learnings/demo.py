@@ -82,9 +82,9 @@ DEMO_KPI_SETTINGS: dict[str, Any] = {
 CHECKLIST_DESIGN = ExperimentDesign(
     key=ONBOARDING_CHECKLIST.key,
     name="Onboarding checklist",
-    hypothesis_change="Show new users a three-step onboarding checklist after signing up",
+    hypothesis_change="showing new users a three-step onboarding checklist after signing up",
     hypothesis_audience="every new user in their first week",
-    hypothesis_outcome="raise 7-day Aha (first document within 7 days, aha-7d) by 10 %+",
+    hypothesis_outcome="raise 7-day Aha (first document within 7 days, aha-7d) by 10% or more",
     hypothesis_evidence=(
         "interviews showed new users do not know where to start, and users who set "
         "up their workspace reach Aha far more often"
@@ -104,7 +104,7 @@ CHECKLIST_DESIGN = ExperimentDesign(
 TOOLBAR_DESIGN = ExperimentDesign(
     key=EDITOR_TOOLBAR.key,
     name="Compact editor toolbar",
-    hypothesis_change="Replace the editor's two-row toolbar with a compact one-row toolbar",
+    hypothesis_change="replacing the editor's two-row toolbar with a compact one-row toolbar",
     hypothesis_audience="every user from their first session",
     hypothesis_outcome="raise 7-day Aha (aha-7d)",
     hypothesis_evidence="session recordings showed new users hunting for buttons",

@@ -65,7 +65,7 @@ class LearningSearchForm(PageForm):
         required=False,
         max_length=500,
         label="Search learnings",
-        help_text='All words must match; "a phrase", or, -exclude.',
+        help_text='All words must match (else any, best first); "a phrase", or, -exclude.',
         widget=forms.TextInput(
             attrs={"type": "search", "placeholder": "e.g. onboarding checklist"}
         ),
