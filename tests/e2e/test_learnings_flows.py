@@ -331,8 +331,8 @@ def test_demo_hypothesis_reads_each_connecting_word_once(signed_in_page, owner, 
     page.goto(f"/experiments/{CHECKLIST_DESIGN.key}/")
     text = page.locator("main").inner_text()
     assert (
-        "We believe showing new users a three-step onboarding checklist after signing up for every new user in their first week will raise 7-day Aha"
-        in text
+        "We believe showing new users a three-step onboarding checklist after signing up "
+        "for every new user in their first week will raise 7-day Aha" in text
     )
     assert not re.search(r"\b(for|will|because)\s+\1\b", text, re.I), text
     shoot(page, "24-demo-hypothesis")
