@@ -84,6 +84,8 @@ def learnings_search(
     suggestion = ""
     if text.active and not matches.exists():
         suggestion = did_you_mean(workspace=workspace, query=query)
+        if suggestion and not _matching(workspace, suggestion, filters, areas)[2].exists():
+            suggestion = ""  # only offer a correction that finds something
         if text.can_widen:
             text, base, matches = _matching(workspace, query, filters, areas, any_word=True)
     sort = sort or ("relevance" if text.active else "date")

@@ -216,3 +216,12 @@ def _levenshtein(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return previous[-1]
+
+
+def test_a_correction_that_would_find_nothing_is_not_offered(workspace, library):
+    # "onbaording" alone would become "onboarding", but no learning has it with "annual".
+    assert did_you_mean(workspace=workspace, query="annual onbaording") == "annual onboarding"
+    page = learnings_search(workspace=workspace, query="annual onbaording")
+    assert page.suggestion == ""
+    assert page.match == ANY_WORD
+    assert {h.learning.title for h in page.hits} == {"Annual plan discount"}
