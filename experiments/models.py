@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from experiments.hypothesis import hypothesis_part
 from plg_platform.models import BackgroundJob, TimeStampedModel, Workspace
 
 
@@ -129,14 +130,19 @@ class Experiment(TimeStampedModel):
     @property
     def hypothesis(self) -> str:
         """The hypothesis as one sentence, from the template's parts."""
-        parts = [f"We believe {self.hypothesis_change.strip().rstrip('.')}"]
-        if self.hypothesis_audience:
-            parts.append(f"for {self.hypothesis_audience.strip()}")
-        if self.hypothesis_outcome:
-            parts.append(f"will {self.hypothesis_outcome.strip()}")
+        # Parts stored with their connecting word ("for new users") still read once.
+        change = hypothesis_part(self.hypothesis_change, "change").rstrip(".")
+        audience = hypothesis_part(self.hypothesis_audience, "audience")
+        outcome = hypothesis_part(self.hypothesis_outcome, "outcome")
+        evidence = hypothesis_part(self.hypothesis_evidence, "evidence").rstrip(".")
+        parts = [f"We believe {change}"]
+        if audience:
+            parts.append(f"for {audience}")
+        if outcome:
+            parts.append(f"will {outcome}")
         sentence = " ".join(parts)
-        if self.hypothesis_evidence:
-            sentence += f" because {self.hypothesis_evidence.strip().rstrip('.')}"
+        if evidence:
+            sentence += f" because {evidence}"
         return sentence + "."
 
 

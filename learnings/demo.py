@@ -86,11 +86,11 @@ DEMO_KPI_SETTINGS: dict[str, Any] = {
 CHECKLIST_DESIGN = ExperimentDesign(
     key=ONBOARDING_CHECKLIST.key,
     name="Onboarding checklist",
-    hypothesis_change="Show new users a three-step onboarding checklist after signing up",
-    hypothesis_audience="for every new user in their first week",
-    hypothesis_outcome="will raise 7-day Aha (first document within 7 days, aha-7d) by 10 %+",
+    hypothesis_change="showing new users a three-step onboarding checklist after signing up",
+    hypothesis_audience="every new user in their first week",
+    hypothesis_outcome="raise 7-day Aha (first document within 7 days, aha-7d) by 10% or more",
     hypothesis_evidence=(
-        "because interviews showed new users do not know where to start, and users who set "
+        "interviews showed new users do not know where to start, and users who set "
         "up their workspace reach Aha far more often"
     ),
     variants=(
@@ -108,10 +108,10 @@ CHECKLIST_DESIGN = ExperimentDesign(
 TOOLBAR_DESIGN = ExperimentDesign(
     key=EDITOR_TOOLBAR.key,
     name="Compact editor toolbar",
-    hypothesis_change="Replace the editor's two-row toolbar with a compact one-row toolbar",
-    hypothesis_audience="for every user from their first session",
-    hypothesis_outcome="will raise 7-day Aha (aha-7d)",
-    hypothesis_evidence="because session recordings showed new users hunting for buttons",
+    hypothesis_change="replacing the editor's two-row toolbar with a compact one-row toolbar",
+    hypothesis_audience="every user from their first session",
+    hypothesis_outcome="raise 7-day Aha (aha-7d)",
+    hypothesis_evidence="session recordings showed new users hunting for buttons",
     variants=(
         VariantSpec("control", 0.5, "Control", is_control=True),
         VariantSpec("compact", 0.5, "Compact toolbar"),

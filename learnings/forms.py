@@ -19,6 +19,7 @@ from experiments.models import Decision, FunnelStage
 from learnings.models import Effect, LoopStage, ProductArea, Source
 from learnings.search.faceted import SORTS
 from learnings.search.facets import FACETS, NONE, SearchFilters
+from learnings.services.from_experiment import LEARNED_MAX_CHARS
 from learnings.services.learnings import Attachment
 from plg_platform.web.forms import PageForm
 
@@ -64,7 +65,7 @@ class LearningSearchForm(PageForm):
         required=False,
         max_length=500,
         label="Search learnings",
-        help_text='All words must match; "a phrase", or, -exclude.',
+        help_text='All words must match (else any, best first); "a phrase", or, -exclude.',
         widget=forms.TextInput(
             attrs={"type": "search", "placeholder": "e.g. onboarding checklist"}
         ),
@@ -332,9 +333,36 @@ class ConcludeForm(PageForm):
         help_text="Why you decided this: the numbers, the guardrails, what else you weighed.",
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    learned = forms.CharField(
+        required=False,
+        max_length=LEARNED_MAX_CHARS,
+        label="What we learned",
+        help_text="The insight a teammate should find in a year: what this says about our users "
+        "or product, not only the numbers. It starts as the primary metric's verdict.",
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
 
-    def __init__(self, *args: Any, variants: Sequence[tuple[str, str]] = (), **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        variants: Sequence[tuple[str, str]] = (),
+        verdict: str = "",
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["variant"].choices = [("", "Choose a variant…"), *variants]
         if len(variants) == 1:
             self.fields["variant"].initial = variants[0][0]
+        self.fields["learned"].initial = verdict
+
+
+class SynonymsForm(PageForm):
+    """The workspace's search synonyms as text: one group a line, words separated by commas."""
+
+    synonyms = forms.CharField(
+        required=False,
+        label="Synonym groups",
+        help_text="One group a line, e.g. “annual, yearly”. A search for any word of a group "
+        "also finds the others. Hyphens need no synonym: “sign-up” already finds “signup”.",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+    )

@@ -218,3 +218,26 @@ class EffectOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dimension}: {self.previous or '—'} → {self.value or 'automatic'}"
+
+
+class SearchSynonyms(TimeStampedModel):
+    """A workspace's synonym groups for the learnings search, e.g. ``["annual", "yearly"]``.
+
+    No row means the defaults (``learnings.search.terms.DEFAULT_SYNONYMS``); a row, even with
+    no groups, is what the workspace's editors chose. Written by
+    ``learnings.services.synonyms``.
+    """
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="search_synonyms"
+    )
+    groups = models.JSONField(default=list, blank=True, help_text="[[term, term, ...], ...]")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name_plural = "search synonyms"
+
+    def __str__(self) -> str:
+        return f"{len(self.groups)} synonym groups"

@@ -3,7 +3,7 @@ experiment, which records its learning."""
 
 from django.urls import path
 
-from learnings.views import areas, conclude, insights, learning, search
+from learnings.views import areas, conclude, insights, learning, search, synonyms
 
 app_name = "learnings_web"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("learnings/meta-analysis", insights.meta, name="meta"),
     path("learnings/tried-before", insights.tried_before, name="tried-before"),
     path("learnings/areas/", areas.areas, name="areas"),
+    path("learnings/synonyms", synonyms.synonyms, name="synonyms"),
     path("learnings/areas/new", areas.area_create, name="area-create"),
     path("learnings/areas/<int:area_id>/rename", areas.area_rename, name="area-rename"),
     path("learnings/areas/<int:area_id>/merge", areas.area_merge, name="area-merge"),

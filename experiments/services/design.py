@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.assignment import condition_problem
+from experiments.hypothesis import CONNECTORS, hypothesis_part
 from experiments.models import (
     Experiment,
     ExperimentMetric,
@@ -101,6 +102,12 @@ class ExperimentDesign:
     planned_duration_days: int | None = None
     # Ids of the key results (outcomes) the experiment serves, same workspace only.
     key_results: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        # The template adds "for", "will", "because": a part that repeats it is stored without.
+        for part in CONNECTORS:
+            name = f"hypothesis_{part}"
+            object.__setattr__(self, name, hypothesis_part(getattr(self, name), part))
 
 
 # Fields copied verbatim onto the Experiment row.

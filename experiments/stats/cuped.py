@@ -2,7 +2,9 @@
 
 Deng, Xu, Kohavi & Walker (2013), "Improving the Sensitivity of Online Controlled Experiments by
 Utilizing Pre-Experiment Data": Ŷ_cv = Ȳ − θ(Z̄ − E Z), θ = Cov(Y, Z) / Var(Z), with θ pooled
-over all variants (as gbstats ``compute_theta``) so the adjustment cannot favour one arm.
+over all variants so the adjustment cannot favour one arm. gbstats (``compute_theta``) pools
+the control and one variant per comparison: identical with two arms; docs/statistics.md
+("CUPED") gives the measured difference with more.
 """
 
 from __future__ import annotations

@@ -1,10 +1,15 @@
 """Full-text matching, ranking and highlighting, one backend per database engine.
 
 The user's query reads like a web search on both engines: words are all required, ``"two
-words"`` is a phrase, ``or`` between words accepts either, ``-word`` excludes. PostgreSQL parses
-it with ``websearch_to_tsquery('english', …)``; for SQLite ``fts5_query`` builds the same
-thing as an FTS5 expression (the porter tokenizer stems both sides, so "onboard" matches
-"onboarding"). Highlights come back HTML-escaped with ``<mark>`` around the matched words.
+words"`` is a phrase, ``or`` between words accepts either, ``-word`` excludes. ``parse_query``
+splits it once; each term then also matches its compound/hyphen spellings and its synonyms
+(``learnings.search.terms``). With ``any_word`` every term is optional instead (ranked by how
+many match): the search falls back to that when requiring every word finds nothing.
+
+PostgreSQL builds the ``tsquery`` from ``phraseto_tsquery('english', …)`` per term joined with
+``||``, ``&&`` and ``!!``; for SQLite ``fts5_query`` builds the same thing as an FTS5
+expression. Both stem ("onboard" matches "onboarding"). Highlights come back HTML-escaped
+with ``<mark>`` around the matched words.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django.db.models import BooleanField, FloatField, QuerySet
 from django.db.models.expressions import Expression, RawSQL
 
 from learnings.search.index import FTS_TABLE, TABLE
+from learnings.search.terms import Expansion, TermExpander
 
 MARK_START, MARK_END = "\x02", "\x03"
 SNIPPET_CHARS = 240
@@ -122,13 +128,29 @@ class TextBackend(ABC):
     ``filter`` and ``rank`` work on any queryset of learnings, also inside subqueries.
     """
 
-    def __init__(self, query: str) -> None:
+    def __init__(
+        self, query: str, *, synonyms: Sequence[Sequence[str]] = (), any_word: bool = False
+    ) -> None:
         self.query = query
         self.parsed = parse_query(query)
+        self.any_word = any_word
+        expander = TermExpander(synonyms)
+        groups = expander.expand(self.parsed.groups)
+        if any_word and groups:
+            groups = (tuple(dict.fromkeys(term for group in groups for term in group)),)
+        self.groups: tuple[tuple[str, ...], ...] = groups
+        excluded = expander.expand([[term] for term in self.parsed.excluded])
+        self.excluded: tuple[str, ...] = tuple(dict.fromkeys(t for g in excluded for t in g))
+        self.expansions: list[Expansion] = expander.expansions(self.parsed.groups)
 
     @property
     def active(self) -> bool:
         return not self.parsed.is_empty
+
+    @property
+    def can_widen(self) -> bool:
+        """Whether an any-word search would differ (several required groups)."""
+        return not self.any_word and len(self.parsed.groups) > 1
 
     @abstractmethod
     def filter(self, queryset: QuerySet) -> QuerySet:
@@ -144,24 +166,41 @@ class TextBackend(ABC):
 
 
 class PostgresText(TextBackend):
-    """``websearch_to_tsquery`` against the generated ``search_vector`` (GIN index)."""
+    """A ``tsquery`` of phrases against the generated ``search_vector`` (GIN index)."""
 
-    _TSQUERY = "websearch_to_tsquery('english', %s)"
+    _PHRASE = "phraseto_tsquery('english', %s)"
     _TITLE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
     _SNIPPET_OPTIONS = (
         f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
         'ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "'
     )
 
-    def __init__(self, query: str) -> None:
-        super().__init__(query)
+    def __init__(
+        self, query: str, *, synonyms: Sequence[Sequence[str]] = (), any_word: bool = False
+    ) -> None:
+        super().__init__(query, synonyms=synonyms, any_word=any_word)
+        self._tsquery, self._params = self._build()
         if self.active:
             # PostgreSQL's own stop words may leave nothing of the query: then no text filter.
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT numnode({self._TSQUERY})", [query])
+                cursor.execute(f"SELECT numnode({self._tsquery})", self._params)
                 self._empty = cursor.fetchone()[0] == 0
         else:
             self._empty = True
+
+    def _build(self) -> tuple[str, list[str]]:
+        """The ``tsquery`` expression (our SQL, one placeholder per term) and its terms."""
+        params: list[str] = []
+
+        def any_of(terms: Sequence[str]) -> str:
+            params.extend(terms)
+            return "(" + " || ".join(self._PHRASE for _ in terms) + ")"
+
+        sql = " && ".join(any_of(group) for group in self.groups)
+        if self.excluded:
+            negated = "!!" + any_of(self.excluded)
+            sql = f"({sql}) && {negated}" if sql else negated
+        return sql or "''::tsquery", params
 
     @property
     def active(self) -> bool:
@@ -170,13 +209,13 @@ class PostgresText(TextBackend):
     def filter(self, queryset: QuerySet) -> QuerySet:
         return queryset.filter(
             OnLearningTable(
-                "{table}.search_vector @@ " + self._TSQUERY, [self.query], BooleanField()
+                "{table}.search_vector @@ (" + self._tsquery + ")", self._params, BooleanField()
             )
         )
 
     def rank(self) -> Expression:
         return OnLearningTable(
-            "ts_rank({table}.search_vector, " + self._TSQUERY + ")", [self.query], FloatField()
+            "ts_rank({table}.search_vector, " + self._tsquery + ")", self._params, FloatField()
         )
 
     def highlights(self, ids: Sequence[int]) -> dict[int, Highlight]:
@@ -186,10 +225,11 @@ class PostgresText(TextBackend):
             f"SELECT id, ts_headline('english', title, q, %s), "  # noqa: S608
             f"ts_headline('english', concat_ws(E'\\n', nullif(learned, ''), "
             f"nullif(hypothesis, ''), nullif(rationale, '')), q, %s) "
-            f"FROM {TABLE}, {self._TSQUERY} AS q WHERE id = ANY(%s)"
+            f"FROM {TABLE} CROSS JOIN (SELECT {self._tsquery} AS q) AS query WHERE id = ANY(%s)"
         )
+        params = [self._TITLE_OPTIONS, self._SNIPPET_OPTIONS, *self._params, list(ids)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self._TITLE_OPTIONS, self._SNIPPET_OPTIONS, self.query, list(ids)])
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         return {
             pk: Highlight(mark_to_html(title), mark_to_html(snippet, limit=SNIPPET_CHARS))
@@ -203,18 +243,20 @@ class SqliteText(TextBackend):
     _BM25 = f"bm25({FTS_TABLE}, 10.0, 4.0, 4.0, 2.0, 2.0)"
     _SNIPPET_COLUMNS = (2, 1, 3)  # learned, hypothesis, rationale: the first with a match
 
-    def __init__(self, query: str) -> None:
-        super().__init__(query)
-        self.required = fts5_query(self.parsed.groups) if self.parsed.groups else ""
-        self.excluded = fts5_query([self.parsed.excluded]) if self.parsed.excluded else ""
+    def __init__(
+        self, query: str, *, synonyms: Sequence[Sequence[str]] = (), any_word: bool = False
+    ) -> None:
+        super().__init__(query, synonyms=synonyms, any_word=any_word)
+        self.required = fts5_query(self.groups) if self.groups else ""
+        self.excluding = fts5_query([self.excluded]) if self.excluded else ""
 
     def filter(self, queryset: QuerySet) -> QuerySet:
         # Our identifiers only; the FTS5 expression is a bound parameter.
         match = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
         if self.required:
             queryset = queryset.filter(pk__in=RawSQL(match, [self.required]))  # noqa: S611
-        if self.excluded:
-            queryset = queryset.exclude(pk__in=RawSQL(match, [self.excluded]))  # noqa: S611
+        if self.excluding:
+            queryset = queryset.exclude(pk__in=RawSQL(match, [self.excluding]))  # noqa: S611
         return queryset
 
     def rank(self) -> Expression:
@@ -250,8 +292,9 @@ class SqliteText(TextBackend):
         return out
 
 
-def text_backend(query: str) -> TextBackend:
+def text_backend(
+    query: str, *, synonyms: Sequence[Sequence[str]] = (), any_word: bool = False
+) -> TextBackend:
     """Return the backend of the default database's engine for ``query``."""
-    if connection.vendor == "postgresql":
-        return PostgresText(query)
-    return SqliteText(query)
+    backend = PostgresText if connection.vendor == "postgresql" else SqliteText
+    return backend(query, synonyms=synonyms, any_word=any_word)

@@ -36,11 +36,13 @@ from learnings.services.learnings import (
     learning_search_text_refresh_one,
     quarter_of,
 )
-from plg_platform.errors import Conflict
+from plg_platform.errors import Conflict, ValidationFailed
 from plg_platform.models import Workspace
 from plg_platform.services.audit import audit_record
 
 NOT_CONCLUDED = "Only a concluded experiment leaves a learning (this one is {status})."
+LEARNED_MAX_CHARS = 5000
+LEARNED_TOO_LONG = f"What we learned is at most {LEARNED_MAX_CHARS:,} characters."
 
 
 @dataclass(frozen=True)
@@ -172,13 +174,19 @@ def learning_record_from_result(
     facts: ExperimentFacts,
     result: ResultSummary | None,
     actor: AbstractBaseUser | None,
+    learned: str = "",
 ) -> Learning:
     """Create or update the learning of the experiment ``facts`` describe.
 
     Refreshed every time: hypothesis, decision, rationale, the numbers, the outcome and the
     derived effects (an effect overridden by a person keeps its override). Filled only while
     blank, so people's edits stand: title, what we learned, funnel stage, product area, team.
+    ``learned``, when given (the insight the person concluding wrote), replaces what we
+    learned; otherwise a blank one gets the primary metric's verdict sentence.
     """
+    learned = learned.strip()
+    if len(learned) > LEARNED_MAX_CHARS:
+        raise ValidationFailed(LEARNED_TOO_LONG, field="learned")
     numbers = result_numbers(
         result=result, decision_variant=facts.decision_variant, alpha=facts.alpha
     )
@@ -196,7 +204,7 @@ def learning_record_from_result(
             author=actor if actor is not None and actor.is_authenticated else None,
         )
     learning.title = learning.title or facts.name
-    learning.learned = learning.learned or numbers.summary
+    learning.learned = learned or learning.learned or numbers.summary
     learning.hypothesis = facts.hypothesis
     learning.decision = facts.decision
     learning.decision_variant = facts.decision_variant
@@ -243,7 +251,7 @@ def learning_record_from_result(
 
 
 def learning_record_from_experiment(
-    *, experiment: Experiment, actor: AbstractBaseUser | None
+    *, experiment: Experiment, actor: AbstractBaseUser | None, learned: str = ""
 ) -> Learning:
     """Create or update the learning of a concluded experiment from its latest analysis.
 
@@ -258,4 +266,18 @@ def learning_record_from_experiment(
         facts=experiment_facts(experiment=experiment),
         result=experiment_result_summary(experiment=experiment),
         actor=actor,
+        learned=learned,
     )
+
+
+def experiment_verdict(*, experiment: Experiment, decision_variant: str = "") -> str:
+    """The primary metric's verdict sentence from the latest analysis ("" without one).
+
+    What the conclude dialog offers as the start of "what we learned".
+    """
+    numbers = result_numbers(
+        result=experiment_result_summary(experiment=experiment),
+        decision_variant=decision_variant,
+        alpha=experiment.alpha,
+    )
+    return numbers.summary

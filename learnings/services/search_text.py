@@ -1,7 +1,10 @@
-"""The extra text a learning is found by: its product-area path, tags, key results and team.
+"""The extra text a learning is found by: its product-area path, tags, key results and team,
+and the compounds of the hyphenated words in its own text.
 
 Titles, hypotheses, what we learned and rationales are indexed straight from their columns;
-this module keeps ``Learning.search_extra`` in step with the tags that live elsewhere.
+this module keeps ``Learning.search_extra`` in step with the tags that live elsewhere, and adds
+"signup" for a text that says "sign-up" so that either spelling finds it
+(``learnings.search.terms``).
 """
 
 from __future__ import annotations
@@ -11,16 +14,25 @@ from collections.abc import Iterable
 from django.db.models import Prefetch, QuerySet
 
 from learnings.models import Learning, LearningKeyResult, LearningTag
+from learnings.search.terms import compound_forms
 
 _BATCH = 500
 
 
 def learning_search_text(
-    *, area_path: str, team: str, tags: Iterable[str], key_results: Iterable[str], extra: str = ""
+    *,
+    area_path: str,
+    team: str,
+    tags: Iterable[str],
+    key_results: Iterable[str],
+    extra: str = "",
+    own_text: Iterable[str] = (),
 ) -> str:
-    """Return the text indexed beside the learning's own fields."""
+    """Return the text indexed beside the learning's own fields (``own_text``: those fields,
+    whose hyphenated words are added as compounds)."""
     parts = [area_path, team, *tags, *key_results, extra]
-    return "\n".join(part for part in parts if part)
+    compounds = compound_forms("\n".join([*parts, *own_text]))
+    return "\n".join([*(part for part in parts if part), *compounds])
 
 
 def _search_text_of(learning: Learning) -> str:
@@ -30,6 +42,7 @@ def _search_text_of(learning: Learning) -> str:
         tags=[tag.name for tag in learning.tag_links.all()],
         key_results=[kr.title for kr in learning.key_results.all()],
         extra=learning.experiment.key if learning.experiment else "",
+        own_text=(learning.title, learning.hypothesis, learning.learned, learning.rationale),
     )
 
 

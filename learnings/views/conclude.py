@@ -18,6 +18,7 @@ from experiments.services.lifecycle import experiment_conclude
 from learnings.forms import ConcludeForm
 from learnings.models import Learning
 from learnings.services import learning_record_from_experiment
+from learnings.services.from_experiment import experiment_verdict
 from learnings.views.base import is_htmx
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role
@@ -43,6 +44,7 @@ def conclude(request: HttpRequest, membership: Membership, key: str) -> HttpResp
     )
     variants = [(v.key, v.name or v.key) for v in experiment.variants.all() if not v.is_control]
     fragment = is_htmx(request)
+    concludable = experiment.status in CONCLUDABLE
     if request.method == "POST":
         form = ConcludeForm(request.POST, variants=variants)
         if form.is_valid():
@@ -58,8 +60,9 @@ def conclude(request: HttpRequest, membership: Membership, key: str) -> HttpResp
             except DomainError as error:
                 attach_errors(form, error)
             else:
-                learning = _learning_of(experiment) or learning_record_from_experiment(
-                    experiment=experiment, actor=request.user
+                # Safe to repeat after the hook: it stores the insight the person wrote.
+                learning = learning_record_from_experiment(
+                    experiment=experiment, actor=request.user, learned=data["learned"]
                 )
                 if fragment:
                     return render(
@@ -70,17 +73,18 @@ def conclude(request: HttpRequest, membership: Membership, key: str) -> HttpResp
                 messages.success(
                     request,
                     f"“{experiment.name}” is concluded ({experiment.get_decision_display()}). "
-                    "Its learning is recorded: add what you learned.",
+                    "Its learning is recorded with what you learned.",
                 )
                 return redirect("learnings_web:detail", learning_id=learning.pk)
     else:
-        form = ConcludeForm(variants=variants)
+        verdict = experiment_verdict(experiment=experiment) if concludable else ""
+        form = ConcludeForm(variants=variants, verdict=verdict)
     context = {
         "in_dialog": fragment,
         "form": form,
         "experiment": experiment,
-        "concludable": experiment.status in CONCLUDABLE,
-        "learning": None if experiment.status in CONCLUDABLE else _learning_of(experiment),
+        "concludable": concludable,
+        "learning": None if concludable else _learning_of(experiment),
     }
     template = "learnings/_conclude_form.html" if fragment else "learnings/conclude.html"
     return render(request, template, context)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from statistics import NormalDist
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +18,9 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from learnings.forms import MetaAnalysisForm, TriedBeforeForm, search_filters
-from learnings.models import AREA_SEPARATOR, Learning, ProductArea
+from learnings.meta_evidence import meta_evidence
+from learnings.models import AREA_SEPARATOR, Learning, ProductArea, Source
+from learnings.search.faceted import learnings_matching
 from learnings.search.facets import FACETS
 from learnings.selectors import GroupStats, meta_analysis
 from learnings.similarity import similar_learnings
@@ -25,6 +29,7 @@ from plg_platform.models import Membership, Workspace
 from plg_platform.web.pages import workspace_page
 
 SIMILAR_SHOWN = 5
+Z_95 = NormalDist().inv_cdf(0.975)
 WIN_COLOUR = "#1f7a3d"
 RAW_COLOUR = "#6b7a93"
 SHRUNK_COLOUR = "#2f54c8"
@@ -97,6 +102,18 @@ def meta(request: HttpRequest, membership: Membership) -> HttpResponse:
         for group in [*groups, result.total]
     ]
     shrinkage = result.shrinkage
+    evidence = meta_evidence(
+        experiments=result.total.experiments, wins=result.total.wins, method=method
+    )
+    few = (
+        []
+        if evidence.enough_for_win_rate
+        else _experiment_rows(
+            learnings_matching(workspace=membership.workspace, query=query, filters=filters)
+            .filter(source=Source.EXPERIMENT)
+            .select_related("experiment")[: evidence.experiments_needed]
+        )
+    )
     kept = request.GET.copy()
     for name in ("group_by", "method"):
         kept.pop(name, None)
@@ -127,6 +144,9 @@ def meta(request: HttpRequest, membership: Membership) -> HttpResponse:
                 axis="Cumulative lift of shipped experiments (Σ relative lift)",
             ),
             "chart_height": _chart_height(len(groups), 2),  # both charts, side by side
+            "evidence": evidence,
+            "win_interval": f"{_percent(evidence.win_low)}–{_percent(evidence.win_high)}",
+            "few": few,
             "method_name": shrinkage.method_name,
             "prior_mean": lift_text(shrinkage.prior_mean),
             "prior_sd": (
@@ -140,6 +160,19 @@ def meta(request: HttpRequest, membership: Membership) -> HttpResponse:
             + (f"?{kept.urlencode()}" if kept else ""),
         },
     )
+
+
+def _experiment_rows(learnings: Iterable[Learning]) -> list[dict[str, Any]]:
+    """The experiments themselves, while there are too few to add up meaningfully."""
+    rows = []
+    for learning in learnings:
+        interval = ""
+        if learning.impact is not None and learning.impact_se:
+            half = Z_95 * learning.impact_se
+            low, high = learning.impact - half, learning.impact + half
+            interval = f"{lift_text(low)} to {lift_text(high)}"
+        rows.append({"learning": learning, "lift": impact_text(learning), "interval": interval})
+    return rows
 
 
 def area_at_path(workspace: Workspace, text: str) -> ProductArea | None:

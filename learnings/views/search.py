@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from learnings.forms import LearningSearchForm, search_filters
 from learnings.models import AREA_SEPARATOR, Learning
-from learnings.search.faceted import FACETS, NONE, SearchHit, learnings_search
+from learnings.search.faceted import ANY_WORD, FACETS, NONE, SearchHit, learnings_search
 from learnings.views.base import impact_text
 from plg_platform.models import Membership, Role
 from plg_platform.web.pages import workspace_page
@@ -194,6 +194,11 @@ def learning_search(request: HttpRequest, membership: Membership) -> HttpRespons
             "export_md": reverse("learnings-md") + (f"?{selection}" if selection else ""),
             "meta_url": reverse("learnings_web:meta") + (f"?{selection}" if selection else ""),
             "searched": bool(text or filters.active),
+            "any_word": page.match == ANY_WORD,
+            "suggestion": page.suggestion,
+            "suggestion_url": "?" + _with(query, q=[page.suggestion]) if page.suggestion else "",
+            "expansions": page.expansions,
+            "library_size": Learning.objects.filter(workspace=membership.workspace).count(),
             "can_edit": membership.has_role(Role.EDITOR),
         },
     )

@@ -280,3 +280,157 @@ def test_learnings_search_fits_a_phone(phone_page, owner, shoot, make_metric):
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
         shoot(page, name)
+
+
+# --- Issue 13: wording, the insight, forgiving search, too-few meta-analysis ----------------
+
+
+def test_the_conclude_dialog_asks_what_we_learned_prefilled_with_the_verdict(
+    signed_in_page, owner, shoot
+):
+    page = signed_in_page
+    experiment = _analysed_running_experiment(owner.workspace)
+    verdict = ResultSnapshot.objects.get(experiment=experiment).outputs["metrics"][0][
+        "comparisons"
+    ][0]["summary"]
+    page.goto(f"/experiments/{experiment.key}/")
+    page.get_by_role("link", name="Conclude…").click()
+    dialog = page.get_by_role("dialog")
+    learned = dialog.get_by_label("What we learned")
+    expect(learned).to_have_value(verdict)
+    dialog.get_by_label("Ship a variant").check()
+    dialog.get_by_label("Rationale").fill("Aha up 15%, unsubscribes flat.")
+    insight = "Owners need a first step, not a tour: the checklist's first item did the work."
+    learned.fill(insight)
+    dialog.locator("#id_learned").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "22-conclude-what-we-learned.png"))
+    dialog.get_by_role("button", name="Conclude").click()
+    expect(dialog.locator("#recorded-insight")).to_have_text(insight)
+    dialog.get_by_role("link", name="Open the learning").click()
+    expect(page.locator("main")).to_contain_text(insight)
+    assert Learning.objects.get(experiment=experiment).learned == insight
+    shoot(page, "23-learning-with-insight")
+
+
+def test_demo_hypothesis_reads_each_connecting_word_once(signed_in_page, owner, shoot):
+    from learnings.demo import CHECKLIST_DESIGN
+
+    page = signed_in_page
+    for key in (
+        CHECKLIST_DESIGN.primary_metric,
+        *CHECKLIST_DESIGN.secondary_metrics,
+        *CHECKLIST_DESIGN.guardrail_metrics,
+    ):
+        metric_create(
+            workspace=owner.workspace,
+            key=key,
+            name=key,
+            spec={"type": "conversion", "event": key, "window_days": 7},
+        )
+    experiment_create(workspace=owner.workspace, design=CHECKLIST_DESIGN, actor=None)
+    page.goto(f"/experiments/{CHECKLIST_DESIGN.key}/")
+    text = page.locator("main").inner_text()
+    assert (
+        "We believe showing new users a three-step onboarding checklist after signing up "
+        "for every new user in their first week will raise 7-day Aha" in text
+    )
+    assert not re.search(r"\b(for|will|because)\s+\1\b", text, re.I), text
+    shoot(page, "24-demo-hypothesis")
+
+
+def _library(workspace):
+    from tests.learnings.test_learning_support import manual_learning
+
+    manual_learning(
+        workspace,
+        "Shorter signup form",
+        learned="Cutting the signup form from six fields to three raised completed signups.",
+        area="Acquisition › Signup",
+    )
+    manual_learning(
+        workspace,
+        "Social sign-up buttons",
+        learned="Google sign-up buttons doubled mobile registrations.",
+        area="Acquisition › Signup",
+    )
+    manual_learning(
+        workspace,
+        "Annual plan discount",
+        learned="Showing the annual price per month moved upgrades to the annual plan.",
+        area="Billing",
+    )
+
+
+def _search(page, words: str) -> None:
+    page.get_by_role("searchbox", name="Search learnings").fill(words)
+    page.get_by_role("button", name="Search").click()
+
+
+def test_search_forgives_hyphens_synonyms_questions_and_typos(signed_in_page, owner, shoot):
+    page = signed_in_page
+    _library(owner.workspace)
+    page.goto("/learnings/")
+
+    _search(page, "sign-up")
+    expect(
+        page.get_by_role("heading", name=re.compile("^2 learnings for “sign-up”"))
+    ).to_be_visible()
+
+    _search(page, "yearly")
+    expect(page.get_by_role("heading", name=re.compile("^1 learning for “yearly”"))).to_be_visible()
+    expect(page.locator("#expansions")).to_contain_text("annual (for “yearly”)")
+    expect(page.locator("ol.hits mark").first).to_have_text(re.compile("annual", re.I))
+    shoot(page, "25-search-synonym")
+
+    _search(page, "does a shorter signup form help")
+    expect(page.locator("#any-word")).to_contain_text("No learning has all of these words")
+    expect(page.locator("ol.hits li").first).to_contain_text("Shorter signup form")
+    shoot(page, "26-search-any-word")
+
+    _search(page, "anual discont")
+    expect(page.locator("#did-you-mean")).to_contain_text("Did you mean annual discount?")
+    expect(page.locator("#no-filters")).to_contain_text("with none found")
+    expect(page.locator("#nothing-found")).to_contain_text("among the 3 learnings")
+    expect(page.locator("main")).not_to_contain_text("Filters appear once the library has")
+    shoot(page, "27-search-did-you-mean")
+    page.locator("#did-you-mean").get_by_role("link").click()
+    expect(
+        page.get_by_role("heading", name=re.compile("^1 learning for “annual discount”"))
+    ).to_be_visible()
+
+    # Editors extend the synonyms; the search follows.
+    page.get_by_role("link", name="Search synonyms").click()
+    box = page.get_by_label("Synonym groups")
+    expect(box).to_have_value(re.compile("^annual, yearly$", re.M))
+    box.fill(box.input_value() + "\nsignup form, registration form, sign up flow")
+    page.get_by_role("button", name="Save synonyms").click()
+    expect(page.get_by_role("status")).to_contain_text("Synonyms saved")
+    shoot(page, "28-search-synonyms")
+    page.goto("/learnings/")
+    _search(page, '"sign up flow"')
+    expect(page.locator("ol.hits li").first).to_contain_text("Shorter signup form")
+
+
+def test_meta_analysis_of_one_experiment_says_what_it_needs(
+    signed_in_page, owner, shoot, make_metric
+):
+    page = signed_in_page
+    concluded_experiment(
+        owner.workspace,
+        make_metric,
+        key="checklist",
+        name="Onboarding checklist",
+        product_area="Onboarding",
+        results=[MetricResult("aha", "primary", (10000, 1000), (10000, 1010))],
+        decision="rollback",
+        concluded_at=at(2026, 2, 10),
+    )
+    page.goto("/learnings/meta-analysis")
+    expect(page.locator("#too-few")).to_contain_text(
+        "1 concluded experiment so far: too few for a win rate to mean something"
+    )
+    expect(page.locator("#too-few")).to_contain_text("0%–79%")
+    expect(page.locator("#too-few")).to_contain_text("about 12 experiments")
+    expect(page.locator("canvas")).to_have_count(0)
+    expect(page.locator("#few-table")).to_contain_text("Onboarding checklist")
+    shoot(page, "29-meta-analysis-one-experiment")
