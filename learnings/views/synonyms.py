@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from experiments.views.base import attach_errors, workspace_page
 from learnings.forms import SynonymsForm
 from learnings.search.synonyms import synonyms_are_default, synonyms_as_text, workspace_synonyms
 from learnings.search.terms import DEFAULT_SYNONYMS
@@ -16,6 +15,7 @@ from learnings.services.synonyms import search_synonyms_reset, search_synonyms_u
 from learnings.views.base import EDITORS_ONLY
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role
+from plg_platform.web.pages import attach_errors, workspace_page
 
 SAVED = "Synonyms saved: searches use them from now on."
 RESET = "Back to the default synonyms."

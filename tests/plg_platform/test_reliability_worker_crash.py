@@ -29,7 +29,7 @@ from plg_platform.models import BackgroundJob, JobStatus
 from plg_platform.services.jobs import WORKER_LOST_MESSAGE
 from tests.conftest import broker_available, require_or_skip
 from tests.experiments.test_exp_analysis_support import generate, planted_experiment
-from tests.outcomes.test_outcomes_tasks import _recent_events
+from tests.outcomes.support import recent_events
 from tests.worker import Worker, wait_for
 from tests.worker import test_database_url as database_url
 
@@ -187,7 +187,7 @@ def test_a_killed_kpi_recompute_is_failed_with_a_reason_and_a_rerun_gives_the_sa
     editor, tmp_path
 ):
     require_or_skip(broker_available(), "Celery broker")
-    today = _recent_events(editor.workspace, days=30)
+    today = recent_events(editor.workspace, days=30)
     period = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
     with _workers_on_a_private_queue(tmp_path) as workers:
         first = _start_worker(workers, tmp_path)
