@@ -1,4 +1,5 @@
-"""Django admin for operators: learnings, their tags and override history, the area taxonomy.
+"""Django admin for operators: learnings, their tags and override history, the area taxonomy,
+the search synonyms.
 
 Learnings and areas change through ``learnings.services`` (validation, cached paths, search
 text, audit trail), which an admin form would bypass; so these pages only show.
@@ -11,7 +12,14 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from learnings.models import EffectOverride, Learning, LearningKeyResult, LearningTag, ProductArea
+from learnings.models import (
+    EffectOverride,
+    Learning,
+    LearningKeyResult,
+    LearningTag,
+    ProductArea,
+    SearchSynonyms,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -84,3 +92,11 @@ class LearningTagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class LearningKeyResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["key_result_id", "title", "learning"]
     search_fields = ["title", "key_result_id"]
+
+
+@admin.register(SearchSynonyms)
+class SearchSynonymsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Shown only: editors change synonyms on the learnings' synonyms page (audited)."""
+
+    list_display = ["workspace", "updated_by", "updated_at"]
+    list_filter = ["workspace"]
