@@ -94,7 +94,7 @@ class KeyRateThrottle(BaseThrottle):
         auth = getattr(request, "auth", None)
         if isinstance(auth, ApiKey):
             scope = "ingestion" if auth.kind == ApiKeyKind.INGESTION else "api"
-            return scope, f"key{auth.pk}"
+            return scope, f"key{auth.digest[:32]}"  # never reused, unlike a primary key
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return "api", f"user{user.pk}"
