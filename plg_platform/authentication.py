@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -104,3 +106,23 @@ class IngestionKeyAuthentication(_KeyAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="ingestion"'
+
+
+class SignInLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for password sign-ins (settings: ``AXES_*``).
+
+    Every sign-in over HTTP (the login page, the admin) passes its request and is checked. A
+    call without a request (a test client's ``login``, a shell) has no address to count, so it
+    is left to the next backend instead of failing as axes' own backend does.
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: object,
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

@@ -115,7 +115,7 @@ LOGOUT_REDIRECT_URL = "login"
 # every attempt (the right password too) is refused with 429 until the cool-off has passed.
 # The pair (user, address) is locked, so nobody can lock a colleague out from elsewhere.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "plg_platform.authentication.SignInLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

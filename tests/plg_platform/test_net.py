@@ -107,3 +107,89 @@ def test_malformed_urls_are_refused_naming_the_field(url):
         url_validate_public(url, field="url")
 
     assert (refused.value.field, refused.value.message) == ("url", BAD_URL)
+
+
+def _self_signed(tmp_path, host: str):
+    """A certificate for ``host`` (and its key) written to PEM files."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_to_the_pinned_address_verifies_the_certificate_of_the_host_name(
+    tmp_path, monkeypatch, settings
+):
+    import ssl
+    import threading
+    import urllib.error
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from plg_platform.net import pinned_urlopen
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    cert_file, key_file = _self_signed(tmp_path, "localhost")
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # trust our certificate only
+        trusted = pinned_urlopen(
+            urllib.request.Request(f"https://localhost:{port}/hook", data=b"{}", method="POST"),
+            timeout=5,
+        )
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+        with pytest.raises(urllib.error.URLError) as untrusted:
+            pinned_urlopen(
+                urllib.request.Request(f"https://localhost:{port}/hook", data=b"{}"), timeout=5
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert trusted.status == 204
+    assert seen == [f"localhost:{port}"]
+    assert isinstance(untrusted.value.reason, ssl.SSLCertVerificationError)
