@@ -45,8 +45,9 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), _PERIODS[period.strip().lower()]
 
 
-def client_ip(request: HttpRequest | Request) -> str:
-    """The client's address: REMOTE_ADDR, or the address ``NUM_PROXIES`` proxies saw."""
+def client_ip(request: HttpRequest | Request) -> str | None:
+    """The client's address: REMOTE_ADDR, or the address ``NUM_PROXIES`` proxies saw; None
+    when the request has none (a test client's ``force_login``). Also django-axes' source."""
     meta = request.META
     proxies = getattr(settings, "NUM_PROXIES", 0) or 0
     forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
@@ -54,7 +55,7 @@ def client_ip(request: HttpRequest | Request) -> str:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
             return hops[-min(proxies, len(hops))]
-    return meta.get("REMOTE_ADDR", "") or "unknown"
+    return meta.get("REMOTE_ADDR") or None
 
 
 def _window(scope: str, ident: str) -> tuple[str, int, int, float] | None:
@@ -101,7 +102,7 @@ class KeyRateThrottle(BaseThrottle):
         client_key = getattr(view, "kwargs", {}).get("client_key")
         if client_key:
             return "sdk", _digest(client_key)
-        return "anon", client_ip(request)
+        return "anon", client_ip(request) or "unknown"
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         scope, ident = self.bucket(request, view)
@@ -132,7 +133,7 @@ def _sdk_key_check(request: Request, client_key: str) -> None:
 
 def auth_failures_check(request: HttpRequest | Request) -> None:
     """Raise ``Throttled`` when the client's address has sent too many wrong keys lately."""
-    window = _window(AUTH_FAILURE_SCOPE, client_ip(request))
+    window = _window(AUTH_FAILURE_SCOPE, client_ip(request) or "unknown")
     if window is None:
         return
     key, limit, _seconds, left = window
@@ -142,7 +143,7 @@ def auth_failures_check(request: HttpRequest | Request) -> None:
 
 def auth_failure_record(request: HttpRequest | Request) -> None:
     """Count one wrong key from the client's address."""
-    window = _window(AUTH_FAILURE_SCOPE, client_ip(request))
+    window = _window(AUTH_FAILURE_SCOPE, client_ip(request) or "unknown")
     if window is not None:
         key, _limit, seconds, _left = window
         _count(key, seconds)
