@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_PORT ?= 8000
+# The demo runs on your machine with Django's debug pages; nothing else turns DEBUG on.
+DEMO_ENV := DJANGO_DEBUG=1
 
 .PHONY: install demo test test-fast bench reliability lint format browser clean
 
@@ -13,9 +15,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# A local .env with DEBUG on and a random secret key, written once and never committed.
+# A local .env with a random secret key, written once and never committed. DEBUG stays off
+# unless asked for: `make demo` asks (DEMO_ENV below); a deployment never gets it by accident.
 .env:
-	$(PYTHON) -c "import secrets; print('DJANGO_DEBUG=1'); print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
+	$(PYTHON) -c "import secrets; print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
 
 install: $(STAMP) .env
 
@@ -30,11 +33,11 @@ browser:
 
 demo: install
 	mkdir -p var
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py collectstatic --no-input -v0
-	$(PY) manage.py load_demo --port $(DEMO_PORT)
+	$(DEMO_ENV) $(PY) manage.py migrate --no-input
+	$(DEMO_ENV) $(PY) manage.py collectstatic --no-input -v0
+	$(DEMO_ENV) $(PY) manage.py load_demo --port $(DEMO_PORT)
 	@echo "Starting web (http://127.0.0.1:$(DEMO_PORT)/), Celery worker and beat; Ctrl-C stops them."
-	DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
+	$(DEMO_ENV) DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
 
 test: install browser
 	mkdir -p var

@@ -7,6 +7,7 @@ from plg_platform.models import (
     AuditLog,
     BackgroundJob,
     Event,
+    Invitation,
     Membership,
     Person,
     Workspace,
@@ -30,6 +31,16 @@ class WorkspaceAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "workspace", "role"]
     list_filter = ["role", "workspace"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made and accepted in the app; operators look and may revoke."""
+
+    list_display = ["email", "workspace", "role", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["email"]
+    readonly_fields = ["token_digest", "accepted_at", "accepted_by", "invited_by"]
 
 
 @admin.register(ApiKey)

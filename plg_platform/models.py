@@ -1,10 +1,12 @@
-"""Platform-wide models: workspaces and their members, API keys, events and unit properties,
-the audit trail and background-job progress.
+"""Platform-wide models: workspaces, their members and invitations, API keys, events and unit
+properties, the audit trail and background-job progress.
 
 Every other object in the product belongs to a ``Workspace``; nothing is shared across them.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -54,6 +56,11 @@ class Membership(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    last_chosen_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the user last chose this workspace; sign-in lands in the latest.",
+    )
 
     class Meta:
         constraints = [
@@ -66,6 +73,65 @@ class Membership(TimeStampedModel):
     def has_role(self, role: str) -> bool:
         """Return whether this membership's role is at least ``role``."""
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class Invitation(TimeStampedModel):
+    """An invitation of an e-mail address into a workspace, pending until its invitee accepts.
+
+    The token in the link is stored only as its SHA-256 digest; it works once, until
+    ``expires_at``, unless revoked.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations_sent",
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations_accepted",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="invitation_accepted_or_revoked_not_both",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"
+
+    def status_at(self, now: datetime) -> InvitationStatus:
+        """Return whether the invitation is pending, accepted, revoked or expired at ``now``."""
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if now >= self.expires_at:
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
 
 
 class ApiKeyKind(models.TextChoices):

@@ -1,13 +1,15 @@
 """Which workspace a request acts in, and whether its role allows the method.
 
 A personal API token acts in its own workspace; a signed-in browser session acts in the
-workspace chosen with the switcher (kept in the session), falling back to the first one.
+workspace chosen with the switcher (kept in the session), falling back to the one the user
+chose last in any session (``Membership.last_chosen_at``), then to the first by name.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db.models import F
 from django.http import HttpRequest
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -46,8 +48,10 @@ def request_membership(request: Request | HttpRequest) -> Membership | None:
         chosen = raw.session.get(SESSION_WORKSPACE_KEY) if hasattr(raw, "session") else None
         if chosen is not None:
             membership = memberships.filter(workspace_id=chosen).first()
-        if membership is None:
-            membership = memberships.order_by("workspace__name", "workspace_id").first()
+        if membership is None:  # a new session: the workspace chosen last, else by name
+            membership = memberships.order_by(
+                F("last_chosen_at").desc(nulls_last=True), "workspace__name", "workspace_id"
+            ).first()
     raw._plg_membership = membership
     return membership
 

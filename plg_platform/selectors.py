@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from plg_platform.models import ApiKey, Event, Membership, Workspace
+from plg_platform.models import ApiKey, Event, Invitation, Membership, Workspace
 from plg_platform.services.ingestion import to_epoch_us
 
 
@@ -38,6 +38,20 @@ def api_keys_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
 
 def memberships_list(*, workspace: Workspace) -> QuerySet[Membership]:
     return Membership.objects.filter(workspace=workspace).select_related("user").order_by("id")
+
+
+def invitations_pending_list(*, workspace: Workspace, now: datetime) -> QuerySet[Invitation]:
+    """Invitations of the workspace not yet accepted, revoked or expired, newest first."""
+    return (
+        Invitation.objects.filter(
+            workspace=workspace,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+        )
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
+    )
 
 
 @dataclass(frozen=True)

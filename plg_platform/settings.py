@@ -5,6 +5,7 @@ Set ``DATABASE_URL`` and ``CELERY_BROKER_URL`` to run the same code on PostgreSQ
 Every variable is listed in ``.env.example``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "plg_platform",
     "metrics",
     "outcomes",
@@ -57,6 +59,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "plg_platform.urls"
@@ -109,6 +114,77 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Sign-in lockout: after AXES_FAILURE_LIMIT wrong passwords for one user from one address,
+# every attempt (the right password too) is refused with 429 until the cool-off has passed.
+# The pair (user, address) is locked, so nobody can lock a colleague out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "plg_platform.authentication.SignInLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "plg_platform.throttling.client_ip"
+# Lockouts are kept in axes' tables (admin: "Access attempts"); no log line per sign-in.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = env.bool("AXES_VERBOSE", default=False)
+# Invitations: how long an invitation link stays valid.
+INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
+# https://docs.djangoproject.com/en/5.2/topics/email/ (invitations are e-mailed when set)
+EMAIL_BACKEND = env.str(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
+# --- Security for deployment ------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# DJANGO_HTTPS=1 (served over HTTPS) turns on the HTTPS defaults below; each can be set alone.
+# `manage.py check --deploy` is clean with the variables listed in .env.example's production part.
+_HTTPS = env.bool("DJANGO_HTTPS", default=False)
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-ssl-redirect
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=_HTTPS)
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-secure
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=_HTTPS)
+# Opt-in, only behind a proxy that sets X-Forwarded-Proto itself (and strips the client's):
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies append to X-Forwarded-For in front of us. 0: the client address is
+# REMOTE_ADDR and X-Forwarded-For is ignored (a client could forge it). Used by the rate limits
+# and the sign-in lockout.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# Every script and style is served from our own static files; no CDN, no inline script.
+# Inline style attributes stay allowed (templates and Chart.js use them; scripts do not).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- Outgoing requests ------------------------------------------------------------------------
+# Webhooks go only to public addresses (plg_platform/net.py). Self-hosters whose receivers are
+# on an internal network set WEBHOOK_ALLOW_PRIVATE_TARGETS=1.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -138,6 +214,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "plg_platform.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # One bucket per key (or signed-in user, or SDK client key, or address when anonymous);
+    # limits in THROTTLE_RATES below. 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["plg_platform.throttling.KeyRateThrottle"],
+    "NUM_PROXIES": NUM_PROXIES,
+}
+# Requests per key and period ("N/s", "N/min", "N/h", "N/d"; "off" for none). The defaults
+# sit far above what the suite and `make bench` (about 30 batches of 1,000 events a second)
+# send; they stop a runaway client, not normal traffic. "auth_failure" counts wrong keys and
+# tokens per client address: past it, every key from that address gets 429 for the period.
+THROTTLE_RATES = {
+    "api": env.str("THROTTLE_RATE_API", default="3000/min"),
+    "ingestion": env.str("THROTTLE_RATE_INGESTION", default="200/s"),
+    "sdk": env.str("THROTTLE_RATE_SDK", default="3000/min"),
+    "anon": env.str("THROTTLE_RATE_ANON", default="600/min"),
+    "auth_failure": env.str("THROTTLE_RATE_AUTH_FAILURE", default="60/min"),
 }
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
@@ -195,6 +286,34 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # died. So a killed worker's job is failed with a reason within about 3 minutes on any broker.
 JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=30.0)
 JOBS_RUNNING_STALE_AFTER_SECONDS = env.int("JOBS_RUNNING_STALE_AFTER_SECONDS", default=120)
+
+# --- Cache (rate-limit counters) --------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/cache/
+# Redis when CACHE_URL or REDIS_URL names one, or when the Celery broker is Redis (same server
+# and database, keys prefixed "plg"); otherwise a file cache under var/cache, which every
+# gunicorn worker and process on the machine shares (a per-process memory cache would multiply
+# each limit by the number of workers). Another CACHE_URL: django-environ's cache URL syntax.
+_cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="")
+if not _cache_url and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    _cache_url = CELERY_BROKER_URL
+if _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "plg",
+        }
+    }
+elif _cache_url:
+    CACHES = {"default": environ.Env.cache_url_config(_cache_url)}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -23,6 +23,7 @@ from plg_platform.permissions import SESSION_WORKSPACE_KEY, request_membership
 from plg_platform.selectors import events_list, onboarding_checklist
 from plg_platform.services.ingestion import from_epoch_us
 from plg_platform.services.keys import api_key_create
+from plg_platform.services.workspaces import membership_choose
 
 # A sample small enough to write inside one request (about 30,000 events, 2-3 s on SQLite);
 # the full demo (5,000 users, 180 days, metrics and login) is ``make demo``.
@@ -86,6 +87,7 @@ def switch_workspace(request: HttpRequest) -> HttpResponse:
     ).first()
     if chosen is not None:
         request.session[SESSION_WORKSPACE_KEY] = chosen.workspace_id
+        membership_choose(membership=chosen)
     return redirect("home")
 
 

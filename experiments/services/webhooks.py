@@ -16,7 +16,8 @@ stays the same on every retry, so receivers can drop duplicates.
 Delivery. One ``WebhookDelivery`` per webhook and notification. An attempt first claims the
 delivery (a conditional update pushes ``next_attempt_at`` forward), so a retry task and the
 beat sweep never post it twice at once; a failure schedules the next attempt with exponential
-backoff, up to ``MAX_ATTEMPTS``. Redirects are not followed.
+backoff, up to ``MAX_ATTEMPTS``. Redirects are not followed. Only public addresses are
+posted to, checked when saved and at every attempt (``plg_platform.net``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from experiments.services.webhook_signing import (
 )
 from plg_platform.errors import ValidationFailed
 from plg_platform.models import Workspace
+from plg_platform.net import CONNECTION_FAILED, pinned_urlopen, url_validate_public
 from plg_platform.services.audit import audit_record
 
 DELIVERY_HEADER = "X-PLG-Delivery"
@@ -96,6 +98,7 @@ def _clean_events(events: list[str]) -> list[str]:
 def _check(webhook: Webhook) -> None:
     if not webhook.url.lower().startswith(("https://", "http://")):
         raise ValidationFailed(BAD_URL_SCHEME, field="url")
+    url_validate_public(webhook.url, field="url")
     try:
         webhook.full_clean(exclude=["secret_encrypted"])
     except ValidationError as error:
@@ -230,27 +233,18 @@ def webhook_deliveries_create(*, notification: Notification) -> list[WebhookDeli
     return deliveries
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Refuse redirects: a 3xx is a failed delivery, never a post to another address."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
     """POST; return (HTTP status or None, error text or "")."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
-        with _opener.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
+        with pinned_urlopen(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
             return response.status, ""
     except urllib.error.HTTPError as error:
         return error.code, f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        return None, f"{type(error).__name__}: {reason}"[:500]
+    except ValidationFailed as error:  # refused or unresolved: checked again at every attempt
+        return None, error.message
+    except (urllib.error.URLError, OSError, ValueError):
+        return None, CONNECTION_FAILED  # no detail: the answer must not map ports
 
 
 def backoff_seconds(attempts: int) -> float:

@@ -1,4 +1,4 @@
-"""Workspaces and memberships."""
+"""Workspaces and memberships (invitations, the only way in for others: ``invitations.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone as django_timezone
 from django.utils.text import slugify
 
 from plg_platform.errors import ValidationFailed
@@ -96,4 +97,11 @@ def membership_set(
         obj=membership,
         changes={"role": role, "user": user.get_username()},
     )
+    return membership
+
+
+def membership_choose(*, membership: Membership) -> Membership:
+    """Remember that the user chose this workspace: their next sign-in lands in it."""
+    membership.last_chosen_at = django_timezone.now()
+    membership.save(update_fields=["last_chosen_at", "updated_at"])
     return membership

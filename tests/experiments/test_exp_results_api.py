@@ -234,7 +234,8 @@ def test_notifications_list_filter_and_mark_read(viewer, outsider):
     assert all_read == {"marked": 1}
 
 
-def test_webhooks_crud_shows_the_secret_only_once(admin_actor, editor):
+def test_webhooks_crud_shows_the_secret_only_once(admin_actor, editor, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the receiver listens on 127.0.0.1
     client = admin_actor.client
     receiver = Receiver()
     try:

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from plg_platform.models import ApiKey, AuditLog, Membership, Role, Workspace
 from plg_platform.services.keys import key_digest
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -112,8 +113,18 @@ def test_admin_adds_a_member_with_a_role(admin_actor):
     response = admin_actor.client.post(
         "/api/v1/workspace/members/", {"email": "new@example.com", "role": "editor"}, format="json"
     )
-
+    # Adding is an invitation: the member joins, with the role, once they accept it.
     assert response.status_code == 201
+    assert response.json()["status"] == "invited"
+    assert not Membership.objects.filter(user__email="new@example.com").exists()
+    invitee = UserFactory(username="new@example.com")
+    client = APIClient()
+    client.force_authenticate(invitee)
+    token = response.json()["accept_url"].rstrip("/").rsplit("/", 1)[1]
+
+    accepted = client.post("/api/v1/invitations/accept", {"token": token}, format="json")
+
+    assert accepted.json() == {"workspace": admin_actor.workspace.slug, "role": "editor"}
     assert Membership.objects.get(user__email="new@example.com").role == Role.EDITOR
 
 

@@ -4,6 +4,7 @@
 //   [data-js-only]: hidden until this script runs.
 //   <dialog> filled by htmx opens as a modal; [data-close-dialog] closes it.
 //   <button data-confirm="…">: asks before the form is submitted.
+//   <select data-submit-on-change>: submits its form when changed.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -38,6 +39,8 @@
   showNames().forEach(sync);
   document.addEventListener("change", (event) => {
     if (event.target.matches("input[type=radio]") && showNames().has(event.target.name)) sync(event.target.name);
+    // <select data-submit-on-change>: submit its form (the workspace switcher); no inline handler under the CSP.
+    if (event.target.matches("[data-submit-on-change]") && event.target.form) event.target.form.submit();
   });
 
   // The design form's hypothesis, read back as the one sentence it will be stored as.
