@@ -6,6 +6,7 @@ Loaded from ``PlgPlatformConfig.ready`` so the schema names each scheme instead 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -37,3 +38,7 @@ class IngestionKeyScheme(OpenApiAuthenticationExtension):
                 "description": "Segment clients: the ingestion key as the user name.",
             },
         ]
+
+
+class ApiAutoSchema(AutoSchema):
+    pass
