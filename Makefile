@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test test-fast bench lint format browser clean
+.PHONY: install demo test test-fast bench lint format browser clean fuzz
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,3 +57,8 @@ format: install
 
 clean:
 	rm -rf var/broker var/test-*.sqlite3* .pytest_cache
+
+# Schemathesis over the whole API schema against a live local server (bounded examples).
+fuzz: install
+	mkdir -p var
+	$(PY) scripts/fuzz_api.py $(FUZZ_ARGS)

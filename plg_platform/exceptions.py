@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -51,7 +52,15 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return f"{field}: {messages[0]}" if field != "non_field_errors" else messages[0]
 
 
+VALUE_OUT_OF_RANGE = "A value is out of range for the database (e.g. an id beyond 64 bits)."
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OverflowError | DataError):
+        # An unbounded integer field passed a number the database cannot hold (SQLite raises
+        # OverflowError binding it, PostgreSQL DataError): the client's input, not our fault.
+        errors = {"non_field_errors": [VALUE_OUT_OF_RANGE]}
+        return Response({"detail": VALUE_OUT_OF_RANGE, "errors": errors}, status=400)
     if isinstance(exc, DomainError):
         errors = exc.as_errors()
         return Response({"detail": _summary(errors), "errors": errors}, status=exc.status_code)
