@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    WithJsonSchema,
 )
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
@@ -82,7 +83,13 @@ class EventInput(BaseModel):
     event: Name = Field(description="The event name, e.g. document_created.")
     distinct_id: Name = Field(description="The unit (user, account) the event belongs to.")
     timestamp: AwareDatetime = Field(description="When it happened: ISO 8601 with a time zone.")
-    insert_id: Name | None = Field(
+    insert_id: Annotated[
+        Name | None,
+        # OpenAPI 3.0 spells an optional string as nullable, not as JSON Schema's null type.
+        WithJsonSchema(
+            {"type": "string", "nullable": True, "minLength": 1, "maxLength": MAX_NAME_LENGTH}
+        ),
+    ] = Field(
         default=None, description="A client-chosen id; the same id is stored once per workspace."
     )
     properties: Properties = {}
