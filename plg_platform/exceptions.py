@@ -52,7 +52,9 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return f"{field}: {messages[0]}" if field != "non_field_errors" else messages[0]
 
 
-VALUE_OUT_OF_RANGE = "A value is out of range for the database (e.g. an id beyond 64 bits)."
+VALUE_OUT_OF_RANGE = (
+    "A value is out of range or cannot be stored by the database (e.g. an id beyond 64 bits)."
+)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
