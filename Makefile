@@ -7,7 +7,7 @@ DEMO_PORT ?= 8000
 # The demo runs on your machine with Django's debug pages; nothing else turns DEBUG on.
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: install demo test test-fast bench reliability lint format browser clean
+.PHONY: install demo test test-fast bench reliability lint format browser clean fuzz
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,3 +72,8 @@ format: install
 
 clean:
 	rm -rf var/broker var/test-*.sqlite3* .pytest_cache
+
+# Schemathesis over the whole API schema against a live local server (bounded examples).
+fuzz: install
+	mkdir -p var
+	$(PY) scripts/fuzz_api.py $(FUZZ_ARGS)

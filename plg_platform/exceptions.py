@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -102,7 +102,17 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return f"{field}: {messages[0]}" if field != "non_field_errors" else messages[0]
 
 
+VALUE_OUT_OF_RANGE = (
+    "A value is out of range or cannot be stored by the database (e.g. an id beyond 64 bits)."
+)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OverflowError | DataError):
+        # An unbounded integer field passed a number the database cannot hold (SQLite raises
+        # OverflowError binding it, PostgreSQL DataError): the client's input, not our fault.
+        errors = {"non_field_errors": [VALUE_OUT_OF_RANGE]}
+        return Response({"detail": VALUE_OUT_OF_RANGE, "errors": errors}, status=400)
     if isinstance(exc, DomainError):
         errors = exc.as_errors()
         return Response({"detail": _summary(errors), "errors": errors}, status=exc.status_code)

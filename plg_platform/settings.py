@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "plg_platform.middleware.CompressedBodyMiddleware",
+    "plg_platform.middleware.NulParameterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,7 +97,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # Take the write lock when a transaction begins: a deferred transaction that reads
+            # and then writes fails at once with "database is locked" (a 500) when another
+            # process writes meanwhile, instead of waiting up to the timeout.
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
@@ -209,9 +218,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["plg_platform.permissions.WorkspaceRolePermission"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "plg_platform.parsers.ApiJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "plg_platform.api.base.StrictLimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "plg_platform.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "plg_platform.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # One bucket per key (or signed-in user, or SDK client key, or address when anonymous);
@@ -249,6 +263,8 @@ SPECTACULAR_SETTINGS = {
 INGESTION_MAX_EVENTS_PER_BATCH = env.int("INGESTION_MAX_EVENTS_PER_BATCH", default=1000)
 INGESTION_MAX_BATCH_BYTES = env.int("INGESTION_MAX_BATCH_BYTES", default=5 * 1024 * 1024)
 INGESTION_MAX_FUTURE_SECONDS = env.int("INGESTION_MAX_FUTURE_SECONDS", default=24 * 3600)
+# A gzip/deflate body is expanded while streaming and refused (413) past this many bytes.
+REQUEST_MAX_DECOMPRESSED_BYTES = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # Django refuses bodies above this before our view sees them; keep it above the batch limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 

@@ -12,8 +12,10 @@ from rest_framework.views import APIView
 from plg_platform.api.base import WorkspaceAPIView
 from plg_platform.authentication import IngestionKeyAuthentication
 from plg_platform.errors import PayloadTooLarge, ValidationFailed
+from plg_platform.parsers import EventJSONParser
 from plg_platform.permissions import IsIngestionKey
 from plg_platform.selectors import events_list
+from plg_platform.services.event_input import EventBatchInput
 from plg_platform.services.ingestion import events_ingest, from_epoch_us
 
 BATCH_TOO_LARGE = "At most {limit} events per request; split the batch."
@@ -21,9 +23,9 @@ BODY_TOO_LARGE = "The request body is over {limit} bytes; split the batch."
 EVENTS_MUST_BE_LIST = "Expected a list of events under 'events'."
 
 
-def check_body_size(request: Request) -> None:
-    """Refuse bodies over the ingestion limit before parsing them."""
-    limit = settings.INGESTION_MAX_BATCH_BYTES
+def check_body_size(request: Request, limit: int) -> None:
+    """Refuse bodies over ``limit`` bytes before parsing them. A compressed body was expanded
+    (and cut at the request cap) by ``CompressedBodyMiddleware``, so this is its real size."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -32,22 +34,18 @@ def check_body_size(request: Request) -> None:
         raise PayloadTooLarge(BODY_TOO_LARGE.format(limit=limit), field="body")
 
 
-class EventInputSerializer(serializers.Serializer):
-    event = serializers.CharField(max_length=200)
-    distinct_id = serializers.CharField(max_length=200)
-    timestamp = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
-    insert_id = serializers.CharField(max_length=200, required=False)
-    properties = serializers.DictField(required=False)
-
-
-class BatchInputSerializer(serializers.Serializer):
-    events = EventInputSerializer(many=True)
+class RejectionSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the event in the request.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages by field path, e.g. properties.amount.",
+    )
 
 
 class BatchOutputSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
-    rejected = serializers.ListField(child=serializers.DictField())
+    rejected = RejectionSerializer(many=True)
 
 
 class EventBatchApi(APIView):
@@ -55,10 +53,11 @@ class EventBatchApi(APIView):
 
     authentication_classes = [IngestionKeyAuthentication]
     permission_classes = [IsIngestionKey]
+    parser_classes = [EventJSONParser]
 
-    @extend_schema(request=BatchInputSerializer, responses=BatchOutputSerializer, tags=["events"])
+    @extend_schema(request=EventBatchInput, responses=BatchOutputSerializer, tags=["events"])
     def post(self, request: Request) -> Response:
-        check_body_size(request)
+        check_body_size(request, settings.INGESTION_MAX_BATCH_BYTES)
         raw_events = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(raw_events, list):
             raise ValidationFailed(EVENTS_MUST_BE_LIST, field="events")

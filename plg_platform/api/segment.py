@@ -3,13 +3,8 @@ screen, group), authenticated the way Segment clients send their write key."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import zlib
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,38 +12,19 @@ from rest_framework.views import APIView
 from plg_platform.api.events import BATCH_TOO_LARGE, BatchOutputSerializer, check_body_size
 from plg_platform.authentication import IngestionKeyAuthentication
 from plg_platform.errors import PayloadTooLarge, ValidationFailed
+from plg_platform.parsers import EventJSONParser
 from plg_platform.permissions import IsIngestionKey
+from plg_platform.services.event_input import SEGMENT_MAX_BATCH_BYTES, SEGMENT_MAX_MESSAGE_BYTES
 from plg_platform.services.segment import segment_batch_ingest
 
 BATCH_MUST_BE_LIST = "Expected a list of messages under 'batch'."
-BAD_JSON = "The body is not valid JSON: {error}"
-
-
-class SegmentJSONParser(BaseParser):
-    """JSON, gzip-compressed or not (Segment clients may compress their batches)."""
-
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        from rest_framework.exceptions import ParseError
-
-        body = stream.read() if stream is not None else b""
-        request = (parser_context or {}).get("request")
-        if request is not None and request.META.get("HTTP_CONTENT_ENCODING", "") == "gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise ParseError(f"The body is not valid gzip: {exc}") from exc
-        try:
-            return json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(BAD_JSON.format(error=exc)) from exc
 
 
 class _SegmentApi(APIView):
     authentication_classes = [IngestionKeyAuthentication]
     permission_classes = [IsIngestionKey]
-    parser_classes = [SegmentJSONParser]
+    # JSON, gzip-compressed or not (CompressedBodyMiddleware expands it, capped).
+    parser_classes = [EventJSONParser]
     message_type: str | None = None
 
     def _messages(self, request: Request) -> list:
@@ -67,7 +43,8 @@ class _SegmentApi(APIView):
 
     @extend_schema(request=dict, responses=BatchOutputSerializer, tags=["segment"])
     def post(self, request: Request) -> Response:
-        check_body_size(request)
+        limit = SEGMENT_MAX_MESSAGE_BYTES if self.message_type else SEGMENT_MAX_BATCH_BYTES
+        check_body_size(request, limit)
         result = segment_batch_ingest(
             workspace=request.auth.workspace, messages=self._messages(request)
         )

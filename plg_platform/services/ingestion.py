@@ -12,76 +12,44 @@ earlier batch, or from a concurrent retry) is stored once and counted exactly.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NotRequired
+from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    StringConstraints,
-    TypeAdapter,
-    with_config,
-)
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
-from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from plg_platform.json_values import INVALID_UNICODE, NUL_CHARACTER
 from plg_platform.models import Event, Person, Workspace
+from plg_platform.services.event_input import EventInput, errors_by_field
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+__all__ = [
+    "EVENT_NOT_AN_OBJECT",
+    "INVALID_UNICODE",
+    "NUL_CHARACTER",
+    "TIMESTAMP_IN_FUTURE",
+    "EventInput",
+    "IngestResult",
+    "event_rows_store",
+    "events_ingest",
+    "events_store",
+    "validate_events",
+]
 
 TIMESTAMP_IN_FUTURE = "Timestamp is more than {hours} hours in the future."
 EVENT_NOT_AN_OBJECT = "Each event must be a JSON object."
-NUL_CHARACTER = "Text must not contain the NUL character (\\u0000)."
-INVALID_UNICODE = "Text must be valid Unicode (a lone surrogate such as \\ud800 is not)."
-PROPERTIES_NOT_JSON = "Properties must hold JSON values only: {error}"
 
-# A JSON-escaped NUL (an odd number of backslashes before ``u0000``); an escaped backslash
-# followed by the letters ``u0000`` is ordinary text. PostgreSQL stores neither NUL in text nor
-# ``\u0000`` in jsonb, and no database stores a lone surrogate, so such events are refused up
-# front, by index, instead of failing the whole batch.
-_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 EventRow = tuple[str, str, int, str | None, dict[str, Any]]
 """A validated event as stored: name, distinct id, epoch microseconds, insert id, properties."""
 
-
-class EventInput(BaseModel):
-    """One event built in Python (exposures, demo data), for ``events_store``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event: Name
-    distinct_id: Name
-    timestamp: AwareDatetime
-    insert_id: Name | None = None
-    properties: dict[str, Any] = {}
-
-
-@with_config(ConfigDict(extra="forbid"))
-class EventFields(TypedDict):
-    """One event as clients send it. The same fields and rules as ``EventInput`` (a test keeps
-    them equal), validated into plain dicts: building no model instances makes a batch of
-    1,000 several times cheaper to validate. Unknown fields are refused, so typos are not
-    silent."""
-
-    event: Name
-    distinct_id: Name
-    timestamp: AwareDatetime
-    insert_id: NotRequired[Name | None]
-    properties: NotRequired[dict[str, Any]]
-
-
 # One validator call for a whole batch: pydantic's core walks the list without a Python loop.
-_EVENT = TypeAdapter(EventFields)
-_EVENT_LIST = TypeAdapter(list[EventFields])
+_EVENT_LIST = TypeAdapter(list[EventInput])
 
 
 @dataclass
@@ -122,13 +90,14 @@ def properties_json(properties: Mapping[str, Any]) -> str:
         return json.dumps(properties, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _errors_by_field(exc: PydanticValidationError) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors():
-        loc = ".".join(str(part) for part in error["loc"]) or "event"
-        message = "Unknown field." if error["type"] == "extra_forbidden" else error["msg"]
-        errors.setdefault(loc, []).append(message)
-    return errors
+def _row(event: EventInput) -> EventRow:
+    return (
+        event.event,
+        event.distinct_id,
+        to_epoch_us(event.timestamp),
+        event.insert_id,
+        event.properties,
+    )
 
 
 def _validate_objects(
@@ -137,72 +106,16 @@ def _validate_objects(
     """Validate the batch in one call; if anything is invalid, go event by event for the
     per-index errors (the rare path)."""
     try:
-        checked = list(
-            zip(
-                (index for index, _ in objects),
-                _EVENT_LIST.validate_python([raw for _, raw in objects]),
-                strict=True,
-            )
-        )
+        events = _EVENT_LIST.validate_python([raw for _, raw in objects])
     except PydanticValidationError:
         checked = []
         for index, raw in objects:
             try:
-                checked.append((index, _EVENT.validate_python(raw)))
+                checked.append((index, _row(EventInput.model_validate(raw))))
             except PydanticValidationError as exc:
-                rejected.append({"index": index, "errors": _errors_by_field(exc)})
-    return [
-        (
-            index,
-            (
-                e["event"],
-                e["distinct_id"],
-                to_epoch_us(e["timestamp"]),
-                e.get("insert_id"),
-                e.get("properties", {}),
-            ),
-        )
-        for index, e in checked
-    ]
-
-
-def _text_error(text: str) -> str | None:
-    if "\x00" in text:
-        return NUL_CHARACTER
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return INVALID_UNICODE
-    return None
-
-
-def _storage_errors(row: EventRow) -> dict[str, list[str]]:
-    """Errors that only the database would find: NUL characters, lone surrogates, property
-    values that are not JSON."""
-    event, distinct_id, _, insert_id, properties = row
-    errors: dict[str, list[str]] = {}
-    for name, value in (("event", event), ("distinct_id", distinct_id), ("insert_id", insert_id)):
-        if value is not None and (error := _text_error(value)):
-            errors[name] = [error]
-    try:
-        text = properties_json(properties)
-    except (TypeError, ValueError) as exc:
-        errors["properties"] = [PROPERTIES_NOT_JSON.format(error=exc)]
-    else:
-        error = NUL_CHARACTER if _ESCAPED_NUL.search(text) else _text_error(text)
-        if error is not None:
-            errors["properties"] = [error]
-    return errors
-
-
-def _passes_storage_screen(rows: list[EventRow]) -> bool:
-    """Cheap screen of a whole batch: one serialisation and one substring search (orjson also
-    refuses lone surrogates and non-JSON values). Only a batch that fails it is checked event
-    by event."""
-    try:
-        return b"\\u0000" not in orjson.dumps(rows)
-    except TypeError:
-        return False
+                rejected.append({"index": index, "errors": errors_by_field(exc)})
+        return checked
+    return [(index, _row(event)) for (index, _), event in zip(objects, events, strict=True)]
 
 
 def validate_events(
@@ -218,15 +131,12 @@ def validate_events(
         else:
             rejected.append({"index": index, "errors": {"event": [EVENT_NOT_AN_OBJECT]}})
     checked = _validate_objects(objects, rejected)
-    screened = _passes_storage_screen([row for _, row in checked])
     valid: list[tuple[int, EventRow]] = []
     for index, row in checked:
         if row[2] > horizon_us:
             hours = settings.INGESTION_MAX_FUTURE_SECONDS // 3600
             message = TIMESTAMP_IN_FUTURE.format(hours=hours)
             rejected.append({"index": index, "errors": {"timestamp": [message]}})
-        elif not screened and (errors := _storage_errors(row)):
-            rejected.append({"index": index, "errors": errors})
         else:
             valid.append((index, row))
     rejected.sort(key=lambda r: r["index"])

@@ -11,9 +11,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.db import transaction
+from pydantic import ValidationError as PydanticValidationError
 
 from plg_platform.models import Workspace
+from plg_platform.services.event_input import (
+    MESSAGE_TOO_LARGE,
+    NAME,
+    SEGMENT_MAX_MESSAGE_BYTES,
+    TRAITS,
+    errors_by_field,
+)
 from plg_platform.services.ingestion import (
     IngestResult,
     event_rows_store,
@@ -32,14 +41,50 @@ def _distinct_id(message: Mapping[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
+def _group_id(message: Mapping[str, Any]) -> str | None:
+    value = message.get("groupId")
+    return None if value is None else str(value)
+
+
+def _size_error(message: Mapping[str, Any]) -> str | None:
+    """Segment refuses messages over 32 kB of JSON; so do we, per message."""
+    try:
+        size = len(orjson.dumps(message))
+    except TypeError:  # too deep or not JSON for orjson: the property rules name the problem
+        return None
+    if size > SEGMENT_MAX_MESSAGE_BYTES:
+        return MESSAGE_TOO_LARGE.format(limit=SEGMENT_MAX_MESSAGE_BYTES, size=size)
+    return None
+
+
+def _traits(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """The message's traits (and ids) checked by the same rules as events and properties."""
+    errors: dict[str, list[str]] = {}
+    ids = [("userId", _distinct_id(message))]
+    if message.get("type") == "group":
+        ids.append(("groupId", _group_id(message)))
+    for name, value in ids:
+        try:
+            NAME.validate_python(value)
+        except PydanticValidationError as exc:
+            errors.update(errors_by_field(exc, prefix=name))
+    try:
+        traits = TRAITS.validate_python(message.get("traits") or {})
+    except PydanticValidationError as exc:
+        errors.update(errors_by_field(exc, prefix="traits"))
+    return (None, errors) if errors else (traits, {})
+
+
 def _event_from(message: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
     kind = message.get("type")
     if kind == "track":
         name = message.get("event")
     else:
         name = PAGE_EVENT if kind == "page" else SCREEN_EVENT
-    properties = dict(message.get("properties") or {})
-    if kind in ("page", "screen") and message.get("name"):
+    properties = message.get("properties") or {}
+    if isinstance(properties, Mapping):  # anything else is refused by EventInput, by field
+        properties = dict(properties)
+    if kind in ("page", "screen") and message.get("name") and isinstance(properties, dict):
         properties.setdefault("name", message["name"])
     return {
         "event": name,
@@ -69,14 +114,19 @@ def segment_batch_ingest(
             result.rejected.append({"index": index, "errors": {"type": [error]}})
         elif distinct_id is None:
             result.rejected.append({"index": index, "errors": {"userId": [MISSING_ID]}})
-        elif kind == "identify":
-            traits.append((distinct_id, dict(message.get("traits") or {})))
-            result.accepted += 1
-        elif kind == "group":
-            group_traits = {f"account_{k}": v for k, v in (message.get("traits") or {}).items()}
-            traits.append(
-                (distinct_id, {"account_id": str(message.get("groupId")), **group_traits})
-            )
+        elif (size_error := _size_error(message)) is not None:
+            result.rejected.append({"index": index, "errors": {"message": [size_error]}})
+        elif kind in ("identify", "group"):
+            message_traits, errors = _traits(message)
+            if message_traits is None:
+                result.rejected.append({"index": index, "errors": errors})
+                continue
+            if kind == "group":
+                message_traits = {
+                    "account_id": _group_id(message),
+                    **{f"account_{k}": v for k, v in message_traits.items()},
+                }
+            traits.append((distinct_id, message_traits))
             result.accepted += 1
         else:
             events.append((index, _event_from(message, now=now)))

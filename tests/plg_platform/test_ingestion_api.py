@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test import override_settings
-from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework.test import APIClient
 
+from plg_platform.json_values import MAX_EVENT_NUMBER
 from plg_platform.models import ApiKeyKind, Event
+from plg_platform.services.event_input import errors_by_field
 from plg_platform.services.ingestion import (
     INVALID_UNICODE,
     NUL_CHARACTER,
-    EventFields,
     EventInput,
     events_ingest,
     to_epoch_us,
@@ -206,7 +206,9 @@ def test_full_batch_of_a_thousand_events_is_accepted(ingestion_client, workspace
 
 def test_property_values_keep_every_json_type_exactly(ingestion_client, workspace):
     properties = {
-        "big": 2**70,  # beyond 64 bits: valid JSON, stored exactly
+        # The largest magnitude stored (larger is refused: see test_ingestion_numbers.py).
+        "big": MAX_EVENT_NUMBER,
+        "small": -MAX_EVENT_NUMBER,
         "ratio": 0.1,
         "whole_float": 2.0,
         "nothing": None,
@@ -250,9 +252,9 @@ def test_text_a_database_cannot_store_is_rejected_by_field_and_the_rest_is_kept(
     assert list(rejected.pop(4)) == ["event"]  # pydantic refuses it already, in its own words
     assert rejected == {
         1: {"distinct_id": [NUL_CHARACTER]},
-        2: {"properties": [NUL_CHARACTER]},
-        3: {"properties": [NUL_CHARACTER]},
-        5: {"properties": [INVALID_UNICODE]},
+        2: {"properties.title": [NUL_CHARACTER]},
+        3: {"properties.key\\u0000": [NUL_CHARACTER]},
+        5: {"properties.emoji_half": [INVALID_UNICODE]},
     }
     assert set(Event.objects.values_list("insert_id", flat=True)) == {"ins-0", "ins-6"}
 
@@ -296,7 +298,7 @@ def test_property_values_that_are_not_json_are_rejected_naming_properties(worksp
 
     assert result.accepted == 1
     assert [r["index"] for r in result.rejected] == [1]
-    assert list(result.rejected[0]["errors"]) == ["properties"]
+    assert list(result.rejected[0]["errors"]) == ["properties.when"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -338,22 +340,17 @@ def test_concurrent_retries_of_one_batch_store_and_accept_each_event_once(worksp
         {"insert_id": 7},
     ],
 )
-def test_batch_validation_has_the_same_fields_and_rules_as_event_input(overrides):
-    """``EventFields`` (batches) and ``EventInput`` (Python callers) must never drift apart."""
+def test_batch_validation_has_the_same_fields_and_rules_as_event_input(overrides, workspace):
+    """The batch API validates with ``EventInput`` itself: the same verdict and the same
+    messages by field as Python callers get."""
     raw = _event(0, **overrides)
+    try:
+        EventInput.model_validate(raw)
+        expected = []
+    except PydanticValidationError as exc:
+        expected = [{"index": 0, "errors": errors_by_field(exc)}]
 
-    def outcome(validate):
-        try:
-            return "valid", validate(raw)
-        except PydanticValidationError as exc:
-            return "invalid", [(e["loc"], e["type"]) for e in exc.errors()]
+    result = events_ingest(workspace=workspace, raw_events=[raw])
 
-    as_model = outcome(lambda r: EventInput.model_validate(r).model_dump())
-    as_fields = outcome(
-        lambda r: {
-            "insert_id": None,
-            "properties": {},
-            **TypeAdapter(EventFields).validate_python(r),
-        }
-    )
-    assert as_fields == as_model
+    assert result.rejected == expected
+    assert result.accepted == (0 if expected else 1)

@@ -162,6 +162,6 @@ def test_rejections_after_identify_messages_keep_their_batch_index(workspace):
     body = client.post("/v1/batch", {"batch": batch}, format="json").json()
 
     assert (body["accepted"], body["duplicates"]) == (2, 1)
-    assert body["rejected"] == [{"index": 2, "errors": {"properties": [NUL_CHARACTER]}}]
+    assert body["rejected"] == [{"index": 2, "errors": {"properties.note": [NUL_CHARACTER]}}]
     assert Event.objects.filter(workspace=workspace).count() == 1
     assert Person.objects.get(workspace=workspace, distinct_id="u").properties == {"plan": "pro"}
