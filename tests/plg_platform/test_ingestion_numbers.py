@@ -15,13 +15,13 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from outcomes.services.metrics import metric_create
 from rest_framework.test import APIClient
 
 from experiments.models import Exposure, Phase
-from experiments.services.analysis import experiment_analyze
+from experiments.services.analysis.run import experiment_analyze
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from experiments.services.lifecycle import experiment_start
+from metrics.services import metric_create
 from plg_platform.json_values import MAX_EVENT_NUMBER, NUMBER_OUT_OF_RANGE
 from plg_platform.models import ApiKeyKind, Event, Person
 from plg_platform.services.ingestion import events_ingest, to_epoch_us
@@ -181,8 +181,8 @@ def test_an_experiment_analysis_over_the_property_works_after_a_poisoned_batch(
         experiment=experiment, cutoff=SIGNUP_DAY + timedelta(days=8), sync_exposures=False
     )
 
-    entry = next(m for m in computed.outputs["metrics"] if m["key"] == "revenue")
-    means = {v["variant"]: v["value"] for v in entry["variants"]}
+    entry = next(m for m in computed.outputs.metrics if m.key == "revenue")
+    means = {v.variant: v.value for v in entry.variants}
     assert means == pytest.approx({k: sum(a) / len(a) for k, a in amounts.items()}, rel=1e-9)
 
 
