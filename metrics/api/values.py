@@ -37,6 +37,12 @@ class SeriesPointSerializer(serializers.Serializer):
     ci_high = serializers.FloatField(allow_null=True)
 
 
+class MetricValuesOutputSerializer(serializers.Serializer):
+    metric = serializers.CharField(help_text="The metric's key.")
+    interval = serializers.ChoiceField(choices=["day", "week"])
+    results = SeriesPointSerializer(many=True, help_text="One point per cohort period.")
+
+
 class MetricValuesApi(WorkspaceAPIView):
     @extend_schema(
         parameters=[
@@ -45,7 +51,7 @@ class MetricValuesApi(WorkspaceAPIView):
             OpenApiParameter("interval", str, enum=["day", "week"]),
             OpenApiParameter("start_event", str, description="Event that starts a unit's window"),
         ],
-        responses=SeriesPointSerializer(many=True),
+        responses=MetricValuesOutputSerializer,
         tags=["metrics"],
     )
     def get(self, request: Request, key: str) -> Response:

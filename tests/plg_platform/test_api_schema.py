@@ -159,3 +159,20 @@ def test_a_bounded_schemathesis_pass_finds_no_server_error(live_server, tmp_path
         assert figures["test_cases"] > figures["operations"]
         tested += figures["operations"]
     assert tested == sum(1 for _ in _operations(schema))
+
+
+def test_metric_values_are_described_as_the_object_they_are(schema, workspace):
+    from metrics.services import metric_create
+
+    actor = make_actor(workspace, Role.ADMIN)
+    metric_create(
+        workspace=workspace,
+        key="docs",
+        name="Documents in 7 days",
+        spec={"type": "count", "event": "doc", "window_days": 7},
+    )
+    body = _ok_schema(schema, "/api/v1/metrics/{key}/values", "GET")
+    actual = actor.client.get("/api/v1/metrics/docs/values")
+    assert actual.status_code == 200
+    assert set(body["properties"]) == set(actual.json()) == {"metric", "interval", "results"}
+    assert body["properties"]["results"]["type"] == "array"
