@@ -17,6 +17,10 @@ from plg_platform.errors import Conflict, ValidationFailed
 from plg_platform.models import BackgroundJob, JobStatus, Workspace
 from plg_platform.services.audit import audit_record
 from plg_platform.services.jobs import job_create, job_fail, job_progress, job_start, job_succeed
+from plg_platform.services.queue import task_enqueue_on_commit
+
+# The name ``outcomes/kpis/tasks.py`` registers the recompute task under.
+RECOMPUTE_TASK = "outcomes.tasks.recompute_kpis"
 
 RECOMPUTE_JOB_KIND = "kpi_recompute"
 MAX_RECOMPUTE_DAYS = 731
@@ -59,8 +63,8 @@ def kpi_recompute_request(
     actor: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> BackgroundJob:
-    """Validate a recompute of [date_from, date_to] and create its job (the caller enqueues
-    the task on commit). One recompute per workspace at a time."""
+    """Validate a recompute of [date_from, date_to], create its job and queue the task once
+    the transaction commits. One recompute per workspace at a time."""
     now = now or timezone.now()
     _recompute_range(workspace, date_from, date_to, now)
     running = kpi_recompute_running(workspace=workspace)
@@ -79,6 +83,7 @@ def kpi_recompute_request(
         obj=job,
         changes={"from": date_from.isoformat(), "to": date_to.isoformat()},
     )
+    task_enqueue_on_commit(RECOMPUTE_TASK, args=[job.pk])
     return job
 
 

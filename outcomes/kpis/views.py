@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -45,7 +44,6 @@ from outcomes.kpis.selectors import (
     pqls_list,
 )
 from outcomes.kpis.settings import kpi_settings_update
-from outcomes.kpis.tasks import recompute_kpis
 from outcomes.presentation import EDITORS_ONLY, format_value, workspace_page
 from plg_platform.clock import local_today
 from plg_platform.errors import DomainError, NotFound
@@ -237,7 +235,6 @@ def kpi_recompute(request: HttpRequest, membership: Membership) -> HttpResponse:
         except DomainError as error:
             attach_errors(form, error, {"from": "date_from", "to": "date_to"})
         else:
-            transaction.on_commit(lambda: recompute_kpis.delay(job.pk))
             messages.info(
                 request,
                 RECOMPUTE_QUEUED.format(

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -13,7 +12,6 @@ from rest_framework.response import Response
 
 from outcomes.kpis.recompute import kpi_recompute_request
 from outcomes.kpis.selectors import job_get
-from outcomes.kpis.tasks import recompute_kpis
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView
 from plg_platform.api.jobs import BackgroundJobOutputSerializer
 
@@ -49,7 +47,6 @@ class KpiRecomputeApi(WorkspaceAPIView):
             date_to=data["to"],
             actor=request.user,
         )
-        transaction.on_commit(lambda: recompute_kpis.delay(job.pk))
         return Response(
             {
                 "job_id": job.pk,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -26,10 +25,10 @@ from outcomes.okrs.selectors import (
 from outcomes.okrs.services.key_results import (
     key_result_create,
     key_result_delete,
+    key_result_measure_request,
     key_result_set_baseline,
     key_result_update,
 )
-from outcomes.okrs.tasks import compute_key_result_check_in
 from plg_platform.api.base import StrictSerializer, WorkspaceAPIView, validated_query
 from plg_platform.clock import local_today
 
@@ -161,7 +160,7 @@ class KeyResultListApi(WorkspaceAPIView):
             baseline_reason=data["baseline_reason"],
             actor=request.user,
         )
-        transaction.on_commit(lambda: compute_key_result_check_in.delay(key_result.pk))
+        key_result_measure_request(key_result=key_result)
         summary = key_result_summary(key_result=key_result, today=local_today(self.workspace))
         return Response(summary_data(summary), status=status.HTTP_201_CREATED)
 

@@ -25,6 +25,10 @@ from outcomes.okrs.services.lookups import (
 from plg_platform.clock import local_today
 from plg_platform.errors import ValidationFailed
 from plg_platform.services.audit import audit_record
+from plg_platform.services.queue import task_enqueue_on_commit
+
+# The name ``outcomes/okrs/tasks.py`` registers the computed check-in task under.
+CHECK_IN_TASK = "outcomes.tasks.compute_key_result_check_in"
 
 SEGMENT_INCOMPLETE = "Give both the segment property and its value, or neither."
 BAD_PROPERTY = "Property names use letters, digits, '_', '-' or '$' (at most 100 characters)."
@@ -231,3 +235,9 @@ def key_result_delete(*, key_result: KeyResult, actor: AbstractBaseUser | None =
         changes={"title": key_result.title, "metric": key_result.metric.key},
     )
     key_result.delete()
+
+
+def key_result_measure_request(*, key_result: KeyResult) -> None:
+    """Queue today's computed check-in of ``key_result`` (the scheduled task's work, on
+    demand) once the current transaction commits."""
+    task_enqueue_on_commit(CHECK_IN_TASK, args=[key_result.pk])

@@ -5,7 +5,6 @@ on its page (a check-in, a baseline change, an initiative, "Measure now").
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,10 +27,10 @@ from outcomes.okrs.selectors import (
 from outcomes.okrs.services.check_ins import check_in_create
 from outcomes.okrs.services.initiatives import initiative_create
 from outcomes.okrs.services.key_results import (
+    key_result_measure_request,
     key_result_set_baseline,
     key_result_update,
 )
-from outcomes.okrs.tasks import compute_key_result_check_in
 from outcomes.okrs.views.objectives import board_url
 from outcomes.presentation import (
     chart_json,
@@ -244,6 +243,6 @@ def key_result_measure(
 ) -> HttpResponse:
     """Queue today's computed check-in (the scheduled task's work, on demand)."""
     key_result = _key_result_or_404(membership.workspace, key_result_id)
-    transaction.on_commit(lambda: compute_key_result_check_in.delay(key_result.pk))
+    key_result_measure_request(key_result=key_result)
     messages.info(request, MEASURING.format(title=key_result.title))
     return redirect("outcomes_web:key-result", key_result_id=key_result.pk)
