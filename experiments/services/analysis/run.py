@@ -105,11 +105,12 @@ def experiment_analyze(
 ) -> ComputedAnalysis:
     """Analyse the experiment's current (or last) phase with data up to ``cutoff`` (now).
 
-    Merges newly received ``$exposure`` events first, so a refresh sees every settled exposure.
+    Merges newly received ``$exposure`` events first, those still settling included, so a
+    refresh right after exposures arrive analyses them.
     """
     if sync_exposures:
         on_progress(0.05, "Merging new exposures")
-        exposures_sync_from_events(experiment=experiment)
+        exposures_sync_from_events(experiment=experiment, include_settling=True)
     cutoff = cutoff or timezone.now().replace(microsecond=0)
     plan = analysis_plan(experiment=experiment, cutoff=cutoff)
     settings = analysis_settings(experiment)
