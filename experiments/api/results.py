@@ -194,6 +194,25 @@ class PendingJobSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class DecisionSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="ship | roll_back | keep_running | inconclusive")
+    label = serializers.CharField()
+    reason = serializers.CharField(help_text="Why, with the numbers it rests on.")
+
+
+class MaturitySerializer(serializers.Serializer):
+    units_exposed = serializers.IntegerField(help_text="Units of the phase that saw a variant.")
+    units_matured = serializers.IntegerField(
+        help_text="Of those, units whose primary-metric window has passed (they count)."
+    )
+    maturity_days = serializers.IntegerField()
+    first_exposed_at = serializers.DateTimeField(allow_null=True)
+    first_result_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the earliest-exposed units mature: the first result."
+    )
+    all_matured_at = serializers.DateTimeField(allow_null=True)
+
+
 class ResultsOutputSerializer(serializers.Serializer):
     experiment = serializers.CharField(source="experiment_key")
     name = serializers.CharField(source="experiment_name")
@@ -215,6 +234,14 @@ class ResultsOutputSerializer(serializers.Serializer):
     segments = SegmentBreakdownSerializer(many=True)
     health = HealthSerializer()
     pending = PendingJobSerializer(allow_null=True)
+    decision = DecisionSerializer(allow_null=True, help_text="None before the first analysis.")
+    maturity = MaturitySerializer(
+        allow_null=True, help_text="Exposed and matured units (at the cut-off, or now)."
+    )
+    variant_names = serializers.DictField(
+        child=serializers.CharField(), help_text="Variant key → name."
+    )
+    finished = serializers.BooleanField(help_text="Stopped or concluded: no more data comes.")
 
     def to_representation(self, instance: ExperimentResults) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -9,10 +9,19 @@ import pytest
 from django.utils import timezone
 
 from experiments.models import Experiment, Exposure
-from experiments.services.analysis.run import experiment_analyze
+from experiments.result_selectors import experiment_results
+from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.exposures import EXPOSURE_EVENT
-from plg_platform.services.ingestion import events_ingest
-from tests.experiments.test_exp_analysis_support import generate, planted_experiment
+from experiments.services.lifecycle import experiment_conclude
+from experiments.stats.summaries import format_p_value
+from plg_platform.services.ingestion import events_ingest, from_epoch_us, to_epoch_us
+from tests.experiments.test_exp_analysis_support import (
+    CUTOFF,
+    DAY_US,
+    T0,
+    generate,
+    planted_experiment,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +56,104 @@ def test_a_refresh_right_after_exposures_arrive_analyses_them(workspace):
     assert exposed == {"control": 3, "treatment": 2}
     # The watermark did not pass events that may still be settling.
     assert Experiment.objects.get(pk=experiment.pk).exposures_synced_through_event_id == 0
+
+
+def _store(experiment, cutoff):
+    computed = experiment_analyze(experiment=experiment, cutoff=cutoff, sync_exposures=False)
+    return snapshot_store(experiment=experiment, computed=computed, run_seconds=0.1)
+
+
+def test_a_clear_win_decides_ship_and_no_banner_says_keep_collecting(workspace):
+    """The planted +30% lift is decisive, though the data cannot yet detect the planned 5%:
+    the decision is "ship", with the lift and p-value, and no "keep collecting" banner."""
+    data = generate(units_per_variant=(1500, 1500), activation_lift=0.3)
+    experiment = planted_experiment(workspace, data, planned_mde=0.05)
+
+    _store(experiment, CUTOFF)
+    results = experiment_results(experiment=experiment)
+
+    primary = next(m for m in results.metrics if m.role == "primary")
+    (comparison,) = primary.comparisons
+    assert comparison.verdict == "win"
+    assert results.health.power.too_little_data  # the check still says so, as a fact
+    assert [b.check for b in results.banners if b.check == "power"] == []
+    assert results.decision.action == "ship"
+    assert results.decision.label == "Ship"
+    assert f"{comparison.effect * 100:+.1f}%" in results.decision.reason
+    assert format_p_value(comparison.p_value) + " (Holm-adjusted)" in results.decision.reason
+
+
+def test_a_sample_ratio_mismatch_makes_the_decision_inconclusive(workspace):
+    data = generate(units_per_variant=(1500, 1100), seed=3)
+    experiment = planted_experiment(workspace, data)
+
+    _store(experiment, CUTOFF)
+    results = experiment_results(experiment=experiment)
+
+    assert results.health.srm.flag
+    assert results.decision.action == "inconclusive"
+    assert f"p = {results.health.srm.p_value:.2g}" in results.decision.reason
+
+
+def test_an_underpowered_flat_result_says_keep_running_then_inconclusive_once_concluded(
+    workspace,
+):
+    data = generate(units_per_variant=(300, 300), activation_lift=0.0, seed=5)
+    experiment = planted_experiment(workspace, data, planned_mde=0.05)
+    _store(experiment, CUTOFF)
+
+    running = experiment_results(experiment=experiment)
+    assert running.decision.action == "keep_running"
+    assert "keep collecting" in running.decision.reason
+    assert "not enough evidence yet" in running.verdict
+
+    experiment_conclude(
+        experiment=experiment, decision="rollback", rationale="Flat.", actor=None
+    )
+    concluded = experiment_results(experiment=Experiment.objects.get(pk=experiment.pk))
+    assert concluded.finished
+    assert concluded.decision.action == "inconclusive"
+    assert "yet" not in concluded.verdict
+    assert "yet" not in concluded.decision.reason
+    assert [b for b in concluded.banners if b.check == "power"] == []
+
+
+def test_new_experiments_report_units_exposed_matured_and_when_the_first_result_is_ready(
+    workspace,
+):
+    """Two days in, with a 7-day metric: every unit is exposed, none matured, and the first
+    result is ready 7 days after the first exposure; the counts match a brute-force count."""
+    data = generate(units_per_variant=(400, 400))
+    experiment = planted_experiment(workspace, data)
+    cutoff = T0 + timedelta(days=2)
+
+    _store(experiment, cutoff)
+    results = experiment_results(experiment=experiment)
+
+    cutoff_us = to_epoch_us(cutoff)
+    exposed = int((data.exposed_us < cutoff_us).sum())  # exposures exist up to day 10
+    maturity = results.maturity
+    assert maturity.units_exposed == len(data.unit)  # the phase's exposures, as stored
+    assert maturity.units_matured == int((data.exposed_us + 7 * DAY_US <= cutoff_us).sum()) == 0
+    first = int(data.exposed_us.min())
+    assert maturity.first_exposed_at == from_epoch_us(first)
+    assert maturity.first_result_at == from_epoch_us(first + 7 * DAY_US)
+    assert maturity.all_matured_at == from_epoch_us(int(data.exposed_us.max()) + 7 * DAY_US)
+    assert results.decision.action == "keep_running"
+    assert exposed > 0
+
+    later = CUTOFF
+    _store(experiment, later)
+    grown = experiment_results(experiment=experiment).maturity
+    assert grown.units_matured == int((data.exposed_us + 7 * DAY_US <= to_epoch_us(later)).sum())
+
+
+def test_before_any_analysis_maturity_is_counted_live(workspace):
+    data = generate(units_per_variant=(50, 50))
+    experiment = planted_experiment(workspace, data)
+
+    results = experiment_results(experiment=experiment)
+
+    assert results.snapshot_id is None
+    assert results.maturity.units_exposed == 100
+    assert results.maturity.units_matured == 100  # planted in January 2026: long matured

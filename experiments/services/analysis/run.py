@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.contracts import AnalysisOutputs, Health
-from experiments.models import Experiment, PendingAnalysis, ResultSnapshot
+from experiments.models import Experiment, PendingAnalysis, Phase, ResultSnapshot
+from experiments.result_selectors import exposure_maturity
 from experiments.services.alerts import alerts_for_snapshot
 from experiments.services.analysis.health import SRM_THRESHOLD, experiment_health
 from experiments.services.analysis.inputs import (
@@ -31,9 +32,9 @@ from experiments.services.analysis.inputs import (
 )
 from experiments.services.analysis.locks import analysis_mutex
 from experiments.services.analysis.outputs import analysis_outputs, inputs_json
-from experiments.services.analysis.verdict import results_verdict
 from experiments.services.exposures import exposures_sync_from_events
 from experiments.stats import ENGINE_VERSION, AnalysisSettings
+from experiments.verdicts import results_verdict
 from plg_platform.models import BackgroundJob, JobStatus
 from plg_platform.services.jobs import job_fail, job_progress, job_start, job_succeed
 
@@ -127,13 +128,25 @@ def experiment_analyze(
     health = experiment_health(
         experiment=experiment, plan=plan, inputs=inputs, outputs=outputs, settings=settings
     )
+    maturity = exposure_maturity(
+        phase=Phase.objects.get(pk=plan.phase_id),
+        maturity_days=_maturity_days(plan),
+        cutoff=plan.cutoff,
+    )
     return ComputedAnalysis(
         plan=plan,
         settings=_settings_json(experiment, plan, settings),
         inputs=inputs_json(plan, inputs),
-        outputs=outputs.with_verdict(results_verdict(outputs, health)),
+        outputs=outputs.with_verdict(results_verdict(outputs, health)).with_maturity(maturity),
         health=health,
     )
+
+
+def _maturity_days(plan: AnalysisPlan) -> int:
+    """The primary metric's window: when a unit counts for the headline result."""
+    primary = next((m for m in plan.metrics if m.role == "primary"), None)
+    metrics = (primary,) if primary is not None else plan.metrics
+    return max((m.definition.maturity_days for m in metrics), default=0)
 
 
 @transaction.atomic
