@@ -107,9 +107,7 @@ def test_an_underpowered_flat_result_says_keep_running_then_inconclusive_once_co
     assert "keep collecting" in running.decision.reason
     assert "not enough evidence yet" in running.verdict
 
-    experiment_conclude(
-        experiment=experiment, decision="rollback", rationale="Flat.", actor=None
-    )
+    experiment_conclude(experiment=experiment, decision="rollback", rationale="Flat.", actor=None)
     concluded = experiment_results(experiment=Experiment.objects.get(pk=experiment.pk))
     assert concluded.finished
     assert concluded.decision.action == "inconclusive"

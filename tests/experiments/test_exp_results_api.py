@@ -163,9 +163,10 @@ def test_results_say_what_to_do_and_how_many_units_count(editor):
     metric = next(m for m in body["metrics"] if m["role"] == "primary")
     assert sum(v["units"] for v in metric["variants"]) == matured
     assert body["decision"]["action"] in ("ship", "keep_running")
-    assert body["decision"]["label"] == {"ship": "Ship", "keep_running": "Keep running"}[
-        body["decision"]["action"]
-    ]
+    assert (
+        body["decision"]["label"]
+        == {"ship": "Ship", "keep_running": "Keep running"}[body["decision"]["action"]]
+    )
     assert body["variant_names"] == {"control": "Control", "treatment": "Treatment"}
     assert body["finished"] is False
     for old_field in ("verdict", "banners", "metrics", "forest", "history", "health", "pending"):
