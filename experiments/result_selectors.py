@@ -303,7 +303,7 @@ def experiment_results(
         )
     outputs = AnalysisOutputs.from_json(snapshot.outputs)
     health = Health.from_json(snapshot.health)
-    decision = results_decision(outputs, health, finished=finished)
+    decision = results_decision(outputs, health, finished=finished, names=names)
     banners = health.banners
     if finished or decision.action in (SHIP, ROLL_BACK):
         # "Too little data, keep collecting" would contradict the decision (older snapshots

@@ -161,7 +161,11 @@ def _decision(action: str, reason: str) -> ResultsDecision:
 
 
 def results_decision(
-    outputs: AnalysisOutputs, health: Health, *, finished: bool = False
+    outputs: AnalysisOutputs,
+    health: Health,
+    *,
+    finished: bool = False,
+    names: dict[str, str] | None = None,
 ) -> ResultsDecision:
     """One decision for the experiment, from the same checks the banners show: an SRM makes it
     inconclusive, a harmed guardrail or a worse primary metric a roll-back, a better primary
@@ -172,7 +176,8 @@ def results_decision(
     if harmed:
         r = harmed[0]
         p = format_p_value(r.p_value) if r.p_value is not None else "p unknown"
-        reason = DECIDE_HARM.format(variant=r.variant, metric=r.name, harm=r.harm or 0.0, p=p)
+        variant = (names or {}).get(r.variant, r.variant)
+        reason = DECIDE_HARM.format(variant=variant, metric=r.name, harm=r.harm or 0.0, p=p)
         return _decision(ROLL_BACK, reason)
     primary = outputs.primary
     comparisons = [c for c in (primary.comparisons if primary else ()) if c.ok]
@@ -183,11 +188,13 @@ def results_decision(
         exposed = maturity.units_exposed if maturity else 0
         matured = maturity.units_matured if maturity else 0
         return _decision(KEEP_RUNNING, DECIDE_NO_DATA.format(units=matured, exposed=exposed))
-    control = outputs.control or "control"
+    label = (names or {}).get
+    control_key = outputs.control or "control"
+    control = label(control_key, control_key)
 
-    def names(c: ComparisonResult) -> dict[str, str]:
+    def wording(c: ComparisonResult) -> dict[str, str]:
         return {
-            "variant": c.variant,
+            "variant": label(c.variant, c.variant),
             "control": control,
             "metric": primary.name,
             "effect": _effect(c),
@@ -197,21 +204,21 @@ def results_decision(
     losses = [c for c in comparisons if c.verdict == "loss"]
     wins = sorted((c for c in comparisons if c.verdict == "win"), key=lambda c: -(c.effect or 0))
     if wins and not losses:
-        return _decision(SHIP, DECIDE_WIN.format(**names(wins[0])))
+        return _decision(SHIP, DECIDE_WIN.format(**wording(wins[0])))
     if losses:
-        return _decision(ROLL_BACK, DECIDE_LOSS.format(**names(losses[0])))
+        return _decision(ROLL_BACK, DECIDE_LOSS.format(**wording(losses[0])))
     if all(c.verdict == "flat" for c in comparisons):
-        return _decision(INCONCLUSIVE, DECIDE_FLAT.format(**names(comparisons[0])))
+        return _decision(INCONCLUSIVE, DECIDE_FLAT.format(**wording(comparisons[0])))
     first = comparisons[0]
     if finished:
-        return _decision(INCONCLUSIVE, DECIDE_UNDECIDED_FINISHED.format(**names(first)))
+        return _decision(INCONCLUSIVE, DECIDE_UNDECIDED_FINISHED.format(**wording(first)))
     power = health.power
     if power is not None and power.too_little_data and power.detectable_effect is not None:
         reason = DECIDE_UNDERPOWERED.format(
-            detectable=power.detectable_effect, planned=power.planned_mde or 0.0, **names(first)
+            detectable=power.detectable_effect, planned=power.planned_mde or 0.0, **wording(first)
         )
         return _decision(KEEP_RUNNING, reason)
     if power is not None and power.planned_mde and power.detectable_effect is not None:
-        reason = DECIDE_POWERED.format(planned=power.planned_mde, **names(first))
+        reason = DECIDE_POWERED.format(planned=power.planned_mde, **wording(first))
         return _decision(INCONCLUSIVE, reason)
-    return _decision(KEEP_RUNNING, DECIDE_UNDECIDED.format(**names(first)))
+    return _decision(KEEP_RUNNING, DECIDE_UNDECIDED.format(**wording(first)))
