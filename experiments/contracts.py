@@ -227,6 +227,47 @@ class SkippedMetric:
 
 
 @dataclass(frozen=True)
+class CumulativePoint:
+    """Lift of one metric × treatment variant over the units first exposed up to ``day`` (UTC),
+    with the data of the snapshot's cut-off: one point of "lift over time".
+
+    ``units_exposed`` and ``units_matured`` are cumulative, over the control and the variant;
+    ``exposed_on_day`` counts the units of both first exposed that day.
+    """
+
+    metric: str
+    variant: str
+    day: str  # ISO date
+    units_exposed: int
+    units_matured: int
+    exposed_on_day: int
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float | None
+    significant: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CumulativePoint:
+        return cls(
+            metric=data["metric"],
+            variant=data["variant"],
+            day=data["day"],
+            units_exposed=int(data["units_exposed"]),
+            units_matured=int(data["units_matured"]),
+            exposed_on_day=int(data["exposed_on_day"]),
+            effect=_float(data.get("effect")),
+            ci_low=_float(data.get("ci_low")),
+            ci_high=_float(data.get("ci_high")),
+            ci_level=_float(data.get("ci_level")),
+            significant=bool(data.get("significant", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Maturity:
     """How far the phase's exposed units are from counting: a unit counts once its primary
     metric's window (``maturity_days``) has passed by the cut-off.
@@ -294,6 +335,7 @@ class AnalysisOutputs:
     skipped_metrics: tuple[SkippedMetric, ...] = ()
     verdict: str = ""
     maturity: Maturity | None = None  # None in snapshots stored before it existed
+    cumulative: tuple[CumulativePoint, ...] = ()  # lift by day of first exposure
 
     @property
     def primary(self) -> MetricResult | None:
@@ -321,6 +363,7 @@ class AnalysisOutputs:
             ),
             verdict=data.get("verdict", ""),
             maturity=Maturity.from_json(data.get("maturity")),
+            cumulative=tuple(CumulativePoint.from_json(p) for p in data.get("cumulative", ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -339,6 +382,8 @@ class AnalysisOutputs:
         }
         if self.maturity is not None:
             out["maturity"] = self.maturity.to_json()
+        if self.cumulative:
+            out["cumulative"] = [p.to_json() for p in self.cumulative]
         return out
 
     def with_verdict(self, verdict: str) -> AnalysisOutputs:
@@ -346,6 +391,9 @@ class AnalysisOutputs:
 
     def with_maturity(self, maturity: Maturity) -> AnalysisOutputs:
         return replace(self, maturity=maturity)
+
+    def with_cumulative(self, cumulative: tuple[CumulativePoint, ...]) -> AnalysisOutputs:
+        return replace(self, cumulative=cumulative)
 
 
 # --- Health checks -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils import timezone
 from experiments.contracts import (
     AnalysisOutputs,
     Banner,
+    CumulativePoint,
     Health,
     Maturity,
     MetricResult,
@@ -138,6 +139,7 @@ class ExperimentResults:
     maturity: Maturity | None = None
     variant_names: dict[str, str] = field(default_factory=dict)
     finished: bool = False
+    cumulative: tuple[CumulativePoint, ...] = ()  # lift by day of first exposure
 
 
 DAY_US = 86_400_000_000
@@ -332,6 +334,7 @@ def experiment_results(
         maturity=outputs.maturity,
         variant_names=names,
         finished=finished,
+        cumulative=outputs.cumulative,
     )
 
 

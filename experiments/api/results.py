@@ -213,6 +213,20 @@ class MaturitySerializer(serializers.Serializer):
     all_matured_at = serializers.DateTimeField(allow_null=True)
 
 
+class CumulativePointSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    variant = serializers.CharField()
+    day = serializers.DateField(help_text="Day of first exposure (UTC).")
+    units_exposed = serializers.IntegerField(help_text="Control + variant, exposed up to day.")
+    units_matured = serializers.IntegerField(help_text="Of those, matured by the cut-off.")
+    exposed_on_day = serializers.IntegerField(help_text="Control + variant, first exposed then.")
+    effect = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField()
+
+
 class ResultsOutputSerializer(serializers.Serializer):
     experiment = serializers.CharField(source="experiment_key")
     name = serializers.CharField(source="experiment_name")
@@ -242,6 +256,11 @@ class ResultsOutputSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="Variant key → name."
     )
     finished = serializers.BooleanField(help_text="Stopped or concluded: no more data comes.")
+    cumulative = CumulativePointSerializer(
+        many=True,
+        help_text="Lift over time: the cumulative lift by day of first exposure, computed with "
+        "the latest snapshot's data (``history`` keeps one point per analysis).",
+    )
 
     def to_representation(self, instance: ExperimentResults) -> dict[str, Any]:
         data = super().to_representation(instance)

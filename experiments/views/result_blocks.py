@@ -15,6 +15,7 @@ from typing import Any
 from experiments.contracts import ComparisonResult, MetricResult
 from experiments.result_selectors import ComparisonHistory, ExperimentResults
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
+from experiments.views.lift_over_time import DayRow, cumulative_chart, cumulative_rows
 
 ROLE_TITLES = {
     "primary": "Primary metric",
@@ -103,6 +104,7 @@ class MetricBlock:
     forest_height: int
     history: str  # JSON Chart.js config, "" without history
     history_rows: tuple[tuple[str, str, str, str, int], ...]  # date, variant, lift, interval, units
+    by_day: tuple[DayRow, ...] = ()  # cumulative lift by day of first exposure (new snapshots)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,10 @@ def _forest(metric: MetricResult, difference: str, names: dict[str, str]) -> str
 PALETTE = ("#2557d6", "#b45309", "#7c3aed", "#0f766e")
 
 
+def _axis_unit(difference: str, metric_type: str) -> str:
+    return "%" if difference == "relative" else ("pp" if metric_type == "proportion" else "")
+
+
 def _history_chart(series: list[ComparisonHistory], difference: str, metric_type: str) -> str:
     """A Chart.js line chart of the lift at each data cut-off, with its interval as a band.
 
@@ -314,6 +320,7 @@ def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
     for metric in metrics:
         metric_type = metric.metric_type
         series = [h for h in results.history if h.metric_key == metric.key]
+        points = [p for p in results.cumulative if p.metric == metric.key]
         comparisons = metric.comparisons
         blocks.append(
             MetricBlock(
@@ -332,8 +339,22 @@ def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
                 summaries=tuple((_tone(c), c.summary or c.message) for c in comparisons),
                 forest=_forest(metric, difference, results.variant_names),
                 forest_height=max(120, 70 + 46 * len(comparisons)),
-                history=_history_chart(series, difference, metric_type),
-                history_rows=_history_rows(series, difference, metric_type),
+                history=(
+                    cumulative_chart(
+                        points,
+                        results.variant_names,
+                        percent=difference == "relative" or metric_type == "proportion",
+                        unit=_axis_unit(difference, metric_type),
+                    )
+                    if points
+                    else _history_chart(series, difference, metric_type)
+                ),
+                history_rows=() if points else _history_rows(series, difference, metric_type),
+                by_day=cumulative_rows(
+                    points,
+                    results.variant_names,
+                    lambda v, bound="", mt=metric_type: fmt_effect(v, difference, mt, bound=bound),
+                ),
             )
         )
     return blocks

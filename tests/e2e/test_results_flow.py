@@ -76,7 +76,10 @@ def test_refresh_on_a_real_worker_fills_the_bar_and_shows_the_new_results(
     assert rendered == canvases.count() == 6  # three metrics × (forest + lift over time)
     history = page.locator(f"#history-{primary['key']}")
     page.get_by_text("Lift over time as a table").first.click()
-    expect(history.locator("tbody tr")).to_have_count(2)
+    # One row per day of first exposure (cumulative lift), not one per analysis run.
+    days = len({p["day"] for p in latest.outputs["cumulative"]})
+    assert days == 10
+    expect(history.locator("tbody tr")).to_have_count(days)
     segment = page.locator("#segment-country")
     segment.locator("summary").click()
     expect(segment.locator("tbody tr").first).to_be_visible()

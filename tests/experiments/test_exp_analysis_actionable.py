@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from experiments.models import Experiment, Exposure
@@ -155,3 +157,40 @@ def test_before_any_analysis_maturity_is_counted_live(workspace):
     assert results.snapshot_id is None
     assert results.maturity.units_exposed == 100
     assert results.maturity.units_matured == 100  # planted in January 2026: long matured
+
+
+def test_lift_over_time_is_the_cumulative_lift_by_day_of_first_exposure(workspace):
+    """One point per day of first exposure, from the same statement as the headline: the
+    relative lift of the 7-day activation among units first exposed up to that day (matured
+    by the cut-off), brute-forced from the planted arrays."""
+    data = generate(units_per_variant=(1500, 1500), activation_lift=0.3)
+    experiment = planted_experiment(workspace, data, cuped=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        computed = experiment_analyze(experiment=experiment, cutoff=CUTOFF, sync_exposures=False)
+    metric_statements = [q for q in queries.captured_queries if "per_unit" in q["sql"]]
+    assert len(metric_statements) == 1  # no pass over history, no second statement
+
+    points = [
+        p
+        for p in computed.outputs.cumulative
+        if (p.metric, p.variant) == ("onboarding-activated", "treatment")
+    ]
+    exposed_day = data.exposed_us // DAY_US
+    days = sorted(set(exposed_day.tolist()))
+    assert [p.day for p in points] == [
+        (T0.date() + timedelta(days=int(d - days[0]))).isoformat() for d in days
+    ]
+    matured = data.exposed_us + 7 * DAY_US <= to_epoch_us(CUTOFF)
+    for point, day in zip(points, days, strict=True):
+        upto = exposed_day <= day
+        rates = [data.activated[upto & matured & data.mask(v)].mean() for v in data.variants]
+        assert point.effect == pytest.approx(rates[1] / rates[0] - 1, rel=1e-9)
+        assert point.units_exposed == int(upto.sum())
+        assert point.units_matured == int((upto & matured).sum())
+        assert point.exposed_on_day == int((exposed_day == day).sum())
+    headline = computed.outputs.primary.comparisons[0]
+    assert points[-1].effect == pytest.approx(headline.effect, rel=1e-12)
+    assert (points[-1].ci_low, points[-1].ci_high) == pytest.approx(
+        (headline.ci_low, headline.ci_high), rel=1e-12
+    )

@@ -171,6 +171,13 @@ def test_results_say_what_to_do_and_how_many_units_count(editor):
     assert body["finished"] is False
     for old_field in ("verdict", "banners", "metrics", "forest", "history", "health", "pending"):
         assert old_field in body
+    # Lift over time by day of first exposure: one point per day and treatment, cumulative.
+    points = [p for p in body["cumulative"] if p["metric"] == metric["key"]]
+    days = sorted({int(d) for d in data.exposed_us // DAY_US})
+    assert [p["units_exposed"] for p in points] == [
+        int((data.exposed_us // DAY_US <= d).sum()) for d in days
+    ]
+    assert points[-1]["units_matured"] == matured
 
 
 def test_results_before_any_analysis_are_empty_and_show_the_pending_job(editor, small):

@@ -120,17 +120,26 @@ def test_results_show_every_metric_with_the_snapshots_numbers(editor, small):
             [pytest.approx(comparison["ci_low"])],
             [pytest.approx(comparison["ci_high"])],
         )
-    # Lift over time: one row per analysis in the history table, oldest first.
+    # Lift over time: one row per day of first exposure (issue 13: not one per analysis),
+    # the cumulative lift of the latest snapshot; its last day is the headline result.
     activation = next(m for m in latest.outputs["metrics"] if m["role"] == "primary")
     history = page.split(f'id="history-{activation["key"]}"', 1)[1].split("</table>", 1)[0]
-    old = next(m for m in first.outputs["metrics"] if m["key"] == activation["key"])
+    points = [
+        p
+        for p in latest.outputs["cumulative"]
+        if (p["metric"], p["variant"]) == (activation["key"], "treatment")
+    ]
+    assert len(points) == 10  # exposures spread over 10 days
     lifts = re.findall(
-        r"<tr><td>[^<]+</td><td>treatment</td><td class=\"num\">([^<]+)</td>", history
+        r'<tr data-day="([^"]+)"><td>[^<]+</td><td>Treatment</td><td class="num">([^<]+)</td>',
+        history,
     )
     assert lifts == [
-        html.escape(("+" if c["effect"] > 0 else "") + _effect(c["effect"]), quote=False)
-        for c in (old["comparisons"][0], activation["comparisons"][0])
+        (p["day"], html.escape(("+" if p["effect"] > 0 else "") + _effect(p["effect"])))
+        for p in points
     ]
+    assert points[-1]["effect"] == pytest.approx(activation["comparisons"][0]["effect"])
+    assert first.pk != latest.pk
     # Segments: one collapsible table per property, every value present.
     assert '<details class="segment" id="segment-country">' in page
     for country in ("US", "DE", "FR", "BR"):

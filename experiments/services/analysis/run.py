@@ -23,6 +23,7 @@ from experiments.contracts import AnalysisOutputs, Health
 from experiments.models import Experiment, PendingAnalysis, Phase, ResultSnapshot
 from experiments.result_selectors import exposure_maturity
 from experiments.services.alerts import alerts_for_snapshot
+from experiments.services.analysis.cumulative import cumulative_lift
 from experiments.services.analysis.health import SRM_THRESHOLD, experiment_health
 from experiments.services.analysis.inputs import (
     MAX_SEGMENT_VALUES,
@@ -137,7 +138,13 @@ def experiment_analyze(
         plan=plan,
         settings=_settings_json(experiment, plan, settings),
         inputs=inputs_json(plan, inputs),
-        outputs=outputs.with_verdict(results_verdict(outputs, health)).with_maturity(maturity),
+        outputs=outputs.with_verdict(results_verdict(outputs, health))
+        .with_maturity(maturity)
+        .with_cumulative(
+            cumulative_lift(
+                plan=plan, inputs=inputs, settings=settings, planned_mde=experiment.planned_mde
+            )
+        ),
         health=health,
     )
 
