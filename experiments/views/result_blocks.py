@@ -155,7 +155,7 @@ def _rows(
     names = names or {}
     rows = []
     for variant in metric.variants:
-        common = {
+        common: dict[str, Any] = {
             "variant": variant.variant,
             "label": names.get(variant.variant, variant.variant),
             "units": variant.units,

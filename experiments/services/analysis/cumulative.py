@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from experiments.contracts import CumulativePoint
 from experiments.services.analysis.inputs import ADDITIVE, AnalysisInputs, AnalysisPlan
@@ -22,7 +23,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _add(a: MetricStatistics, b: MetricStatistics) -> MetricStatistics:
-    changes = {}
+    changes: dict[str, Any] = {}
     for name in ADDITIVE:
         x, y = getattr(a, name), getattr(b, name)
         changes[name] = None if x is None and y is None else (x or 0) + (y or 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Any
 
 from experiments.models import Experiment, Exposure, MetricRole, Phase
 from metrics.public import (
@@ -205,7 +206,7 @@ def _pooled(
             pooled[key] = replace(row, segment=key[2], bucket=key[3])
             continue
         current = pooled[key]
-        changes = {}
+        changes: dict[str, Any] = {}
         for name in ADDITIVE:
             a, b = getattr(current, name), getattr(row, name)
             changes[name] = None if a is None and b is None else (a or 0) + (b or 0)
