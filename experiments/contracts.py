@@ -227,6 +227,99 @@ class SkippedMetric:
 
 
 @dataclass(frozen=True)
+class CumulativePoint:
+    """Lift of one metric × treatment variant over the units first exposed up to ``day`` (UTC),
+    with the data of the snapshot's cut-off: one point of "lift over time".
+
+    ``units_exposed`` and ``units_matured`` are cumulative, over the control and the variant;
+    ``exposed_on_day`` counts the units of both first exposed that day.
+    """
+
+    metric: str
+    variant: str
+    day: str  # ISO date
+    units_exposed: int
+    units_matured: int
+    exposed_on_day: int
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float | None
+    significant: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CumulativePoint:
+        return cls(
+            metric=data["metric"],
+            variant=data["variant"],
+            day=data["day"],
+            units_exposed=int(data["units_exposed"]),
+            units_matured=int(data["units_matured"]),
+            exposed_on_day=int(data["exposed_on_day"]),
+            effect=_float(data.get("effect")),
+            ci_low=_float(data.get("ci_low")),
+            ci_high=_float(data.get("ci_high")),
+            ci_level=_float(data.get("ci_level")),
+            significant=bool(data.get("significant", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Maturity:
+    """How far the phase's exposed units are from counting: a unit counts once its primary
+    metric's window (``maturity_days``) has passed by the cut-off.
+
+    ``first_result_at`` is when the earliest-exposed unit matures (the first result can show
+    then); ``all_matured_at`` when the last one exposed so far does. Both None without
+    exposures.
+    """
+
+    units_exposed: int
+    units_matured: int
+    maturity_days: int
+    first_exposed_at: datetime | None
+    first_result_at: datetime | None
+    all_matured_at: datetime | None
+
+    @property
+    def units_immature(self) -> int:
+        return self.units_exposed - self.units_matured
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Maturity | None:
+        if not data:
+            return None
+
+        def moment(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        return cls(
+            units_exposed=int(data["units_exposed"]),
+            units_matured=int(data["units_matured"]),
+            maturity_days=int(data["maturity_days"]),
+            first_exposed_at=moment(data.get("first_exposed_at")),
+            first_result_at=moment(data.get("first_result_at")),
+            all_matured_at=moment(data.get("all_matured_at")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "units_exposed": self.units_exposed,
+            "units_matured": self.units_matured,
+            "maturity_days": self.maturity_days,
+            "first_exposed_at": iso(self.first_exposed_at),
+            "first_result_at": iso(self.first_result_at),
+            "all_matured_at": iso(self.all_matured_at),
+        }
+
+
+@dataclass(frozen=True)
 class AnalysisOutputs:
     """A snapshot's outputs: the overall family, the breakdown family, and the verdict."""
 
@@ -241,6 +334,8 @@ class AnalysisOutputs:
     segments: tuple[MetricResult, ...] = ()
     skipped_metrics: tuple[SkippedMetric, ...] = ()
     verdict: str = ""
+    maturity: Maturity | None = None  # None in snapshots stored before it existed
+    cumulative: tuple[CumulativePoint, ...] = ()  # lift by day of first exposure
 
     @property
     def primary(self) -> MetricResult | None:
@@ -267,10 +362,12 @@ class AnalysisOutputs:
                 for s in data.get("skipped_metrics", ())
             ),
             verdict=data.get("verdict", ""),
+            maturity=Maturity.from_json(data.get("maturity")),
+            cumulative=tuple(CumulativePoint.from_json(p) for p in data.get("cumulative", ())),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "engine": self.engine,
             "difference": self.difference,
             "alpha": self.alpha,
@@ -283,9 +380,20 @@ class AnalysisOutputs:
             "skipped_metrics": [asdict(s) for s in self.skipped_metrics],
             "verdict": self.verdict,
         }
+        if self.maturity is not None:
+            out["maturity"] = self.maturity.to_json()
+        if self.cumulative:
+            out["cumulative"] = [p.to_json() for p in self.cumulative]
+        return out
 
     def with_verdict(self, verdict: str) -> AnalysisOutputs:
         return replace(self, verdict=verdict)
+
+    def with_maturity(self, maturity: Maturity) -> AnalysisOutputs:
+        return replace(self, maturity=maturity)
+
+    def with_cumulative(self, cumulative: tuple[CumulativePoint, ...]) -> AnalysisOutputs:
+        return replace(self, cumulative=cumulative)
 
 
 # --- Health checks -------------------------------------------------------------------------------
@@ -481,6 +589,16 @@ class Health:
             out["power"] = self.power.to_json()
         out["banners"] = [b.to_json() for b in self.banners]
         return out
+
+
+@dataclass(frozen=True)
+class ResultsDecision:
+    """What to do now, in one line: ``action`` is ship | roll_back | keep_running |
+    inconclusive; ``reason`` says why, with the numbers it rests on."""
+
+    action: str
+    label: str
+    reason: str
 
 
 # --- The condensed view other apps read ----------------------------------------------------------

@@ -6,16 +6,41 @@ computes a statistic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Count, Max, Min, Q
 from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
 
-from experiments.contracts import AnalysisOutputs, Banner, Health, MetricResult
-from experiments.models import Experiment, PendingAnalysis, ResultSnapshot
+from experiments.contracts import (
+    AnalysisOutputs,
+    Banner,
+    CumulativePoint,
+    Health,
+    Maturity,
+    MetricResult,
+    ResultsDecision,
+)
+from experiments.models import (
+    Experiment,
+    ExperimentStatus,
+    Exposure,
+    PendingAnalysis,
+    Phase,
+    ResultSnapshot,
+)
+from experiments.verdicts import (
+    ROLL_BACK,
+    SHIP,
+    results_decision,
+    results_verdict,
+)
+from metrics.public import metric_definition, metric_get
 from plg_platform.errors import NotFound
 from plg_platform.models import BackgroundJob
+from plg_platform.services.ingestion import from_epoch_us, to_epoch_us
 
 # Lift-over-time charts show at most this many analyses (the most recent ones).
 HISTORY_LIMIT = 200
@@ -110,6 +135,57 @@ class ExperimentResults:
     segments: tuple[SegmentBreakdown, ...]
     health: Health | None
     pending: PendingJob | None
+    decision: ResultsDecision | None = None
+    maturity: Maturity | None = None
+    variant_names: dict[str, str] = field(default_factory=dict)
+    finished: bool = False
+    cumulative: tuple[CumulativePoint, ...] = ()  # lift by day of first exposure
+
+
+DAY_US = 86_400_000_000
+FINISHED_STATUSES = (
+    ExperimentStatus.STOPPED,
+    ExperimentStatus.CONCLUDED,
+    ExperimentStatus.ARCHIVED,
+)
+
+
+def exposure_maturity(*, phase: Phase, maturity_days: int, cutoff: datetime) -> Maturity:
+    """Units of the phase exposed (units seen in two variants left out) and matured by
+    ``cutoff``, by the rule the metric compiler applies: exposed + window ≤ cut-off."""
+    window_us = maturity_days * DAY_US
+    counts = Exposure.objects.filter(phase=phase, excluded=False).aggregate(
+        exposed=Count("id"),
+        matured=Count("id", filter=Q(exposed_at_us__lte=to_epoch_us(cutoff) - window_us)),
+        first=Min("exposed_at_us"),
+        last=Max("exposed_at_us"),
+    )
+    first, last = counts["first"], counts["last"]
+    return Maturity(
+        units_exposed=counts["exposed"],
+        units_matured=counts["matured"],
+        maturity_days=maturity_days,
+        first_exposed_at=from_epoch_us(first) if first is not None else None,
+        first_result_at=from_epoch_us(first + window_us) if first is not None else None,
+        all_matured_at=from_epoch_us(last + window_us) if last is not None else None,
+    )
+
+
+def _live_maturity(experiment: Experiment) -> Maturity | None:
+    """Exposed and matured units now, before the first analysis (None before the start)."""
+    phase = experiment.phases.order_by("-number").first()
+    if phase is None:
+        return None
+    keys = phase.metric_keys.get("primary") or []
+    days = 0
+    if keys:
+        try:
+            days = metric_definition(
+                metric_get(workspace=experiment.workspace, key=keys[0])
+            ).maturity_days
+        except NotFound:
+            days = 0
+    return exposure_maturity(phase=phase, maturity_days=days, cutoff=timezone.now())
 
 
 def _pending_job(experiment: Experiment) -> PendingJob | None:
@@ -201,6 +277,8 @@ def experiment_results(
         snapshots = snapshots.filter(phase__number=phase_number)
     snapshot = snapshots.order_by("-phase__number", "-data_cutoff", "-id").first()
     pending = _pending_job(experiment)
+    names = dict(experiment.variants.values_list("key", "name"))
+    finished = experiment.status in FINISHED_STATUSES
     if snapshot is None:
         return ExperimentResults(
             experiment_key=experiment.key,
@@ -221,9 +299,18 @@ def experiment_results(
             segments=(),
             health=None,
             pending=pending,
+            maturity=_live_maturity(experiment),
+            variant_names=names,
+            finished=finished,
         )
     outputs = AnalysisOutputs.from_json(snapshot.outputs)
     health = Health.from_json(snapshot.health)
+    decision = results_decision(outputs, health, finished=finished, names=names)
+    banners = health.banners
+    if finished or decision.action in (SHIP, ROLL_BACK):
+        # "Too little data, keep collecting" would contradict the decision (older snapshots
+        # stored it beside decisive results; a finished experiment collects nothing more).
+        banners = tuple(b for b in banners if b.check != "power")
     return ExperimentResults(
         experiment_key=experiment.key,
         experiment_name=experiment.name,
@@ -234,8 +321,8 @@ def experiment_results(
         engine_version=snapshot.engine_version,
         run_seconds=snapshot.run_seconds,
         settings=snapshot.settings,
-        verdict=outputs.verdict,
-        banners=health.banners,
+        verdict=results_verdict(outputs, health, finished=True) if finished else outputs.verdict,
+        banners=banners,
         metrics=outputs.metrics,
         summaries={m.key: m.summary for m in outputs.metrics},
         forest=_forest(outputs.metrics),
@@ -243,6 +330,11 @@ def experiment_results(
         segments=_breakdowns(outputs.segments),
         health=health,
         pending=pending,
+        decision=decision,
+        maturity=outputs.maturity,
+        variant_names=names,
+        finished=finished,
+        cumulative=outputs.cumulative,
     )
 
 

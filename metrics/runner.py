@@ -44,6 +44,7 @@ class MetricStatistics:
     covariate_sum: float | None = None
     covariate_sum_squares: float | None = None
     covariate_sum_product: float | None = None
+    bucket: str = "all"  # the start's bucket (a TablePopulation with bucket_us), else "all"
 
     @property
     def mean(self) -> float | None:
@@ -129,6 +130,7 @@ def _statistics(metric: MetricDefinition, i: int, record: dict[str, object]) -> 
         metric=metric.key,
         group=str(record["grp"]),
         segment=str(record["seg"]),
+        bucket=str(record.get("bkt", "all")),
         units=int(_float(record[prefix + "units"])),
         immature_units=int(_float(record[prefix + "immature"])),
         n=int(_float(record[prefix + "n"])),

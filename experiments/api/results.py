@@ -194,6 +194,39 @@ class PendingJobSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class DecisionSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="ship | roll_back | keep_running | inconclusive")
+    label = serializers.CharField()
+    reason = serializers.CharField(help_text="Why, with the numbers it rests on.")
+
+
+class MaturitySerializer(serializers.Serializer):
+    units_exposed = serializers.IntegerField(help_text="Units of the phase that saw a variant.")
+    units_matured = serializers.IntegerField(
+        help_text="Of those, units whose primary-metric window has passed (they count)."
+    )
+    maturity_days = serializers.IntegerField()
+    first_exposed_at = serializers.DateTimeField(allow_null=True)
+    first_result_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the earliest-exposed units mature: the first result."
+    )
+    all_matured_at = serializers.DateTimeField(allow_null=True)
+
+
+class CumulativePointSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    variant = serializers.CharField()
+    day = serializers.DateField(help_text="Day of first exposure (UTC).")
+    units_exposed = serializers.IntegerField(help_text="Control + variant, exposed up to day.")
+    units_matured = serializers.IntegerField(help_text="Of those, matured by the cut-off.")
+    exposed_on_day = serializers.IntegerField(help_text="Control + variant, first exposed then.")
+    effect = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField()
+
+
 class ResultsOutputSerializer(serializers.Serializer):
     experiment = serializers.CharField(source="experiment_key")
     name = serializers.CharField(source="experiment_name")
@@ -215,6 +248,19 @@ class ResultsOutputSerializer(serializers.Serializer):
     segments = SegmentBreakdownSerializer(many=True)
     health = HealthSerializer()
     pending = PendingJobSerializer(allow_null=True)
+    decision = DecisionSerializer(allow_null=True, help_text="None before the first analysis.")
+    maturity = MaturitySerializer(
+        allow_null=True, help_text="Exposed and matured units (at the cut-off, or now)."
+    )
+    variant_names = serializers.DictField(
+        child=serializers.CharField(), help_text="Variant key → name."
+    )
+    finished = serializers.BooleanField(help_text="Stopped or concluded: no more data comes.")
+    cumulative = CumulativePointSerializer(
+        many=True,
+        help_text="Lift over time: the cumulative lift by day of first exposure, computed with "
+        "the latest snapshot's data (``history`` keeps one point per analysis).",
+    )
 
     def to_representation(self, instance: ExperimentResults) -> dict[str, Any]:
         data = super().to_representation(instance)

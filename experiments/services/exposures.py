@@ -257,7 +257,11 @@ def _insert_select_sql(
 
 
 def exposures_sync_from_events(
-    *, experiment: Experiment, full: bool = False, now: datetime | None = None
+    *,
+    experiment: Experiment,
+    full: bool = False,
+    now: datetime | None = None,
+    include_settling: bool = False,
 ) -> ExposureSyncResult:
     """Merge the ``$exposure`` events received since the last sync into ``Exposure``.
 
@@ -265,6 +269,12 @@ def exposures_sync_from_events(
     ``full`` re-reads every event of the experiment (safe: the merge is idempotent), e.g. to
     reconcile after variants were renamed. Events outside every phase, or naming a variant the
     experiment never had, are ignored.
+
+    ``include_settling`` (an analysis about to run) also merges the events received in the last
+    ``EVENT_SETTLE_SECONDS``, so a refresh right after exposures arrive analyses them; the
+    watermark still stops at the settled events, and the next sync merges the settling ones
+    again, which changes nothing (the merge is idempotent) except for an event that committed
+    late with a smaller id, which it now picks up.
     """
     phases = list(experiment.phases.order_by("number"))
     after_id = 0 if full else experiment.exposures_synced_through_event_id
@@ -273,20 +283,19 @@ def exposures_sync_from_events(
     variant_keys = _variant_keys(experiment, phases)
     if len(variant_keys) > MAX_VARIANTS:
         raise ValueError(f"At most {MAX_VARIANTS} variants can be synced.")
+    new_events = Event.objects.filter(
+        workspace_id=experiment.workspace_id, event=EXPOSURE_EVENT, id__gt=after_id
+    )
     cutoff = (now or datetime.now(tz=UTC)) - timedelta(seconds=EVENT_SETTLE_SECONDS)
-    through_id = Event.objects.filter(
-        workspace_id=experiment.workspace_id,
-        event=EXPOSURE_EVENT,
-        id__gt=after_id,
-        received_at__lte=cutoff,
-    ).aggregate(last=Max("id"))["last"]
-    if through_id is None:
+    through_id = new_events.filter(received_at__lte=cutoff).aggregate(last=Max("id"))["last"]
+    merge_through = new_events.aggregate(last=Max("id"))["last"] if include_settling else through_id
+    if merge_through is None:
         return ExposureSyncResult(units_written=0, through_event_id=after_id)
     ranges = _phase_ranges(phases)
     per_unit = _exposures_per_unit(
         experiment=experiment,
         after_id=after_id,
-        through_id=through_id,
+        through_id=merge_through,
         ranges=ranges,
         variant_keys=variant_keys,
     )
@@ -297,10 +306,12 @@ def exposures_sync_from_events(
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             written = max(cursor.rowcount, 0)
-        # Only ever forward: a concurrent sync that got further keeps its watermark.
-        Experiment.objects.filter(
-            pk=experiment.pk, exposures_synced_through_event_id__lt=through_id
-        ).update(exposures_synced_through_event_id=through_id)
+        if through_id is not None:
+            # Only ever forward: a concurrent sync that got further keeps its watermark.
+            Experiment.objects.filter(
+                pk=experiment.pk, exposures_synced_through_event_id__lt=through_id
+            ).update(exposures_synced_through_event_id=through_id)
+    through_id = through_id if through_id is not None else after_id
     experiment.exposures_synced_through_event_id = max(
         experiment.exposures_synced_through_event_id, through_id
     )

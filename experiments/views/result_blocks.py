@@ -15,6 +15,7 @@ from typing import Any
 from experiments.contracts import ComparisonResult, MetricResult
 from experiments.result_selectors import ComparisonHistory, ExperimentResults
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
+from experiments.views.lift_over_time import DayRow, cumulative_chart, cumulative_rows
 
 ROLE_TITLES = {
     "primary": "Primary metric",
@@ -61,9 +62,11 @@ def _level(ci_level: float | None) -> str:
 
 @dataclass(frozen=True)
 class VariantRow:
-    """One line of a metric's table, already formatted."""
+    """One line of a metric's table, already formatted (``variant`` is the key, ``label``
+    the name people gave it)."""
 
     variant: str
+    label: str
     units: int
     immature_units: int
     value: str
@@ -77,6 +80,13 @@ class VariantRow:
     verdict: str = ""
     tone: str = "neutral"
     message: str = ""
+    level_note: str = ""  # which correction made the level, when it is not 1 − α
+    level_by: str = ""  # the correction's short name, beside the level
+
+    @property
+    def control_badge(self) -> bool:
+        """Whether to add a "control" badge (not when the name already says so)."""
+        return self.is_control and "control" not in self.label.lower()
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class MetricBlock:
     forest_height: int
     history: str  # JSON Chart.js config, "" without history
     history_rows: tuple[tuple[str, str, str, str, int], ...]  # date, variant, lift, interval, units
+    by_day: tuple[DayRow, ...] = ()  # cumulative lift by day of first exposure (new snapshots)
 
 
 @dataclass(frozen=True)
@@ -107,13 +118,46 @@ def _tone(comparison: ComparisonResult) -> str:
     return {"win": "good", "loss": "bad"}.get(comparison.verdict, "neutral")
 
 
-def _rows(metric: MetricResult, difference: str) -> tuple[VariantRow, ...]:
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+CORRECTION_SHORT = {"holm": "Holm", "bh": "BH"}
+LEVEL_NOTE = "{correction}-adjusted: 1 − α·p/p̃ = 1 − {alpha:g} × {raw} / {adjusted}"
+
+
+def correction_name(correction: str) -> str:
+    return CORRECTION_NAMES.get(correction, correction)
+
+
+def _level_note(c: ComparisonResult, correction: str, alpha: float) -> str:
+    """Why this row's level is not 1 − α: the correction's per-comparison level α·p/p̃ (the
+    interval that agrees with the adjusted p-value)."""
+    if correction not in CORRECTION_NAMES or c.ci_level is None:
+        return ""
+    if c.p_value is None or c.p_value_unadjusted is None or abs(c.ci_level - (1 - alpha)) < 1e-9:
+        return ""
+    return LEVEL_NOTE.format(
+        correction=correction_name(correction),
+        alpha=alpha,
+        raw=f"{c.p_value_unadjusted:.2g}",
+        adjusted=f"{c.p_value:.2g}",
+    )
+
+
+def _rows(
+    metric: MetricResult,
+    difference: str,
+    names: dict[str, str] | None = None,
+    *,
+    correction: str = "none",
+    alpha: float = 0.05,
+) -> tuple[VariantRow, ...]:
     metric_type = metric.metric_type
     comparisons = {c.variant: c for c in metric.comparisons}
+    names = names or {}
     rows = []
     for variant in metric.variants:
-        common = {
+        common: dict[str, Any] = {
             "variant": variant.variant,
+            "label": names.get(variant.variant, variant.variant),
             "units": variant.units,
             "immature_units": variant.immature_units,
             "value": fmt_value(variant.value, metric_type),
@@ -141,6 +185,10 @@ def _rows(metric: MetricResult, difference: str) -> tuple[VariantRow, ...]:
                 verdict=VERDICT_BADGES.get(c.verdict, ""),
                 tone=_tone(c),
                 message=c.message,
+                level_note=_level_note(c, correction, alpha),
+                level_by=CORRECTION_SHORT.get(correction, "")
+                if _level_note(c, correction, alpha)
+                else "",
             )
         )
     return tuple(rows)
@@ -152,13 +200,13 @@ def _chart_unit(difference: str, metric_type: str) -> str:
     return "points" if metric_type == "proportion" else "number"
 
 
-def _forest(metric: MetricResult, difference: str) -> str:
+def _forest(metric: MetricResult, difference: str, names: dict[str, str]) -> str:
     comparisons = metric.comparisons
     unit = _chart_unit(difference, metric.metric_type)
     axis = "Relative change vs control" if difference == "relative" else "Change vs control"
     return json.dumps(
         {
-            "labels": [c.variant for c in comparisons],
+            "labels": [names.get(c.variant, c.variant) for c in comparisons],
             "effects": [_finite(c.effect) for c in comparisons],
             "lows": [_finite(c.ci_low) for c in comparisons],
             "highs": [_finite(c.ci_high) for c in comparisons],
@@ -170,6 +218,10 @@ def _forest(metric: MetricResult, difference: str) -> str:
 
 
 PALETTE = ("#2557d6", "#b45309", "#7c3aed", "#0f766e")
+
+
+def _axis_unit(difference: str, metric_type: str) -> str:
+    return "%" if difference == "relative" else ("pp" if metric_type == "proportion" else "")
 
 
 def _history_chart(series: list[ComparisonHistory], difference: str, metric_type: str) -> str:
@@ -258,6 +310,8 @@ def _history_rows(
 def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
     """The snapshot's overall metrics as the page shows them: primary, secondary, guardrails."""
     difference = results.settings.get("difference", "relative")
+    correction = str(results.settings.get("correction", "none"))
+    alpha = float(results.settings.get("alpha", 0.05))
     metrics = sorted(
         results.metrics,
         key=lambda m: ROLE_ORDER.index(m.role) if m.role in ROLE_ORDER else len(ROLE_ORDER),
@@ -266,6 +320,7 @@ def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
     for metric in metrics:
         metric_type = metric.metric_type
         series = [h for h in results.history if h.metric_key == metric.key]
+        points = [p for p in results.cumulative if p.metric == metric.key]
         comparisons = metric.comparisons
         blocks.append(
             MetricBlock(
@@ -274,12 +329,32 @@ def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
                 role=metric.role,
                 role_title=ROLE_TITLES.get(metric.role, metric.role),
                 metric_type=metric_type,
-                rows=_rows(metric, difference),
+                rows=_rows(
+                    metric,
+                    difference,
+                    results.variant_names,
+                    correction=correction,
+                    alpha=alpha,
+                ),
                 summaries=tuple((_tone(c), c.summary or c.message) for c in comparisons),
-                forest=_forest(metric, difference),
+                forest=_forest(metric, difference, results.variant_names),
                 forest_height=max(120, 70 + 46 * len(comparisons)),
-                history=_history_chart(series, difference, metric_type),
-                history_rows=_history_rows(series, difference, metric_type),
+                history=(
+                    cumulative_chart(
+                        points,
+                        results.variant_names,
+                        percent=difference == "relative" or metric_type == "proportion",
+                        unit=_axis_unit(difference, metric_type),
+                    )
+                    if points
+                    else _history_chart(series, difference, metric_type)
+                ),
+                history_rows=() if points else _history_rows(series, difference, metric_type),
+                by_day=cumulative_rows(
+                    points,
+                    results.variant_names,
+                    lambda v, bound="", mt=metric_type: fmt_effect(v, difference, mt, bound=bound),
+                ),
             )
         )
     return blocks
@@ -292,8 +367,107 @@ def segment_tables(results: ExperimentResults) -> list[SegmentTable]:
         rows = []
         for entry in breakdown.metrics:
             value = entry.segment.value if entry.segment is not None else ""
-            for row in _rows(entry, difference):
+            for row in _rows(entry, difference, results.variant_names):
                 if not row.is_control:
                     rows.append((value, entry.name, row))
         tables.append(SegmentTable(breakdown.property, breakdown.values, tuple(rows)))
     return tables
+
+
+# --- Decision, health checks, interval levels -----------------------------------------------------
+
+LEVELS_NOTE = (
+    "Interval levels differ by row because p-values are adjusted for multiple comparisons "
+    "({correction}) across the {count} comparisons of the overall results: each interval is drawn "
+    "at the level 1 − α·p/p̃ (p raw, p̃ adjusted, α = {alpha:g}) that agrees with its adjusted "
+    'p-value, so it excludes "no change" exactly when the adjusted p-value is below α. '
+    "Levels here: {levels}."
+)
+
+
+@dataclass(frozen=True)
+class HealthCheckLine:
+    """One health check as the page lists it, whatever the banners show."""
+
+    check: str
+    name: str
+    status: str  # passed | failed | warning | info
+    text: str
+
+
+def interval_levels_note(results: ExperimentResults) -> str:
+    """Explain intervals whose levels differ by row (a Holm or BH correction made them)."""
+    correction = str(results.settings.get("correction", "none"))
+    levels = [
+        c.ci_level
+        for m in results.metrics
+        for c in m.comparisons
+        if c.ci_level is not None and c.ok
+    ]
+    if correction not in CORRECTION_NAMES or len({round(v, 6) for v in levels}) < 2:
+        return ""
+    shown = sorted({_level(v) for v in levels}, key=float, reverse=True)
+    return LEVELS_NOTE.format(
+        correction=correction_name(correction),
+        count=len(levels),
+        alpha=float(results.settings.get("alpha", 0.05)),
+        levels=", ".join(f"{v}%" for v in shown),
+    )
+
+
+def health_checks(results: ExperimentResults) -> tuple[HealthCheckLine, ...]:
+    """Every check of the snapshot, passed or not: SRM, multiple exposures, guardrails, power."""
+    health = results.health
+    if health is None:
+        return ()
+    lines = []
+    srm = health.srm
+    if srm is not None:
+        counts = ", ".join(
+            f"{results.variant_names.get(k, k)} {v:,}" for k, v in srm.counts.items()
+        )
+        p = f"p = {srm.p_value:.3g}" if srm.p_value is not None else "not testable yet"
+        verdict = "mismatch" if srm.flag else "as planned"
+        lines.append(
+            HealthCheckLine(
+                "srm",
+                "Sample ratio",
+                "failed" if srm.flag else "passed",
+                f"Traffic split {verdict}: {counts} ({p}; flagged below {srm.threshold:g}).",
+            )
+        )
+    multiple = health.multiple_exposures
+    if multiple is not None:
+        lines.append(
+            HealthCheckLine(
+                "multiple_exposures",
+                "Multiple exposures",
+                "warning" if multiple.warn else "passed",
+                f"{multiple.excluded_units:,} of {multiple.units:,} units ({multiple.share:.1%}) "
+                f"saw more than one variant and are left out (threshold {multiple.threshold:.1%}).",
+            )
+        )
+    guardrails = health.guardrails
+    if guardrails is not None:
+        harmed = [r for r in guardrails.results if r.harmful]
+        text = (
+            "; ".join(f"{r.variant} harms {r.name} ({(r.harm or 0):+.1%})" for r in harmed)
+            if harmed
+            else f"No guardrail harmed ({len(guardrails.results)} checked)."
+        )
+        lines.append(
+            HealthCheckLine("guardrail", "Guardrails", "failed" if harmed else "passed", text)
+        )
+    power = health.power
+    if power is not None and power.detectable_effect is not None:
+        planned = f" against the planned {power.planned_mde:.1%}" if power.planned_mde else ""
+        lines.append(
+            HealthCheckLine(
+                "power",
+                "Sensitivity",
+                "info" if power.too_little_data else "passed",
+                f"The primary metric can show changes of about {power.detectable_effect:.1%} "
+                f"now{planned}.",
+            )
+        )
+    return tuple(lines)

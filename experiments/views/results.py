@@ -18,7 +18,12 @@ from experiments.result_selectors import analysis_job_get, experiment_results
 from experiments.selectors import experiment_get
 from experiments.services.analysis.refresh import experiment_refresh_request
 from experiments.views.base import workspace_page
-from experiments.views.result_blocks import metric_blocks, segment_tables
+from experiments.views.result_blocks import (
+    health_checks,
+    interval_levels_note,
+    metric_blocks,
+    segment_tables,
+)
 from plg_platform.errors import Conflict, NotFound
 from plg_platform.models import BackgroundJob, JobStatus, Membership, Role
 
@@ -43,7 +48,10 @@ def _body_context(membership: Membership, experiment: Experiment) -> dict[str, A
         "blocks": metric_blocks(results),
         "segments": segment_tables(results),
         "bayesian": results.settings.get("engine") == "bayesian",
-        "can_refresh": membership.has_role(Role.EDITOR),
+        "health_checks": health_checks(results),
+        "levels_note": interval_levels_note(results),
+        # A finished experiment collects nothing new: a refresh would change nothing.
+        "can_refresh": membership.has_role(Role.EDITOR) and not results.finished,
     }
 
 

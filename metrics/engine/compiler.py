@@ -221,9 +221,14 @@ class MetricCompiler(PopulationSql):
         """Return which of the population's ``grp`` and ``seg`` columns differ between units."""
         pop = self.population
         grouped = isinstance(pop, TablePopulation) or bool(pop.bucket_us)
+        bucketed = isinstance(pop, TablePopulation) and bool(pop.bucket_us)
         return tuple(
             name
-            for name, varies in (("grp", grouped), ("seg", bool(pop.segment_property)))
+            for name, varies in (
+                ("grp", grouped),
+                ("seg", bool(pop.segment_property)),
+                ("bkt", bucketed),
+            )
             if varies
         )
 
@@ -290,9 +295,9 @@ class MetricCompiler(PopulationSql):
         varying = self._varying()
         outputs: list[exp.Expr] = [
             col(name, "pu") if name in varying else exp.alias_(exp.Literal.string("all"), name)
-            for name in ("grp", "seg")
+            for name in ("grp", "seg", "bkt")
         ]
-        out_names = ["grp", "seg"]
+        out_names = ["grp", "seg", "bkt"]
 
         def add(name: str, expression: exp.Expr) -> None:
             outputs.append(exp.alias_(expression, name))

@@ -83,6 +83,15 @@ class PopulationSql:
             this=exp.Subquery(this=person), expressions=[exp.Literal.string("(none)")]
         )
 
+    def _bucket_of(self, start: exp.Expr, bucket_us: int) -> exp.Expr:
+        """The start's bucket number (integer division of a non-negative integer: the same on
+        every engine), or the literal 'all' without buckets."""
+        if not bucket_us:
+            return exp.Literal.string("all")
+        return exp.cast(
+            exp.Div(this=start, expression=self.params.bind(bucket_us), typed=True), "TEXT"
+        )
+
     def _population(self) -> exp.Select:
         pop = self.population
         if isinstance(pop, TablePopulation):
@@ -99,6 +108,7 @@ class PopulationSql:
                     exp.alias_(col(pop.start_column, "pt"), "start_us"),
                     exp.alias_(exp.cast(col(pop.group_column, "pt"), "TEXT"), "grp"),
                     exp.alias_(self._segment_of(unit), "seg"),
+                    exp.alias_(self._bucket_of(col(pop.start_column, "pt"), pop.bucket_us), "bkt"),
                 )
                 .from_(exp.to_table(pop.table).as_("pt"))
                 .where(and_(*conditions))

@@ -16,7 +16,8 @@ class TablePopulation:
 
     Used for experiments (the exposures table: unit, first exposure, variant). ``filters`` are
     ``column = value`` conditions; ``exclude_column`` names a boolean column whose true rows are
-    left out (units exposed to two variants).
+    left out (units exposed to two variants). ``bucket_us`` > 0 also groups by the start's
+    bucket (the day of first exposure, for cumulative lift over time), returned as ``bucket``.
     """
 
     table: str
@@ -26,6 +27,7 @@ class TablePopulation:
     filters: tuple[tuple[str, Any], ...] = ()
     exclude_column: str = ""
     segment_property: str = ""
+    bucket_us: int = 0
 
 
 @dataclass(frozen=True)

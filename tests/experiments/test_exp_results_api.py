@@ -16,7 +16,14 @@ from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from plg_platform.celery import app as celery_app
 from plg_platform.models import BackgroundJob, JobStatus
-from tests.experiments.test_exp_analysis_support import CUTOFF, generate, planted_experiment
+from plg_platform.services.ingestion import from_epoch_us, to_epoch_us
+from tests.experiments.test_exp_analysis_support import (
+    CUTOFF,
+    DAY_US,
+    T0,
+    generate,
+    planted_experiment,
+)
 from tests.experiments.test_exp_health_webhooks import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +134,50 @@ def test_results_hold_the_latest_snapshot_history_and_summaries(editor, small):
     assert set(country["values"]) == {"US", "DE", "FR", "BR"}
     assert body["health"]["srm"]["flag"] is False
     assert body["pending"] is None
+
+
+def test_results_say_what_to_do_and_how_many_units_count(editor):
+    """New fields beside the old ones: the decision line, exposed and matured units with the
+    first result's date, and the variants' names."""
+    data = generate(units_per_variant=(1500, 1500), activation_lift=0.3)
+    experiment = planted_experiment(editor.workspace, data, planned_mde=0.05)
+    _snapshot(experiment, cutoff=T0 + timedelta(days=8))
+
+    body = editor.client.get(f"/api/v1/experiments/{experiment.key}/results").json()
+
+    cutoff_us = to_epoch_us(T0 + timedelta(days=8))
+    matured = int((data.exposed_us + 7 * DAY_US <= cutoff_us).sum())
+    first = int(data.exposed_us.min())
+    assert body["maturity"] == {
+        "units_exposed": 3000,
+        "units_matured": matured,
+        "maturity_days": 7,
+        "first_exposed_at": from_epoch_us(first).isoformat().replace("+00:00", "Z"),
+        "first_result_at": from_epoch_us(first + 7 * DAY_US).isoformat().replace("+00:00", "Z"),
+        "all_matured_at": (
+            from_epoch_us(int(data.exposed_us.max()) + 7 * DAY_US)
+            .isoformat()
+            .replace("+00:00", "Z")
+        ),
+    }
+    metric = next(m for m in body["metrics"] if m["role"] == "primary")
+    assert sum(v["units"] for v in metric["variants"]) == matured
+    assert body["decision"]["action"] in ("ship", "keep_running")
+    assert (
+        body["decision"]["label"]
+        == {"ship": "Ship", "keep_running": "Keep running"}[body["decision"]["action"]]
+    )
+    assert body["variant_names"] == {"control": "Control", "treatment": "Treatment"}
+    assert body["finished"] is False
+    for old_field in ("verdict", "banners", "metrics", "forest", "history", "health", "pending"):
+        assert old_field in body
+    # Lift over time by day of first exposure: one point per day and treatment, cumulative.
+    points = [p for p in body["cumulative"] if p["metric"] == metric["key"]]
+    days = sorted({int(d) for d in data.exposed_us // DAY_US})
+    assert [p["units_exposed"] for p in points] == [
+        int((data.exposed_us // DAY_US <= d).sum()) for d in days
+    ]
+    assert points[-1]["units_matured"] == matured
 
 
 def test_results_before_any_analysis_are_empty_and_show_the_pending_job(editor, small):

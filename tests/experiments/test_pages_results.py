@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from experiments.models import PendingAnalysis, ResultSnapshot
 from experiments.services.analysis.run import experiment_analyze, snapshot_store
+from experiments.services.lifecycle import experiment_conclude
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
 from plg_platform.celery import app as celery_app
 from plg_platform.models import BackgroundJob
@@ -95,8 +96,10 @@ def test_results_show_every_metric_with_the_snapshots_numbers(editor, small):
         sign = "+" if comparison["effect"] > 0 else ""
         assert treatment_row["effect"] == sign + _effect(comparison["effect"])
         level = f"{comparison['ci_level'] * 100:.1f}".removesuffix(".0")
+        # A level other than 1 − α says which correction made it (Holm, the default).
+        by = ", Holm" if abs(comparison["ci_level"] - 0.95) > 1e-9 else ""
         assert treatment_row["interval"] == (
-            f"{_effect(comparison['ci_low'])} to {_effect(comparison['ci_high'])} ({level}%)"
+            f"{_effect(comparison['ci_low'])} to {_effect(comparison['ci_high'])} ({level}%{by})"
         )
         assert treatment_row["p"] == format_p_value(comparison["p_value"])
         assert "chance" not in treatment_row  # a frequentist analysis has no chance to win
@@ -111,23 +114,32 @@ def test_results_show_every_metric_with_the_snapshots_numbers(editor, small):
                 ).group(1)
             )
         )
-        assert forest["labels"] == ["treatment"]
+        assert forest["labels"] == ["Treatment"]  # variants show by name, not key
         assert forest["effects"] == [pytest.approx(comparison["effect"])]
         assert (forest["lows"], forest["highs"]) == (
             [pytest.approx(comparison["ci_low"])],
             [pytest.approx(comparison["ci_high"])],
         )
-    # Lift over time: one row per analysis in the history table, oldest first.
+    # Lift over time: one row per day of first exposure (issue 13: not one per analysis),
+    # the cumulative lift of the latest snapshot; its last day is the headline result.
     activation = next(m for m in latest.outputs["metrics"] if m["role"] == "primary")
     history = page.split(f'id="history-{activation["key"]}"', 1)[1].split("</table>", 1)[0]
-    old = next(m for m in first.outputs["metrics"] if m["key"] == activation["key"])
+    points = [
+        p
+        for p in latest.outputs["cumulative"]
+        if (p["metric"], p["variant"]) == (activation["key"], "treatment")
+    ]
+    assert len(points) == 10  # exposures spread over 10 days
     lifts = re.findall(
-        r"<tr><td>[^<]+</td><td>treatment</td><td class=\"num\">([^<]+)</td>", history
+        r'<tr data-day="([^"]+)"><td>[^<]+</td><td>Treatment</td><td class="num">([^<]+)</td>',
+        history,
     )
     assert lifts == [
-        html.escape(("+" if c["effect"] > 0 else "") + _effect(c["effect"]), quote=False)
-        for c in (old["comparisons"][0], activation["comparisons"][0])
+        (p["day"], html.escape(("+" if p["effect"] > 0 else "") + _effect(p["effect"])))
+        for p in points
     ]
+    assert points[-1]["effect"] == pytest.approx(activation["comparisons"][0]["effect"])
+    assert first.pk != latest.pk
     # Segments: one collapsible table per property, every value present.
     assert '<details class="segment" id="segment-country">' in page
     for country in ("US", "DE", "FR", "BR"):
@@ -284,3 +296,95 @@ def test_signed_out_visitors_are_sent_to_sign_in(small, editor):
 
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _by_id(page: str, element_id: str, tag: str = "(?:section|p|dd|span|ul)") -> str:
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</{tag}>', page, re.S)
+    assert match, element_id
+    return _text(match.group(1))
+
+
+def test_health_checks_show_srm_and_the_others_beside_any_banner(editor):
+    """A "too little data" banner shows, and the SRM result (passed, with its p-value), the
+    multiple-exposure share and the guardrails are still listed."""
+    data = generate(units_per_variant=(300, 300), activation_lift=0.0, seed=5)
+    experiment = planted_experiment(editor.workspace, data, planned_mde=0.05)
+    snapshot = _snapshot(experiment)
+
+    page = _client(editor).get(_url("page", experiment)).content.decode()
+
+    assert re.search(r'class="banner info" data-check="power"', page)  # the banner
+    checks = dict(re.findall(r'<li data-check="(\w+)" data-status="(\w+)"', page))
+    assert checks == {
+        "srm": "passed",
+        "multiple_exposures": "passed",
+        "guardrail": "passed",
+        "power": "info",
+    }
+    srm_p = snapshot.health["srm"]["p_value"]
+    assert f"p = {srm_p:.3g}" in _by_id(page, "health-checks", "ul")
+    assert "Control 300, Treatment 300" in _by_id(page, "health-checks", "ul")
+    assert _by_id(page, "decision-action") == "Keep running"
+
+
+def test_a_clear_win_shows_ship_and_no_keep_collecting_banner(editor):
+    data = generate(units_per_variant=(1500, 1500), activation_lift=0.3)
+    experiment = planted_experiment(editor.workspace, data, planned_mde=0.05)
+    snapshot = _snapshot(experiment)
+
+    page = _client(editor).get(_url("page", experiment)).content.decode()
+
+    primary = next(m for m in snapshot.outputs["metrics"] if m["role"] == "primary")
+    (comparison,) = primary["comparisons"]
+    assert comparison["verdict"] == "win"
+    assert _by_id(page, "decision-action") == "Ship"
+    reason = _by_id(page, "decision-reason")
+    assert f"{comparison['effect'] * 100:+.1f}%" in reason
+    assert format_p_value(comparison["p_value"]) in reason
+    assert "keep collecting" not in page
+    assert not re.search(r'class="banner \w+" data-check="power"', page)
+
+
+def test_a_concluded_experiment_reads_as_finished_with_variant_names(editor):
+    data = generate(units_per_variant=(300, 300), activation_lift=0.0, seed=5)
+    experiment = planted_experiment(editor.workspace, data, planned_mde=0.05)
+    _snapshot(experiment)
+    experiment_conclude(experiment=experiment, decision="rollback", rationale="Flat.", actor=None)
+
+    page = _client(editor).get(_url("page", experiment)).content.decode()
+
+    assert "Refresh now" not in page
+    assert "not enough evidence yet" not in page
+    assert "keep collecting" not in page
+    assert _by_id(page, "decision-action") == "Inconclusive"
+    table = page.split('id="table-onboarding-activated"', 1)[1].split("</table>", 1)[0]
+    heads = [_text(h) for h in re.findall(r'<th scope="row">(.*?)</th>', table, re.S)]
+    assert heads == ["Control", "Treatment"]  # by name; no "control control"
+
+
+def test_interval_levels_that_differ_by_row_are_explained(editor, small):
+    experiment = planted_experiment(editor.workspace, small)
+    snapshot = _snapshot(experiment)
+
+    page = _client(editor).get(_url("page", experiment)).content.decode()
+
+    levels = {
+        f"{c['ci_level'] * 100:.1f}".removesuffix(".0")
+        for m in snapshot.outputs["metrics"]
+        for c in m["comparisons"]
+    }
+    assert len(levels) > 1
+    note = _by_id(page, "levels-note")
+    assert "Holm" in note
+    assert "1 − α·p/p̃" in note
+    for level in levels:
+        assert f"{level}%" in note
+    for m in snapshot.outputs["metrics"]:
+        (c,) = m["comparisons"]
+        row = _row(page, f"table-{m['key']}", "treatment")
+        if abs(c["ci_level"] - 0.95) > 1e-9:
+            assert row["interval"].endswith(", Holm)")

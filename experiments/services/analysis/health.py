@@ -256,7 +256,10 @@ def health_banners(
                 ),
             )
         )
-    if power.too_little_data and power.detectable_effect is not None:
+    primary = outputs.primary
+    decided = primary is not None and any(c.verdict in ("win", "loss") for c in primary.comparisons)
+    # A decisive primary result needs no more data: "keep collecting" would contradict it.
+    if power.too_little_data and power.detectable_effect is not None and not decided:
         metric = outputs.metric(power.metric) if power.metric else None
         banners.append(
             Banner(

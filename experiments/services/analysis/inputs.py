@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Any
 
 from experiments.models import Experiment, Exposure, MetricRole, Phase
 from metrics.public import (
@@ -172,24 +173,41 @@ class AnalysisInputs:
 
     overall: tuple[MetricStatistics, ...]
     breakdowns: tuple[Breakdown, ...]
+    # Overall statistics per day of first exposure (``bucket`` = days since the epoch, UTC):
+    # the same statement's rows, so lift over time costs no pass over history.
+    daily: tuple[MetricStatistics, ...] = ()
 
 
-_ADDITIVE = tuple(
-    f.name for f in fields(MetricStatistics) if f.name not in ("metric", "group", "segment")
+ADDITIVE = tuple(
+    f.name
+    for f in fields(MetricStatistics)
+    if f.name not in ("metric", "group", "segment", "bucket")
 )
+DAY_US = 86_400_000_000
 
 
-def _pooled(rows: Iterable[MetricStatistics], *, segment: str) -> list[MetricStatistics]:
-    """Add up statistics by (metric, variant): sufficient statistics are sums, so they pool."""
-    pooled: dict[tuple[str, str], MetricStatistics] = {}
+def _pooled(
+    rows: Iterable[MetricStatistics],
+    *,
+    segment: str | None = None,
+    bucket: str | None = "all",
+) -> list[MetricStatistics]:
+    """Add up statistics by (metric, variant), and by segment where ``segment`` is None and by
+    bucket where ``bucket`` is None: sufficient statistics are sums, so they pool."""
+    pooled: dict[tuple[str, str, str, str], MetricStatistics] = {}
     for row in rows:
-        key = (row.metric, row.group)
+        key = (
+            row.metric,
+            row.group,
+            row.segment if segment is None else segment,
+            row.bucket if bucket is None else bucket,
+        )
         if key not in pooled:
-            pooled[key] = replace(row, segment=segment)
+            pooled[key] = replace(row, segment=key[2], bucket=key[3])
             continue
         current = pooled[key]
-        changes = {}
-        for name in _ADDITIVE:
+        changes: dict[str, Any] = {}
+        for name in ADDITIVE:
             a, b = getattr(current, name), getattr(row, name)
             changes[name] = None if a is None and b is None else (a or 0) + (b or 0)
         pooled[key] = replace(current, **changes)
@@ -216,7 +234,9 @@ def _breakdown(prop: str, rows: list[MetricStatistics]) -> Breakdown:
     return Breakdown(property=prop, values=values, statistics=tuple(kept))
 
 
-def exposure_population(plan: AnalysisPlan, *, segment_property: str = "") -> TablePopulation:
+def exposure_population(
+    plan: AnalysisPlan, *, segment_property: str = "", bucket_us: int = 0
+) -> TablePopulation:
     """The phase's exposed units, each starting at its first exposure, grouped by variant."""
     return TablePopulation(
         table=Exposure._meta.db_table,
@@ -226,6 +246,7 @@ def exposure_population(plan: AnalysisPlan, *, segment_property: str = "") -> Ta
         filters=(("experiment_id", plan.experiment_id), ("phase_id", plan.phase_id)),
         exclude_column="excluded",
         segment_property=segment_property,
+        bucket_us=bucket_us,
     )
 
 
@@ -245,21 +266,28 @@ def analysis_inputs_compute(
     steps = len(properties)
     overall: list[MetricStatistics] = []
     breakdowns: list[Breakdown] = []
+    daily: list[MetricStatistics] = []
     for step, prop in enumerate(properties):
+        # The first statement also groups by day of first exposure: the overall statistics
+        # and the daily ones are its sums over segments (and days).
         rows = compute_metric_statistics(
             workspace_id=plan.workspace_id,
             metrics=definitions,
-            population=exposure_population(plan, segment_property=prop),
+            population=exposure_population(
+                plan, segment_property=prop, bucket_us=DAY_US if step == 0 else 0
+            ),
             cutoff_us=plan.cutoff_us,
             covariate_days=plan.covariate_days,
         )
         if step == 0:
             overall = _pooled(rows, segment=OVERALL)
+            daily = sorted(_pooled(rows, segment=OVERALL, bucket=None), key=lambda s: int(s.bucket))
+            rows = _pooled(rows, segment=None)
         if prop:
             breakdowns.append(_breakdown(prop, rows))
         if on_step is not None:
             on_step(step + 1, steps)
-    return AnalysisInputs(overall=tuple(overall), breakdowns=tuple(breakdowns))
+    return AnalysisInputs(overall=tuple(overall), breakdowns=tuple(breakdowns), daily=tuple(daily))
 
 
 StatisticsLookup = dict[tuple[str, str | None, str | None, str], MetricStatistics]

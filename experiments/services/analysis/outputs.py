@@ -41,7 +41,6 @@ from experiments.services.analysis.rows import (
     overall_rows,
     statistics_arrays,
 )
-from experiments.services.analysis.verdict import decisive, verdict_of
 from experiments.stats import (
     AnalysisSettings,
     BatchAnalysis,
@@ -49,6 +48,7 @@ from experiments.stats import (
     analyze_batch,
     describe_comparison,
 )
+from experiments.verdicts import decisive, verdict_of
 from metrics.public import MetricStatistics
 
 NEVER_REACHED = (

@@ -20,8 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.contracts import AnalysisOutputs, Health
-from experiments.models import Experiment, PendingAnalysis, ResultSnapshot
+from experiments.models import Experiment, PendingAnalysis, Phase, ResultSnapshot
+from experiments.result_selectors import exposure_maturity
 from experiments.services.alerts import alerts_for_snapshot
+from experiments.services.analysis.cumulative import cumulative_lift
 from experiments.services.analysis.health import SRM_THRESHOLD, experiment_health
 from experiments.services.analysis.inputs import (
     MAX_SEGMENT_VALUES,
@@ -31,9 +33,9 @@ from experiments.services.analysis.inputs import (
 )
 from experiments.services.analysis.locks import analysis_mutex
 from experiments.services.analysis.outputs import analysis_outputs, inputs_json
-from experiments.services.analysis.verdict import results_verdict
 from experiments.services.exposures import exposures_sync_from_events
 from experiments.stats import ENGINE_VERSION, AnalysisSettings
+from experiments.verdicts import results_verdict
 from plg_platform.models import BackgroundJob, JobStatus
 from plg_platform.services.jobs import job_fail, job_progress, job_start, job_succeed
 
@@ -105,11 +107,12 @@ def experiment_analyze(
 ) -> ComputedAnalysis:
     """Analyse the experiment's current (or last) phase with data up to ``cutoff`` (now).
 
-    Merges newly received ``$exposure`` events first, so a refresh sees every settled exposure.
+    Merges newly received ``$exposure`` events first, those still settling included, so a
+    refresh right after exposures arrive analyses them.
     """
     if sync_exposures:
         on_progress(0.05, "Merging new exposures")
-        exposures_sync_from_events(experiment=experiment)
+        exposures_sync_from_events(experiment=experiment, include_settling=True)
     cutoff = cutoff or timezone.now().replace(microsecond=0)
     plan = analysis_plan(experiment=experiment, cutoff=cutoff)
     settings = analysis_settings(experiment)
@@ -126,13 +129,31 @@ def experiment_analyze(
     health = experiment_health(
         experiment=experiment, plan=plan, inputs=inputs, outputs=outputs, settings=settings
     )
+    maturity = exposure_maturity(
+        phase=Phase.objects.get(pk=plan.phase_id),
+        maturity_days=_maturity_days(plan),
+        cutoff=plan.cutoff,
+    )
     return ComputedAnalysis(
         plan=plan,
         settings=_settings_json(experiment, plan, settings),
         inputs=inputs_json(plan, inputs),
-        outputs=outputs.with_verdict(results_verdict(outputs, health)),
+        outputs=outputs.with_verdict(results_verdict(outputs, health))
+        .with_maturity(maturity)
+        .with_cumulative(
+            cumulative_lift(
+                plan=plan, inputs=inputs, settings=settings, planned_mde=experiment.planned_mde
+            )
+        ),
         health=health,
     )
+
+
+def _maturity_days(plan: AnalysisPlan) -> int:
+    """The primary metric's window: when a unit counts for the headline result."""
+    primary = next((m for m in plan.metrics if m.role == "primary"), None)
+    metrics = (primary,) if primary is not None else plan.metrics
+    return max((m.definition.maturity_days for m in metrics), default=0)
 
 
 @transaction.atomic
