@@ -256,3 +256,45 @@ def test_keyboard_users_can_skip_to_the_content(signed_in_page):
     expect(skip).to_be_visible()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"#main$"))
+
+
+def _overflow(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_a_very_long_word_never_widens_a_page(signed_in_page, owner, shoot):
+    page = signed_in_page
+    _create_metric(page, owner.api_token, "aha-7d", "Aha rate", event="doc")
+    page.goto("/experiments/new")
+    # A pasted 20,000-character word: the form keeps its width while it is typed and after
+    # the save is refused for its length.
+    assert page.get_by_label("We believe").get_attribute("maxlength") == "1000"
+    # maxlength stops typing and pasting; a script or an old page can still send more.
+    page.get_by_label("We believe").evaluate("(box, text) => { box.value = text; }", "w" * 20_000)
+    page.get_by_label("Name", exact=True).fill("Long words")
+    page.get_by_label("Key", exact=True).fill("long-words")
+    page.get_by_label("Primary metric", exact=True).select_option("aha-7d")
+    assert _overflow(page) <= 0, f"the form is {_overflow(page)}px wider than the window"
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.get_by_role("alert")).to_contain_text("at most 1000 characters (it has 20000)")
+    assert _overflow(page) <= 0, f"the refused form is {_overflow(page)}px too wide"
+    assert not Experiment.objects.filter(workspace=owner.workspace).exists()
+    shoot(page, "13-long-word-refused")
+
+    # The longest words the limits allow, saved and shown on every page of the experiment.
+    page.get_by_label("Name", exact=True).fill("n" * 200)
+    page.get_by_label("We believe").fill("w" * 1000)
+    page.get_by_label("because").fill("e" * 1000)
+    page.get_by_label("Key, variant 2").fill("k" * 100)
+    page.get_by_label("Name, variant 2").fill("v" * 200)
+    page.get_by_label("Primary metric", exact=True).select_option("aha-7d")
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.locator("#status")).to_have_text("Draft")
+    for path, name in (
+        ("/experiments/long-words/", "14-long-word-detail"),
+        ("/experiments/long-words/edit", "15-long-word-form"),
+        ("/experiments/", "16-long-word-list"),
+    ):
+        page.goto(path)
+        assert _overflow(page) <= 0, f"{path} is {_overflow(page)}px wider than the window"
+        shoot(page, name)

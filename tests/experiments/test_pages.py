@@ -202,6 +202,13 @@ def test_weights_not_adding_up_are_shown_at_the_variants_and_nothing_is_written(
             "secondary_metrics",
             METRIC_IN_TWO_ROLES.format(key="aha-rate"),
         ),
+        ({"name": "x" * 20_000}, "name", "at most 200 characters"),
+        ({"hypothesis_change": "x" * 20_000}, "hypothesis_change", "at most 1000 characters"),
+        ({"hypothesis_audience": "x" * 1001}, "hypothesis_audience", "at most 1000 characters"),
+        ({"hypothesis_outcome": "x" * 1001}, "hypothesis_outcome", "at most 1000 characters"),
+        ({"hypothesis_evidence": "x" * 1001}, "hypothesis_evidence", "at most 1000 characters"),
+        ({"team": "x" * 101}, "team", "at most 100 characters"),
+        ({"product_area": "x" * 201}, "product_area", "at most 200 characters"),
     ],
 )
 def test_bad_input_is_shown_next_to_its_field_and_nothing_is_written(
@@ -554,3 +561,16 @@ def test_power_page_bad_input_is_shown_at_its_field(client, viewer, overrides, f
     assert response.context["result"] is None
     assert field in response.context["form"].errors
     assert f'id="id_{field}_error"' in response.content.decode()
+
+
+def test_a_too_long_variant_name_is_shown_in_its_row_and_nothing_is_written(
+    client, editor, metrics
+):
+    client.force_login(editor.user)
+
+    response = client.post(NEW, _form(**{"variants-1-name": "x" * 201}))
+
+    assert response.status_code == 200
+    assert "at most 200 characters" in " ".join(response.context["variants"][1].errors["name"])
+    assert 'maxlength="200"' in response.content.decode()
+    assert not Experiment.objects.exists()
