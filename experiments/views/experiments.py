@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.forms.base import MAX_VARIANTS
 from experiments.forms.design import (
@@ -53,7 +53,8 @@ from experiments.views.base import (
 from experiments.views.calculator import LONG_RUN, LONG_RUN_DAYS, SHORTER_GENERIC, plan_view
 from metrics.public import metrics_list
 from plg_platform.errors import DomainError
-from plg_platform.models import Membership, Role, Workspace
+from plg_platform.models import ApiKeyKind, Membership, Role, Workspace
+from plg_platform.selectors import api_keys_list
 from plg_platform.web.pages import attach_errors
 
 PAGE_SIZE = 25
@@ -171,6 +172,9 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
             "exposures": exposures,
             "days_running": _days_running(experiment),
             "can_edit": membership.has_role(Role.EDITOR),
+            "sdk": _sdk_snippets(request, experiment)
+            if status == ExperimentStatus.RUNNING
+            else None,
             "editable": status not in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED),
             "can_start": status in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED),
             "can_stop": status == ExperimentStatus.RUNNING,
@@ -179,6 +183,20 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
             in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED, ExperimentStatus.CONCLUDED),
         },
     )
+
+
+def _sdk_snippets(request: HttpRequest, experiment: Experiment) -> dict[str, Any]:
+    """What a running experiment's integration needs: the payload URL and the keys."""
+    sdk_key = (
+        api_keys_list(workspace=experiment.workspace)
+        .filter(kind=ApiKeyKind.SDK, revoked_at__isnull=True)
+        .first()
+    )
+    return {
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+        "key_prefix": sdk_key.prefix if sdk_key is not None else None,
+        "variant_keys": [v.key for v in experiment.variants.all()],
+    }
 
 
 def _saved_long_run(experiment: Experiment) -> dict[str, str] | None:
@@ -392,10 +410,27 @@ def _transition(
     return redirect(reverse("experiments_web:detail", kwargs={"key": experiment.key}))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @workspace_page(Role.EDITOR)
 def start(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
-    return _transition(request, membership, key, experiment_start)
+    """GET: what starting does, with the design that starts; POST: start it."""
+    if request.method == "POST":
+        response = _transition(request, membership, key, experiment_start)
+        response["Location"] += "#sdk-title"
+        return response
+    experiment = _experiment(membership, key)
+    primary = experiment.metric_links.select_related("metric").filter(role=MetricRole.PRIMARY)
+    return render(
+        request,
+        "experiments/start.html",
+        {
+            "experiment": experiment,
+            "verb": "Resume" if experiment.status == ExperimentStatus.STOPPED else "Start",
+            "variant_rows": [(v, percent(v.weight)) for v in experiment.variants.all()],
+            "coverage_percent": percent(experiment.coverage),
+            "primary_metrics": [link.metric for link in primary],
+        },
+    )
 
 
 @require_POST

@@ -189,8 +189,23 @@ def test_design_an_experiment_in_pages_and_start_it(signed_in_page, owner, shoot
     assert experiment.planned_sample_size_per_variant == expected.sample_size_per_variant
     assert experiment.planned_duration_days == expected.duration_days
 
-    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#snippet-sdk")).to_have_count(0)
+    page.get_by_role("link", name="Start…").click()
+    # A confirmation step says what starting does before anything changes.
+    expect(page.get_by_role("heading", name="Start “Onboarding checklist”?")).to_be_visible()
+    expect(page.locator("#start-effects")).to_contain_text("Assignment begins.")
+    expect(page.locator("#start-effects")).to_contain_text("variants and traffic shares are frozen")
+    shoot(page, "07a-experiment-start-confirmation")
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.DRAFT
+    page.get_by_role("button", name="Yes, start it").click()
     expect(page.locator("#status")).to_have_text("Running")
+    # After the start: how to use it, with this experiment's key.
+    expect(page.locator("#snippet-sdk")).to_contain_text('gb.eval_feature("onboarding-checklist")')
+    expect(page.locator("#snippet-sdk")).to_contain_text(f"{page.url.split('/experiments')[0]}")
+    expect(page.locator("#snippet-assignment")).to_contain_text(
+        "/api/v1/experiments/onboarding-checklist/assignment?unit_id=user-1"
+    )
     experiment.refresh_from_db()
     assert experiment.status == ExperimentStatus.RUNNING
     assert experiment.phases.count() == 1

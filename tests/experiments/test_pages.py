@@ -24,7 +24,8 @@ from experiments.stats import AnalysisRequest, PowerRequest, analyze, plan
 from experiments.views.calculator import LONG_RUN, LONG_RUN_DAYS
 from experiments.views.experiments import NO_SIZE_REASON
 from outcomes.kpis.refresh import kpis_refresh
-from plg_platform.models import AuditLog
+from plg_platform.models import ApiKeyKind, AuditLog
+from plg_platform.services.keys import api_key_create
 from tests.outcomes.support import (
     KPI_CONFIG,
     NOW,
@@ -145,7 +146,10 @@ def test_start_and_stop_go_through_the_lifecycle_service(client, editor, metrics
     start = reverse("experiments_web:start", args=[experiment.key])
     stop = reverse("experiments_web:stop", args=[experiment.key])
 
-    assert client.get(start).status_code == 405
+    # GET is the confirmation step (below); only the POST starts.
+    assert client.get(start).status_code == 200
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.DRAFT
     response = client.post(start, follow=True)
     experiment.refresh_from_db()
     assert experiment.status == ExperimentStatus.RUNNING
@@ -721,3 +725,51 @@ def test_daily_traffic_is_not_prefilled_before_the_kpis_are_computed(client, edi
 
     assert response.context["form"].initial["daily_traffic"] is None
     assert "have not been computed for this workspace yet" in response.content.decode()
+
+
+# --- Starting: a confirmation first, the SDK snippet after ---------------------------------------
+
+
+def test_start_asks_for_confirmation_saying_what_starting_does(client, editor, viewer, metrics):
+    experiment = _make(editor.workspace, coverage=0.8)
+    client.force_login(editor.user)
+    detail = reverse("experiments_web:detail", args=[experiment.key])
+    start = reverse("experiments_web:start", args=[experiment.key])
+
+    button = client.get(detail).content.decode()
+    confirm = client.get(start)
+
+    assert f'href="{start}">Start…</a>' in button  # a link to the confirmation, not a POST
+    html = confirm.content.decode()
+    assert "Assignment begins." in html
+    assert "put 80% of eligible units into a variant" in html
+    assert "The variants and traffic shares are frozen" in html
+    assert [(v.key, share) for v, share in confirm.context["variant_rows"]] == [
+        ("control", 50),
+        ("checklist", 50),
+    ]
+    assert "Yes, start it" in html
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.DRAFT
+    assert not AuditLog.objects.filter(action="experiment.start").exists()
+    client.force_login(viewer.user)
+    assert client.get(start).status_code == 403
+
+
+def test_a_running_experiment_shows_the_sdk_and_assignment_snippets(client, editor, metrics):
+    experiment = _make(editor.workspace, key="onboarding-checklist")
+    sdk_key, _ = api_key_create(workspace=editor.workspace, kind=ApiKeyKind.SDK)
+    client.force_login(editor.user)
+    start = reverse("experiments_web:start", args=[experiment.key])
+    detail = reverse("experiments_web:detail", args=[experiment.key])
+
+    assert "snippet-sdk" not in client.get(detail).content.decode()  # drafts serve nobody
+    response = client.post(start)
+    html = client.get(detail).content.decode()
+
+    assert response["Location"] == f"{detail}#sdk-title"
+    assert "http://testserver/api/features/&lt;SDK client key&gt;" in html
+    assert 'api_host="http://testserver"' in html
+    assert 'gb.eval_feature("onboarding-checklist").value' in html
+    assert "/api/v1/experiments/onboarding-checklist/assignment?unit_id=user-1" in html
+    assert f"starts with <code>{sdk_key.prefix}</code>" in html
