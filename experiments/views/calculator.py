@@ -28,9 +28,8 @@ from experiments.stats import (
     plan,
 )
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
+from experiments.traffic import DAILY_ACTIVES, SIGNUPS, daily_traffic_read
 from experiments.views.base import (
-    TRAFFIC_WINDOW_DAYS,
-    daily_traffic,
     rows_plus_one,
     unbound_initial,
     workspace_page,
@@ -312,7 +311,8 @@ def plan_view(request_: PowerRequest, response: PowerResponse) -> dict[str, Any]
 @workspace_page()
 def power(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Sample size per variant for an MDE, or the MDE for a size; and the duration."""
-    traffic = daily_traffic(membership.workspace)
+    traffic = daily_traffic_read(workspace=membership.workspace, source=DAILY_ACTIVES)
+    signups = daily_traffic_read(workspace=membership.workspace, source=SIGNUPS)
     result = None
     if request.method == "POST":
         form = PowerForm(request.POST)
@@ -323,7 +323,7 @@ def power(request: HttpRequest, membership: Membership) -> HttpResponse:
             except StatsInputError as error:
                 attach_errors(form, error)
     else:
-        form = PowerForm(initial={"baseline_rate": 10, "mde": 5, "daily_traffic": traffic})
+        form = PowerForm(initial={"baseline_rate": 10, "mde": 5, "daily_traffic": traffic.rounded})
     return render(
         request,
         "experiments/power.html",
@@ -331,6 +331,6 @@ def power(request: HttpRequest, membership: Membership) -> HttpResponse:
             "form": form,
             "result": result,
             "traffic": traffic,
-            "traffic_days": TRAFFIC_WINDOW_DAYS,
+            "signups": signups,
         },
     )

@@ -10,8 +10,11 @@ from playwright.sync_api import expect
 
 from experiments.models import Experiment, ExperimentStatus
 from experiments.stats import AnalysisRequest, PowerRequest, analyze, plan
+from experiments.traffic import DAILY_ACTIVES, SIGNUPS, daily_traffic_read
+from outcomes.kpis.refresh import kpis_refresh
 from plg_platform.models import Event
 from tests.e2e.conftest import sign_in
+from tests.outcomes.support import NOW, configure, generate, store
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -313,3 +316,48 @@ def test_a_very_long_word_never_widens_a_page(signed_in_page, owner, shoot):
         page.goto(path)
         assert _overflow(page) <= 0, f"{path} is {_overflow(page)}px wider than the window"
         shoot(page, name)
+
+
+def test_the_plan_says_where_its_traffic_comes_from_and_warns_when_it_is_long(
+    signed_in_page, owner, shoot
+):
+    page = signed_in_page
+    store(owner.workspace, generate(seed=11))
+    configure(owner.workspace)
+    kpis_refresh(workspace=owner.workspace, now=NOW)
+    actives = daily_traffic_read(workspace=owner.workspace, source=DAILY_ACTIVES).rounded
+    signups = daily_traffic_read(workspace=owner.workspace, source=SIGNUPS).rounded
+    _create_metric(page, owner.api_token, "aha-7d", "Aha rate", event="doc")
+
+    page.goto("/experiments/new")
+    expect(page.locator("#traffic-source")).to_contain_text(
+        "pre-filled with daily active users: 7, the average of the KPI from 28 Mar to 24 Apr 2026"
+    )
+    expect(page.get_by_label("Eligible units a day")).to_have_value(f"{actives:g}")
+    page.goto("/experiments/new?funnel_stage=activation")
+    expect(page.locator("#traffic-source")).to_contain_text("pre-filled with new signups a day")
+    expect(page.get_by_label("Eligible units a day")).to_have_value(f"{signups:g}")
+
+    page.get_by_label("Baseline of the primary metric (%)").fill("10")
+    page.get_by_label("Smallest change worth detecting (%)").fill("5")
+    page.get_by_label("Eligible units a day").fill("300")
+    page.get_by_label("Eligible units a day").press("Tab")  # "change" fires on leaving the box
+    expected = plan(PowerRequest(baseline_rate=0.1, mde=0.05, daily_traffic=300))
+    assert expected.duration_days > 56
+    expect(page.locator("#long-run")).to_contain_text(
+        f"{expected.duration_days:,} days is more than 8 weeks"
+    )
+    larger = plan(PowerRequest(baseline_rate=0.1, mde=0.10, daily_traffic=300)).duration_days
+    expect(page.locator("#long-run")).to_contain_text(f"(10% instead of 5%): {larger:,} days")
+    shoot(page, "17-plan-too-long")
+
+    # Saved with an MDE but no baseline: the page says why there is no size.
+    page.get_by_label("Baseline of the primary metric (%)").fill("")
+    page.get_by_label("Name", exact=True).fill("No baseline")
+    page.get_by_label("Key", exact=True).fill("no-baseline")
+    page.get_by_label("We believe").fill("a change")
+    page.get_by_label("Key, variant 2").fill("b")
+    page.get_by_label("Primary metric", exact=True).select_option("aha-7d")
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.locator("#plan-units")).to_contain_text("Not computed: the plan has no baseline")
+    shoot(page, "18-plan-without-baseline")

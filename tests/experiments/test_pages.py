@@ -712,8 +712,8 @@ def test_daily_traffic_is_signups_for_signup_stages_and_daily_actives_otherwise(
     assert onboarding.context["form"].initial["daily_traffic"] == _shown(signups)
     assert new_signup_stage.context["form"].initial["daily_traffic"] == _shown(signups)
     html = onboarding.content.decode()
-    assert "pre-filled with <strong>new signups a day</strong>" in html
-    assert "daily active users:" in html
+    assert f"pre-filled with <strong>new signups a day</strong>: {_shown(signups):g}," in html
+    assert f"daily active users: {_shown(actives):g}." in html
     assert "pre-filled with <strong>daily active users</strong>" in retention.content.decode()
 
 
@@ -773,3 +773,18 @@ def test_a_running_experiment_shows_the_sdk_and_assignment_snippets(client, edit
     assert 'gb.eval_feature("onboarding-checklist").value' in html
     assert "/api/v1/experiments/onboarding-checklist/assignment?unit_id=user-1" in html
     assert f"starts with <code>{sdk_key.prefix}</code>" in html
+
+
+def test_power_page_prefills_daily_actives_from_the_kpis(client, viewer):
+    store(viewer.workspace, generate(seed=11))
+    configure(viewer.workspace)
+    kpis_refresh(workspace=viewer.workspace, now=NOW)
+    signups, actives = _brute_force_traffic()
+    client.force_login(viewer.user)
+
+    response = client.get(POWER)
+
+    assert response.context["form"].initial["daily_traffic"] == _shown(actives)
+    html = response.content.decode()
+    assert f"{_shown(actives):g} daily active users (pre-filled" in html
+    assert f"{_shown(signups):g} new signups a day" in html
