@@ -331,7 +331,8 @@ def test_the_plan_says_where_its_traffic_comes_from_and_warns_when_it_is_long(
 
     page.goto("/experiments/new")
     expect(page.locator("#traffic-source")).to_contain_text(
-        "pre-filled with daily active users: 7, the average of the KPI from 28 Mar to 24 Apr 2026"
+        f"pre-filled with daily active users: {actives:g}, the average of the KPI from 28 Mar "
+        "to 24 Apr 2026"
     )
     expect(page.get_by_label("Eligible units a day")).to_have_value(f"{actives:g}")
     page.goto("/experiments/new?funnel_stage=activation")
