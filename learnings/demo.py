@@ -26,7 +26,7 @@ nothing else about the experiment changes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,8 @@ from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from experiments.services.exposures import EVENT_SETTLE_SECONDS, exposures_sync_from_events
 from experiments.services.lifecycle import experiment_conclude, experiment_start
+from experiments.stats import PowerRequest, plan
+from experiments.traffic import daily_traffic_read, traffic_source
 from learnings.models import Learning, Source
 from learnings.services import learning_record_from_experiment
 from learnings.services.areas import product_area_get_or_create_path
@@ -124,6 +126,33 @@ TOOLBAR_DESIGN = ExperimentDesign(
     funnel_stage="activation",
     planned_mde=0.10,
 )
+# The plan each demo team made before starting: the 7-day Aha rate they saw before the test
+# (the generator's rate, averaged over signup channels and setup: about 43 %), the change
+# worth detecting in the design, and the daily traffic the KPIs show for the experiment's stage.
+DEMO_AHA_7D_BASELINE = 0.43
+
+
+def demo_plan(*, workspace: Workspace, design: ExperimentDesign) -> ExperimentDesign:
+    """Return ``design`` with its planned units per variant and duration filled in."""
+    traffic = daily_traffic_read(
+        workspace=workspace, source=traffic_source(design.funnel_stage)
+    ).per_day
+    planned = plan(
+        PowerRequest(
+            baseline_rate=DEMO_AHA_7D_BASELINE,
+            mde=design.planned_mde,
+            alpha=design.alpha,
+            n_variants=len(design.variants),
+            daily_traffic=traffic * design.coverage if traffic else None,
+        )
+    )
+    return replace(
+        design,
+        planned_sample_size_per_variant=planned.sample_size_per_variant,
+        planned_duration_days=planned.duration_days,
+    )
+
+
 TOOLBAR_RATIONALE = (
     "No detectable difference on 7-day Aha or documents created; the compact toolbar does not "
     "move activation. Iterate: test a bigger change to the first-session editor instead."
@@ -281,6 +310,7 @@ def _experiment(
     experiment = Experiment.objects.filter(workspace=workspace, key=design.key).first()
     if experiment is not None:
         return experiment
+    design = demo_plan(workspace=workspace, design=design)
     experiment = experiment_create(workspace=workspace, design=design, actor=actor)
     experiment_start(experiment=experiment, actor=actor)
     # The one adjustment no service offers: start the phase when the planted run began, so

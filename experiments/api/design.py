@@ -9,15 +9,27 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experiments.models import Correction, Engine, FunnelStage
-from experiments.services.design import ExperimentDesign, VariantSpec
+from experiments.services.design import (
+    MAX_HYPOTHESIS_PART_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PHASE_REASON_LENGTH,
+    MAX_PRODUCT_AREA_LENGTH,
+    MAX_TEAM_LENGTH,
+    MAX_UNIT_PROPERTY_LENGTH,
+    MAX_VARIANT_NAME_LENGTH,
+    TOO_LONG,
+    ExperimentDesign,
+    VariantSpec,
+)
 from plg_platform.api.base import StrictSerializer
 
 TWO_CONTROLS = "Exactly one variant may be the control; {count} are marked."
 
 
 class VariantInputSerializer(StrictSerializer):
-    key = serializers.SlugField(max_length=100)
-    name = serializers.CharField(max_length=200, required=False, default="")
+    key = serializers.SlugField(max_length=MAX_KEY_LENGTH)
+    name = serializers.CharField(max_length=MAX_VARIANT_NAME_LENGTH, required=False, default="")
     weight = serializers.FloatField(min_value=0, max_value=1)
     is_control = serializers.BooleanField(required=False, default=False)
 
@@ -41,10 +53,18 @@ class VariantsField(serializers.Field):
 
 
 class HypothesisInputSerializer(StrictSerializer):
-    change = serializers.CharField(help_text="We believe [this change]…")
-    audience = serializers.CharField(required=False, default="", allow_blank=True)
-    outcome = serializers.CharField(required=False, default="", allow_blank=True)
-    evidence = serializers.CharField(required=False, default="", allow_blank=True)
+    change = serializers.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH, help_text="We believe [this change]…"
+    )
+    audience = serializers.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH, required=False, default="", allow_blank=True
+    )
+    outcome = serializers.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH, required=False, default="", allow_blank=True
+    )
+    evidence = serializers.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH, required=False, default="", allow_blank=True
+    )
 
 
 _HYPOTHESIS_PARTS = {
@@ -75,6 +95,10 @@ class HypothesisField(serializers.Field):
         if isinstance(data, str):
             if not data.strip():
                 raise serializers.ValidationError("A hypothesis is required.")
+            if len(data.strip()) > MAX_HYPOTHESIS_PART_LENGTH:
+                raise serializers.ValidationError(
+                    TOO_LONG.format(max=MAX_HYPOTHESIS_PART_LENGTH, length=len(data.strip()))
+                )
             return {"change": data.strip(), "audience": "", "outcome": "", "evidence": ""}
         parts = HypothesisInputSerializer(data=data)
         parts.is_valid(raise_exception=True)
@@ -87,18 +111,26 @@ class HypothesisField(serializers.Field):
 class DesignInputSerializer(StrictSerializer):
     """Every design field; on PATCH all are optional."""
 
-    key = serializers.SlugField(max_length=100)
-    name = serializers.CharField(max_length=200)
+    key = serializers.SlugField(max_length=MAX_KEY_LENGTH)
+    name = serializers.CharField(max_length=MAX_NAME_LENGTH)
     hypothesis = HypothesisField()
     variants = VariantsField()
-    primary_metric = serializers.SlugField()
-    secondary_metrics = serializers.ListField(child=serializers.SlugField(), required=False)
-    guardrail_metrics = serializers.ListField(child=serializers.SlugField(), required=False)
+    primary_metric = serializers.SlugField(max_length=MAX_KEY_LENGTH)
+    secondary_metrics = serializers.ListField(
+        child=serializers.SlugField(max_length=MAX_KEY_LENGTH), required=False
+    )
+    guardrail_metrics = serializers.ListField(
+        child=serializers.SlugField(max_length=MAX_KEY_LENGTH), required=False
+    )
     coverage = serializers.FloatField(min_value=0, max_value=1, required=False)
     targeting = serializers.DictField(required=False)
-    unit_property = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    product_area = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    unit_property = serializers.CharField(
+        max_length=MAX_UNIT_PROPERTY_LENGTH, required=False, allow_blank=True
+    )
+    team = serializers.CharField(max_length=MAX_TEAM_LENGTH, required=False, allow_blank=True)
+    product_area = serializers.CharField(
+        max_length=MAX_PRODUCT_AREA_LENGTH, required=False, allow_blank=True
+    )
     funnel_stage = serializers.ChoiceField(FunnelStage.choices, required=False, allow_blank=True)
     engine = serializers.ChoiceField(Engine.choices, required=False)
     sequential = serializers.BooleanField(required=False)
@@ -119,7 +151,9 @@ class DesignInputSerializer(StrictSerializer):
         required=False,
         help_text="Ids of the key results (of this workspace) the experiment serves.",
     )
-    phase_reason = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    phase_reason = serializers.CharField(
+        max_length=MAX_PHASE_REASON_LENGTH, required=False, allow_blank=True, write_only=True
+    )
 
     def validate_variants(self, variants: list[dict]) -> list[dict]:
         controls = sum(1 for v in variants if v["is_control"])

@@ -9,7 +9,9 @@ from rest_framework.response import Response
 
 from experiments.api.shared import ExperimentObjectMixin, ExperimentOutputSerializer
 from experiments.models import Decision, Experiment
+from experiments.services.design import MAX_KEY_LENGTH
 from experiments.services.lifecycle import (
+    MAX_RATIONALE_LENGTH,
     experiment_archive,
     experiment_conclude,
     experiment_start,
@@ -42,8 +44,10 @@ class ExperimentArchiveApi(_TransitionApi):
 
 class ConcludeInputSerializer(StrictSerializer):
     decision = serializers.ChoiceField(Decision.choices)
-    rationale = serializers.CharField()
-    variant = serializers.CharField(required=False, default="", allow_blank=True)
+    rationale = serializers.CharField(max_length=MAX_RATIONALE_LENGTH)
+    variant = serializers.CharField(
+        max_length=MAX_KEY_LENGTH, required=False, default="", allow_blank=True
+    )
 
 
 class ExperimentConcludeApi(ExperimentObjectMixin):

@@ -10,7 +10,17 @@ from django import forms
 
 from experiments.forms.base import MAX_VARIANTS, UniqueKeysFormSet, baseline_values, clean_baseline
 from experiments.models import Correction, Engine, ExperimentStatus, FunnelStage
-from experiments.services.design import ExperimentDesign, VariantSpec
+from experiments.services.design import (
+    MAX_HYPOTHESIS_PART_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PHASE_REASON_LENGTH,
+    MAX_PRODUCT_AREA_LENGTH,
+    MAX_TEAM_LENGTH,
+    MAX_VARIANT_NAME_LENGTH,
+    ExperimentDesign,
+    VariantSpec,
+)
 from experiments.stats import PowerRequest
 from plg_platform.web.forms import PageForm, decimal_input
 
@@ -109,30 +119,34 @@ class ExperimentForm(ExperimentPlanForm):
     """Everything a team decides when designing an experiment, in the template's words."""
 
     key = forms.SlugField(
-        max_length=100,
+        max_length=MAX_KEY_LENGTH,
         label="Key",
         help_text="Lower-case id the SDKs and the API use, e.g. onboarding-checklist. "
         "It cannot change later.",
     )
-    name = forms.CharField(max_length=200, label="Name")
+    name = forms.CharField(max_length=MAX_NAME_LENGTH, label="Name")
     hypothesis_change = forms.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH,
         label="We believe",
         help_text="the change, e.g. “adding an onboarding checklist”",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     hypothesis_audience = forms.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH,
         required=False,
         label="for",
         help_text="whom, e.g. “new workspace owners”",
         widget=forms.TextInput(),
     )
     hypothesis_outcome = forms.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH,
         required=False,
         label="will",
         help_text="move which metric, e.g. “raise the share reaching the Aha moment in 7 days”",
         widget=forms.TextInput(),
     )
     hypothesis_evidence = forms.CharField(
+        max_length=MAX_HYPOTHESIS_PART_LENGTH,
         required=False,
         label="because",
         help_text="the evidence, e.g. “interviews show owners do not find sharing”",
@@ -150,8 +164,10 @@ class ExperimentForm(ExperimentPlanForm):
         label="Guardrail metrics",
         help_text="Metrics that must not get worse, e.g. unsubscribes or errors.",
     )
-    team = forms.CharField(max_length=100, required=False, label="Team")
-    product_area = forms.CharField(max_length=200, required=False, label="Product area")
+    team = forms.CharField(max_length=MAX_TEAM_LENGTH, required=False, label="Team")
+    product_area = forms.CharField(
+        max_length=MAX_PRODUCT_AREA_LENGTH, required=False, label="Product area"
+    )
     funnel_stage = forms.ChoiceField(
         choices=[("", "—"), *FunnelStage.choices], required=False, label="Funnel stage"
     )
@@ -162,6 +178,7 @@ class ExperimentForm(ExperimentPlanForm):
         label="Multiple-comparison correction",
     )
     phase_reason = forms.CharField(
+        max_length=MAX_PHASE_REASON_LENGTH,
         required=False,
         label="Why change a running experiment?",
         help_text="Changing variants, weights, coverage or metrics starts a new phase, analysed "
@@ -224,8 +241,8 @@ class ExperimentForm(ExperimentPlanForm):
 
 
 class VariantForm(PageForm):
-    key = forms.SlugField(max_length=100, label="Key")
-    name = forms.CharField(max_length=200, required=False, label="Name")
+    key = forms.SlugField(max_length=MAX_KEY_LENGTH, label="Key")
+    name = forms.CharField(max_length=MAX_VARIANT_NAME_LENGTH, required=False, label="Name")
     weight = forms.FloatField(
         min_value=0, max_value=100, label="Traffic share (%)", widget=decimal_input()
     )
@@ -268,7 +285,10 @@ def variant_specs(formset: forms.BaseFormSet) -> list[VariantSpec]:
 
 class ExperimentFilterForm(PageForm):
     q = forms.CharField(
-        required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"})
+        max_length=MAX_NAME_LENGTH,
+        required=False,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search"}),
     )
     status = forms.ChoiceField(
         choices=[("", "Any status"), *ExperimentStatus.choices], required=False, label="Status"

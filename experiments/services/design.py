@@ -54,6 +54,28 @@ NEEDS_PHASE_REASON = (
     "Send a 'phase_reason' saying why."
 )
 NOT_EDITABLE = "A {status} experiment cannot be edited."
+TOO_LONG = "At most {max:,} characters (this has {length:,})."
+
+# Longest text a person can give each field: long enough for any honest answer, short enough
+# that a pasted document cannot fill pages and the database. Forms and serializers use the same.
+MAX_KEY_LENGTH = 100
+MAX_NAME_LENGTH = 200
+MAX_HYPOTHESIS_PART_LENGTH = 1000
+MAX_TEAM_LENGTH = 100
+MAX_PRODUCT_AREA_LENGTH = 200
+MAX_UNIT_PROPERTY_LENGTH = 100
+MAX_VARIANT_NAME_LENGTH = 200
+MAX_PHASE_REASON_LENGTH = 300
+_TEXT_LIMITS = {
+    "name": MAX_NAME_LENGTH,
+    "hypothesis_change": MAX_HYPOTHESIS_PART_LENGTH,
+    "hypothesis_audience": MAX_HYPOTHESIS_PART_LENGTH,
+    "hypothesis_outcome": MAX_HYPOTHESIS_PART_LENGTH,
+    "hypothesis_evidence": MAX_HYPOTHESIS_PART_LENGTH,
+    "team": MAX_TEAM_LENGTH,
+    "product_area": MAX_PRODUCT_AREA_LENGTH,
+    "unit_property": MAX_UNIT_PROPERTY_LENGTH,
+}
 
 # Changing these on a running experiment starts a new phase (the key results it serves do not:
 # they are not part of the analysis).
@@ -119,6 +141,19 @@ _SCALAR_FIELDS = tuple(
 )
 
 
+def _check_length(text: str, limit: int, field_name: str) -> None:
+    if len(text) > limit:
+        raise ValidationFailed(TOO_LONG.format(max=limit, length=len(text)), field=field_name)
+
+
+def _validate_lengths(design: ExperimentDesign) -> None:
+    for name, limit in _TEXT_LIMITS.items():
+        _check_length(getattr(design, name), limit, name)
+    for v in design.variants:
+        _check_length(v.key, MAX_KEY_LENGTH, "variants")
+        _check_length(v.name, MAX_VARIANT_NAME_LENGTH, "variants")
+
+
 def _validate_variants(variants: Sequence[VariantSpec]) -> None:
     if len(variants) < 2:
         raise ValidationFailed(NEED_TWO_VARIANTS, field="variants")
@@ -174,6 +209,7 @@ def _resolve_key_results(*, workspace: Workspace, design: ExperimentDesign) -> l
 
 
 def _validate(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[Metric, str]]:
+    _validate_lengths(design)
     _validate_variants(design.variants)
     if not (0 <= design.coverage <= 1):
         raise ValidationFailed(BAD_COVERAGE, field="coverage")
@@ -339,6 +375,7 @@ def experiment_update(
         raise Conflict(
             NEEDS_PHASE_REASON.format(what=", ".join(phase_changes)), field="phase_reason"
         )
+    _check_length(phase_reason.strip(), MAX_PHASE_REASON_LENGTH, "phase_reason")
     metrics = _validate(workspace=experiment.workspace, design=after)
     key_results = _resolve_key_results(workspace=experiment.workspace, design=after)
     for name in _SCALAR_FIELDS:

@@ -21,6 +21,8 @@ DECISION_REQUIRED = "Concluding needs a decision: ship, rollback or iterate."
 RATIONALE_REQUIRED = "Concluding needs a rationale: say why you decided this."
 SHIP_NEEDS_VARIANT = "Shipping needs the key of the variant to ship."
 UNKNOWN_VARIANT = "No variant {key!r} in this experiment."
+RATIONALE_TOO_LONG = "A rationale has at most {max:,} characters (this has {length:,})."
+MAX_RATIONALE_LENGTH = 5000
 
 _ALLOWED = {
     "start": {ExperimentStatus.DRAFT, ExperimentStatus.STOPPED},
@@ -94,6 +96,9 @@ def experiment_conclude(
         raise ValidationFailed(DECISION_REQUIRED, field="decision")
     if not rationale.strip():
         raise ValidationFailed(RATIONALE_REQUIRED, field="rationale")
+    if len(rationale.strip()) > MAX_RATIONALE_LENGTH:
+        message = RATIONALE_TOO_LONG.format(max=MAX_RATIONALE_LENGTH, length=len(rationale.strip()))
+        raise ValidationFailed(message, field="rationale")
     experiment = _lock(experiment, "conclude")
     if decision == Decision.SHIP:
         if not variant:

@@ -1,37 +1,25 @@
 """What the experiment pages share beyond ``plg_platform.web``: their 403 message, re-rendering
-a form with one more row, and the workspace's daily traffic."""
+a form with one more row."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.http import QueryDict
-from django.utils import timezone
 
 from experiments.forms.base import MAX_VARIANTS
-from plg_platform.models import Role, Workspace
-from plg_platform.selectors import events_list
+from plg_platform.models import Role
 from plg_platform.web import pages
 from plg_platform.web.pages import View
 
 EDITORS_ONLY = "Only editors of this workspace can change experiments."
-TRAFFIC_WINDOW_DAYS = 28
 
 
 def workspace_page(role: str = Role.VIEWER, denied: str = EDITORS_ONLY) -> Callable[[View], View]:
     """``plg_platform.web.pages.workspace_page`` with the experiment pages' 403 message."""
     return pages.workspace_page(role, denied)
-
-
-def daily_traffic(workspace: Workspace) -> int | None:
-    """Distinct users active in the last 28 days ÷ 28: roughly how many new units a day an
-    experiment open to everyone would see. None without recent events."""
-    since = timezone.now() - timedelta(days=TRAFFIC_WINDOW_DAYS)
-    users = events_list(workspace=workspace, after=since).values("distinct_id").distinct().count()
-    return round(users / TRAFFIC_WINDOW_DAYS) or None
 
 
 def unbound_initial(form: forms.Form, data: QueryDict) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django import forms
@@ -28,9 +28,8 @@ from experiments.stats import (
     plan,
 )
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
+from experiments.traffic import DAILY_ACTIVES, SIGNUPS, daily_traffic_read
 from experiments.views.base import (
-    TRAFFIC_WINDOW_DAYS,
-    daily_traffic,
     rows_plus_one,
     unbound_initial,
     workspace_page,
@@ -243,9 +242,56 @@ def calculator(request: HttpRequest, membership: Membership) -> HttpResponse:
     )
 
 
+# Longer than this, a test outlives the product it measures (seasons, releases, cookies):
+# the plan page says so and what would shorten it.
+LONG_RUN_DAYS = 56
+LONG_RUN = "{days:,} days is more than {weeks} weeks: too long to wait for one answer."
+SHORTER_BY_MDE = "a larger smallest change worth detecting ({mde:.3g}% instead of {was:.3g}%)"
+SHORTER_BY_TRAFFIC = (
+    "twice the traffic ({traffic:,.0f} units a day: more coverage or a wider audience)"
+)
+SHORTER_BY_VARIANTS = "two variants instead of {n}"
+SHORTER_GENERIC = "Plan for a larger change, more traffic or fewer variants."
+
+
+def _days_with(request_: PowerRequest, **changes: Any) -> int | None:
+    try:
+        return plan(replace(request_, **changes)).duration_days
+    except StatsInputError:
+        return None
+
+
+def long_run_advice(request_: PowerRequest, response: PowerResponse) -> dict[str, Any] | None:
+    """When the plan runs longer than ``LONG_RUN_DAYS``: the warning and, for each lever
+    (larger MDE, more traffic, fewer variants), the duration the engine gives with it."""
+    days = response.duration_days
+    if days is None or days <= LONG_RUN_DAYS:
+        return None
+    options: list[tuple[str, int]] = []
+    if request_.mde is not None and request_.mde_type == "relative":
+        doubled = _days_with(request_, mde=request_.mde * 2)
+        if doubled is not None:
+            mde = SHORTER_BY_MDE.format(mde=request_.mde * 200, was=request_.mde * 100)
+            options.append((mde, doubled))
+    if request_.daily_traffic:
+        more = _days_with(request_, daily_traffic=request_.daily_traffic * 2)
+        if more is not None:
+            options.append((SHORTER_BY_TRAFFIC.format(traffic=request_.daily_traffic * 2), more))
+    if request_.n_variants > 2:
+        fewer = _days_with(request_, n_variants=2)
+        if fewer is not None:
+            options.append((SHORTER_BY_VARIANTS.format(n=request_.n_variants), fewer))
+    return {
+        "warning": LONG_RUN.format(days=days, weeks=LONG_RUN_DAYS // 7),
+        "options": options,
+        "generic": SHORTER_GENERIC,
+    }
+
+
 def plan_view(request_: PowerRequest, response: PowerResponse) -> dict[str, Any]:
     return {
         "response": response,
+        "long_run": long_run_advice(request_, response),
         "sentence": describe_plan(request_, response),
         "mde_relative": (
             f"{response.mde_relative * 100:.3g}%" if response.mde_relative is not None else None
@@ -265,7 +311,8 @@ def plan_view(request_: PowerRequest, response: PowerResponse) -> dict[str, Any]
 @workspace_page()
 def power(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Sample size per variant for an MDE, or the MDE for a size; and the duration."""
-    traffic = daily_traffic(membership.workspace)
+    traffic = daily_traffic_read(workspace=membership.workspace, source=DAILY_ACTIVES)
+    signups = daily_traffic_read(workspace=membership.workspace, source=SIGNUPS)
     result = None
     if request.method == "POST":
         form = PowerForm(request.POST)
@@ -276,7 +323,7 @@ def power(request: HttpRequest, membership: Membership) -> HttpResponse:
             except StatsInputError as error:
                 attach_errors(form, error)
     else:
-        form = PowerForm(initial={"baseline_rate": 10, "mde": 5, "daily_traffic": traffic})
+        form = PowerForm(initial={"baseline_rate": 10, "mde": 5, "daily_traffic": traffic.rounded})
     return render(
         request,
         "experiments/power.html",
@@ -284,6 +331,6 @@ def power(request: HttpRequest, membership: Membership) -> HttpResponse:
             "form": form,
             "result": result,
             "traffic": traffic,
-            "traffic_days": TRAFFIC_WINDOW_DAYS,
+            "signups": signups,
         },
     )

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from experiments.forms.base import MAX_VARIANTS
 from experiments.forms.design import (
@@ -36,23 +36,34 @@ from experiments.selectors import experiments_list, exposure_counts
 from experiments.services.design import design_of, experiment_create, experiment_update
 from experiments.services.lifecycle import experiment_archive, experiment_start, experiment_stop
 from experiments.stats import StatsInputError, plan
+from experiments.traffic import (
+    DAILY_ACTIVES,
+    SIGNUPS,
+    DailyTraffic,
+    daily_traffic_read,
+    traffic_source,
+)
 from experiments.views.base import (
-    TRAFFIC_WINDOW_DAYS,
-    daily_traffic,
     percent,
     posted_rows,
     rows_plus_one,
     unbound_initial,
     workspace_page,
 )
-from experiments.views.calculator import plan_view
+from experiments.views.calculator import LONG_RUN, LONG_RUN_DAYS, SHORTER_GENERIC, plan_view
 from metrics.public import metrics_list
 from plg_platform.errors import DomainError
-from plg_platform.models import Membership, Role, Workspace
+from plg_platform.models import ApiKeyKind, Membership, Role, Workspace
+from plg_platform.selectors import api_keys_list
 from plg_platform.web.pages import attach_errors
 
 PAGE_SIZE = 25
 NOT_EDITABLE_PAGE = "A {status} experiment cannot be edited."
+NO_SIZE_REASON = (
+    "Not computed: the plan has no baseline of the primary metric. Edit the plan and give "
+    "the current rate (or mean and standard deviation) to compute it."
+)
+NO_DURATION_REASON = "Not computed: the plan was saved without the daily traffic."
 
 
 def _experiment(membership: Membership, key: str) -> Experiment:
@@ -154,10 +165,16 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
             "primary_metrics": by_role[MetricRole.PRIMARY],
             "secondary_metrics": by_role[MetricRole.SECONDARY],
             "guardrail_metrics": by_role[MetricRole.GUARDRAIL],
+            "no_size_reason": NO_SIZE_REASON,
+            "no_duration_reason": NO_DURATION_REASON,
+            "long_run": _saved_long_run(experiment),
             "phases": list(experiment.phases.all()),
             "exposures": exposures,
             "days_running": _days_running(experiment),
             "can_edit": membership.has_role(Role.EDITOR),
+            "sdk": _sdk_snippets(request, experiment)
+            if status == ExperimentStatus.RUNNING
+            else None,
             "editable": status not in (ExperimentStatus.CONCLUDED, ExperimentStatus.ARCHIVED),
             "can_start": status in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED),
             "can_stop": status == ExperimentStatus.RUNNING,
@@ -166,6 +183,30 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
             in (ExperimentStatus.DRAFT, ExperimentStatus.STOPPED, ExperimentStatus.CONCLUDED),
         },
     )
+
+
+def _sdk_snippets(request: HttpRequest, experiment: Experiment) -> dict[str, Any]:
+    """What a running experiment's integration needs: the payload URL and the keys."""
+    sdk_key = (
+        api_keys_list(workspace=experiment.workspace)
+        .filter(kind=ApiKeyKind.SDK, revoked_at__isnull=True)
+        .first()
+    )
+    return {
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+        "key_prefix": sdk_key.prefix if sdk_key is not None else None,
+        "variant_keys": [v.key for v in experiment.variants.all()],
+    }
+
+
+def _saved_long_run(experiment: Experiment) -> dict[str, str] | None:
+    days = experiment.planned_duration_days
+    if days is None or days <= LONG_RUN_DAYS:
+        return None
+    return {
+        "warning": LONG_RUN.format(days=days, weeks=LONG_RUN_DAYS // 7),
+        "generic": SHORTER_GENERIC,
+    }
 
 
 def _metric_choices(workspace: Workspace) -> list[tuple[str, str]]:
@@ -181,6 +222,19 @@ def _plan_values(form: ExperimentPlanForm, n_variants: int) -> dict[str, Any] | 
         "planned_sample_size_per_variant": response.sample_size_per_variant,
         "planned_duration_days": response.duration_days,
     }
+
+
+def _traffic(workspace: Workspace) -> dict[str, DailyTraffic]:
+    """Both candidate daily traffics by KPI key; the stage picks which one pre-fills."""
+    return {
+        source.kpi: daily_traffic_read(workspace=workspace, source=source)
+        for source in (SIGNUPS, DAILY_ACTIVES)
+    }
+
+
+def _prefilled_traffic(workspace: Workspace, funnel_stage: str) -> int | None:
+    source = traffic_source(funnel_stage)
+    return daily_traffic_read(workspace=workspace, source=source).rounded
 
 
 BLANK_VARIANT_ROW = {"key": "", "name": "", "weight": ""}
@@ -251,7 +305,8 @@ def _design_form_page(
     else:
         form = ExperimentForm(initial=initial, **kwargs)
         variants = VariantFormSet(prefix="variants", initial=initial_variants)
-    traffic = daily_traffic(workspace)
+    stage = form["funnel_stage"].value() or ""
+    traffic = _traffic(workspace)
     return render(
         request,
         "experiments/form.html",
@@ -261,8 +316,10 @@ def _design_form_page(
             "variant_errors": variant_errors,
             "experiment": experiment,
             "running": running,
-            "traffic": traffic,
-            "traffic_days": TRAFFIC_WINDOW_DAYS,
+            "traffic": traffic[traffic_source(stage).kpi],
+            "other_traffic": next(
+                t for kpi, t in traffic.items() if kpi != traffic_source(stage).kpi
+            ),
             "has_metrics": bool(form.fields["primary_metric"].choices[1:]),
             "max_variants": MAX_VARIANTS,
         },
@@ -278,7 +335,10 @@ def experiment_new(request: HttpRequest, membership: Membership) -> HttpResponse
         initial={
             "coverage": 100,
             "alpha": 0.05,
-            "daily_traffic": daily_traffic(membership.workspace),
+            "funnel_stage": request.GET.get("funnel_stage", ""),
+            "daily_traffic": _prefilled_traffic(
+                membership.workspace, request.GET.get("funnel_stage", "")
+            ),
         },
         initial_variants=NEW_VARIANTS,
     )
@@ -302,7 +362,7 @@ def experiment_edit(request: HttpRequest, membership: Membership, key: str) -> H
     }
     initial["coverage"] = percent(design.coverage)
     initial["planned_mde"] = percent(design.planned_mde) if design.planned_mde else None
-    initial["daily_traffic"] = daily_traffic(membership.workspace)
+    initial["daily_traffic"] = _prefilled_traffic(membership.workspace, design.funnel_stage)
     ordered = sorted(design.variants, key=lambda v: not v.is_control)  # control first
     initial_variants = [
         {"key": v.key, "name": v.name, "weight": percent(v.weight)} for v in ordered
@@ -350,10 +410,27 @@ def _transition(
     return redirect(reverse("experiments_web:detail", kwargs={"key": experiment.key}))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @workspace_page(Role.EDITOR)
 def start(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
-    return _transition(request, membership, key, experiment_start)
+    """GET: what starting does, with the design that starts; POST: start it."""
+    if request.method == "POST":
+        response = _transition(request, membership, key, experiment_start)
+        response["Location"] += "#sdk-title"
+        return response
+    experiment = _experiment(membership, key)
+    primary = experiment.metric_links.select_related("metric").filter(role=MetricRole.PRIMARY)
+    return render(
+        request,
+        "experiments/start.html",
+        {
+            "experiment": experiment,
+            "verb": "Resume" if experiment.status == ExperimentStatus.STOPPED else "Start",
+            "variant_rows": [(v, percent(v.weight)) for v in experiment.variants.all()],
+            "coverage_percent": percent(experiment.coverage),
+            "primary_metrics": [link.metric for link in primary],
+        },
+    )
 
 
 @require_POST

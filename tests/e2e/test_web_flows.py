@@ -10,8 +10,11 @@ from playwright.sync_api import expect
 
 from experiments.models import Experiment, ExperimentStatus
 from experiments.stats import AnalysisRequest, PowerRequest, analyze, plan
+from experiments.traffic import DAILY_ACTIVES, SIGNUPS, daily_traffic_read
+from outcomes.kpis.refresh import kpis_refresh
 from plg_platform.models import Event
 from tests.e2e.conftest import sign_in
+from tests.outcomes.support import NOW, configure, generate, store
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -189,8 +192,23 @@ def test_design_an_experiment_in_pages_and_start_it(signed_in_page, owner, shoot
     assert experiment.planned_sample_size_per_variant == expected.sample_size_per_variant
     assert experiment.planned_duration_days == expected.duration_days
 
-    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#snippet-sdk")).to_have_count(0)
+    page.get_by_role("link", name="Start…").click()
+    # A confirmation step says what starting does before anything changes.
+    expect(page.get_by_role("heading", name="Start “Onboarding checklist”?")).to_be_visible()
+    expect(page.locator("#start-effects")).to_contain_text("Assignment begins.")
+    expect(page.locator("#start-effects")).to_contain_text("variants and traffic shares are frozen")
+    shoot(page, "07a-experiment-start-confirmation")
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.DRAFT
+    page.get_by_role("button", name="Yes, start it").click()
     expect(page.locator("#status")).to_have_text("Running")
+    # After the start: how to use it, with this experiment's key.
+    expect(page.locator("#snippet-sdk")).to_contain_text('gb.eval_feature("onboarding-checklist")')
+    expect(page.locator("#snippet-sdk")).to_contain_text(f"{page.url.split('/experiments')[0]}")
+    expect(page.locator("#snippet-assignment")).to_contain_text(
+        "/api/v1/experiments/onboarding-checklist/assignment?unit_id=user-1"
+    )
     experiment.refresh_from_db()
     assert experiment.status == ExperimentStatus.RUNNING
     assert experiment.phases.count() == 1
@@ -256,3 +274,91 @@ def test_keyboard_users_can_skip_to_the_content(signed_in_page):
     expect(skip).to_be_visible()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"#main$"))
+
+
+def _overflow(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_a_very_long_word_never_widens_a_page(signed_in_page, owner, shoot):
+    page = signed_in_page
+    _create_metric(page, owner.api_token, "aha-7d", "Aha rate", event="doc")
+    page.goto("/experiments/new")
+    # A pasted 20,000-character word: the form keeps its width while it is typed and after
+    # the save is refused for its length.
+    assert page.get_by_label("We believe").get_attribute("maxlength") == "1000"
+    # maxlength stops typing and pasting; a script or an old page can still send more.
+    page.get_by_label("We believe").evaluate("(box, text) => { box.value = text; }", "w" * 20_000)
+    page.get_by_label("Name", exact=True).fill("Long words")
+    page.get_by_label("Key", exact=True).fill("long-words")
+    page.get_by_label("Primary metric", exact=True).select_option("aha-7d")
+    assert _overflow(page) <= 0, f"the form is {_overflow(page)}px wider than the window"
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.get_by_role("alert")).to_contain_text("at most 1000 characters (it has 20000)")
+    assert _overflow(page) <= 0, f"the refused form is {_overflow(page)}px too wide"
+    assert not Experiment.objects.filter(workspace=owner.workspace).exists()
+    shoot(page, "13-long-word-refused")
+
+    # The longest words the limits allow, saved and shown on every page of the experiment.
+    page.get_by_label("Name", exact=True).fill("n" * 200)
+    page.get_by_label("We believe").fill("w" * 1000)
+    page.get_by_label("because").fill("e" * 1000)
+    page.get_by_label("Key, variant 2").fill("k" * 100)
+    page.get_by_label("Name, variant 2").fill("v" * 200)
+    page.get_by_label("Primary metric", exact=True).select_option("aha-7d")
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.locator("#status")).to_have_text("Draft")
+    for path, name in (
+        ("/experiments/long-words/", "14-long-word-detail"),
+        ("/experiments/long-words/edit", "15-long-word-form"),
+        ("/experiments/", "16-long-word-list"),
+    ):
+        page.goto(path)
+        assert _overflow(page) <= 0, f"{path} is {_overflow(page)}px wider than the window"
+        shoot(page, name)
+
+
+def test_the_plan_says_where_its_traffic_comes_from_and_warns_when_it_is_long(
+    signed_in_page, owner, shoot
+):
+    page = signed_in_page
+    store(owner.workspace, generate(seed=11))
+    configure(owner.workspace)
+    kpis_refresh(workspace=owner.workspace, now=NOW)
+    actives = daily_traffic_read(workspace=owner.workspace, source=DAILY_ACTIVES).rounded
+    signups = daily_traffic_read(workspace=owner.workspace, source=SIGNUPS).rounded
+    _create_metric(page, owner.api_token, "aha-7d", "Aha rate", event="doc")
+
+    page.goto("/experiments/new")
+    expect(page.locator("#traffic-source")).to_contain_text(
+        f"pre-filled with daily active users: {actives:g}, the average of the KPI from 28 Mar "
+        "to 24 Apr 2026"
+    )
+    expect(page.get_by_label("Eligible units a day")).to_have_value(f"{actives:g}")
+    page.goto("/experiments/new?funnel_stage=activation")
+    expect(page.locator("#traffic-source")).to_contain_text("pre-filled with new signups a day")
+    expect(page.get_by_label("Eligible units a day")).to_have_value(f"{signups:g}")
+
+    page.get_by_label("Baseline of the primary metric (%)").fill("10")
+    page.get_by_label("Smallest change worth detecting (%)").fill("5")
+    page.get_by_label("Eligible units a day").fill("300")
+    page.get_by_label("Eligible units a day").press("Tab")  # "change" fires on leaving the box
+    expected = plan(PowerRequest(baseline_rate=0.1, mde=0.05, daily_traffic=300))
+    assert expected.duration_days > 56
+    expect(page.locator("#long-run")).to_contain_text(
+        f"{expected.duration_days:,} days is more than 8 weeks"
+    )
+    larger = plan(PowerRequest(baseline_rate=0.1, mde=0.10, daily_traffic=300)).duration_days
+    expect(page.locator("#long-run")).to_contain_text(f"(10% instead of 5%): {larger:,} days")
+    shoot(page, "17-plan-too-long")
+
+    # Saved with an MDE but no baseline: the page says why there is no size.
+    page.get_by_label("Baseline of the primary metric (%)").fill("")
+    page.get_by_label("Name", exact=True).fill("No baseline")
+    page.get_by_label("Key", exact=True).fill("no-baseline")
+    page.get_by_label("We believe").fill("a change")
+    page.get_by_label("Key, variant 2").fill("b")
+    page.get_by_label("Primary metric", exact=True).select_option("aha-7d")
+    page.get_by_role("button", name="Save draft").last.click()
+    expect(page.locator("#plan-units")).to_contain_text("Not computed: the plan has no baseline")
+    shoot(page, "18-plan-without-baseline")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from experiments.assignment import condition_problem
 from experiments.models import Experiment, Exposure
 from experiments.services.assignment import unit_assign
-from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
+from experiments.services.design import (
+    MAX_HYPOTHESIS_PART_LENGTH,
+    MAX_NAME_LENGTH,
+    TOO_LONG,
+    ExperimentDesign,
+    VariantSpec,
+    experiment_create,
+)
 from experiments.services.lifecycle import experiment_start
+from plg_platform.errors import ValidationFailed
 from tests.factories import UserFactory
 
 URL = "/api/v1/experiments/"
@@ -157,3 +167,38 @@ def test_admin_shows_experiments_and_exposures_read_only(client, workspace, make
     assert "Geo pricing" in detail.content.decode()
     assert 'name="_save"' not in detail.content.decode()
     assert Exposure.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("hypothesis_change", MAX_HYPOTHESIS_PART_LENGTH),
+        ("hypothesis_evidence", MAX_HYPOTHESIS_PART_LENGTH),
+        ("name", MAX_NAME_LENGTH),
+    ],
+)
+@pytest.mark.django_db
+def test_the_service_refuses_text_over_its_limit_and_writes_nothing(
+    workspace, make_metric, field, limit
+):
+    make_metric(workspace, "aha-rate")
+    design = ExperimentDesign(
+        key="long",
+        name="Long",
+        hypothesis_change="a change",
+        variants=(
+            VariantSpec(key="control", weight=0.5, is_control=True),
+            VariantSpec(key="b", weight=0.5),
+        ),
+        primary_metric="aha-rate",
+    )
+    at_limit = replace(design, **{field: "x" * limit})
+    over = replace(design, key="longer", **{field: "x" * (limit + 1)})
+
+    experiment_create(workspace=workspace, design=at_limit, actor=None)
+    with pytest.raises(ValidationFailed) as error:
+        experiment_create(workspace=workspace, design=over, actor=None)
+
+    assert error.value.field == field
+    assert error.value.message == TOO_LONG.format(max=limit, length=limit + 1)
+    assert list(Experiment.objects.values_list("key", flat=True)) == ["long"]

@@ -195,3 +195,64 @@ def test_foreign_experiment_is_404(editor, outsider, metrics):
     assert outsider.client.get(f"{URL}onboarding-checklist/").status_code == 404
     assert outsider.client.post(f"{URL}onboarding-checklist/start").status_code == 404
     assert Experiment.objects.get().status == ExperimentStatus.DRAFT
+
+
+# --- Length limits: a pasted document is a 400 naming the field, never a row or a 500 --------
+WORD = "x" * 20_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": WORD}, "name"),
+        ({"hypothesis": WORD}, "hypothesis"),
+        ({"hypothesis": {"change": "a change", "audience": WORD}}, "hypothesis.audience"),
+        ({"hypothesis": {"change": "a change", "evidence": WORD}}, "hypothesis.evidence"),
+        ({"team": WORD}, "team"),
+        ({"product_area": WORD}, "product_area"),
+        ({"unit_property": WORD}, "unit_property"),
+        (
+            {
+                "variants": [
+                    {"key": "control", "weight": 0.5},
+                    {"key": "b", "name": WORD, "weight": 0.5},
+                ]
+            },
+            "variants",
+        ),
+        (
+            {"variants": [{"key": "control", "weight": 0.5}, {"key": WORD, "weight": 0.5}]},
+            "variants",
+        ),
+    ],
+)
+def test_text_longer_than_its_limit_is_a_400_naming_the_field(editor, metrics, overrides, field):
+    response = editor.client.post(URL, _design(**overrides), format="json")
+
+    assert response.status_code == 400, response.json()
+    errors = response.json()["errors"]
+    assert any(k == field or k.startswith(f"{field}.") for k in errors), errors
+    assert not Experiment.objects.exists()
+
+
+def test_a_too_long_phase_reason_or_rationale_is_a_400_not_a_half_written_phase(editor, metrics):
+    editor.client.post(URL, _design(), format="json")
+    base = f"{URL}onboarding-checklist/"
+    editor.client.post(f"{base}start")
+    new_variants = [{"key": "control", "weight": 0.2}, {"key": "checklist", "weight": 0.8}]
+
+    reason = editor.client.patch(
+        base, {"variants": new_variants, "phase_reason": WORD}, format="json"
+    )
+    rationale = editor.client.post(
+        f"{base}conclude", {"decision": "iterate", "rationale": WORD}, format="json"
+    )
+
+    assert reason.status_code == 400
+    assert "phase_reason" in reason.json()["errors"]
+    assert rationale.status_code == 400
+    assert "rationale" in rationale.json()["errors"]
+    experiment = Experiment.objects.get()
+    assert experiment.status == ExperimentStatus.RUNNING
+    assert experiment.phases.count() == 1
+    assert sorted(experiment.variants.values_list("weight", flat=True)) == [0.5, 0.5]

@@ -3,6 +3,10 @@ do what, bad input shown next to its field with nothing written, and numbers fro
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date, timedelta
+
 import pytest
 from django.urls import reverse
 
@@ -17,7 +21,20 @@ from experiments.services.design import (
 )
 from experiments.services.lifecycle import experiment_start
 from experiments.stats import AnalysisRequest, PowerRequest, analyze, plan
-from plg_platform.models import AuditLog
+from experiments.views.calculator import LONG_RUN, LONG_RUN_DAYS
+from experiments.views.experiments import NO_SIZE_REASON
+from outcomes.kpis.refresh import kpis_refresh
+from plg_platform.models import ApiKeyKind, AuditLog
+from plg_platform.services.keys import api_key_create
+from tests.outcomes.support import (
+    KPI_CONFIG,
+    NOW,
+    configure,
+    generate,
+    is_active,
+    local_day,
+    store,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +42,7 @@ NEW = reverse("experiments_web:create")
 LIST = reverse("experiments_web:list")
 CALCULATOR = reverse("experiments_web:calculator")
 POWER = reverse("experiments_web:power")
+TODAY = NOW.date()
 
 
 @pytest.fixture
@@ -128,7 +146,10 @@ def test_start_and_stop_go_through_the_lifecycle_service(client, editor, metrics
     start = reverse("experiments_web:start", args=[experiment.key])
     stop = reverse("experiments_web:stop", args=[experiment.key])
 
-    assert client.get(start).status_code == 405
+    # GET is the confirmation step (below); only the POST starts.
+    assert client.get(start).status_code == 200
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.DRAFT
     response = client.post(start, follow=True)
     experiment.refresh_from_db()
     assert experiment.status == ExperimentStatus.RUNNING
@@ -202,6 +223,13 @@ def test_weights_not_adding_up_are_shown_at_the_variants_and_nothing_is_written(
             "secondary_metrics",
             METRIC_IN_TWO_ROLES.format(key="aha-rate"),
         ),
+        ({"name": "x" * 20_000}, "name", "at most 200 characters"),
+        ({"hypothesis_change": "x" * 20_000}, "hypothesis_change", "at most 1000 characters"),
+        ({"hypothesis_audience": "x" * 1001}, "hypothesis_audience", "at most 1000 characters"),
+        ({"hypothesis_outcome": "x" * 1001}, "hypothesis_outcome", "at most 1000 characters"),
+        ({"hypothesis_evidence": "x" * 1001}, "hypothesis_evidence", "at most 1000 characters"),
+        ({"team": "x" * 101}, "team", "at most 100 characters"),
+        ({"product_area": "x" * 201}, "product_area", "at most 200 characters"),
     ],
 )
 def test_bad_input_is_shown_next_to_its_field_and_nothing_is_written(
@@ -554,3 +582,209 @@ def test_power_page_bad_input_is_shown_at_its_field(client, viewer, overrides, f
     assert response.context["result"] is None
     assert field in response.context["form"].errors
     assert f'id="id_{field}_error"' in response.content.decode()
+
+
+def test_a_too_long_variant_name_is_shown_in_its_row_and_nothing_is_written(
+    client, editor, metrics
+):
+    client.force_login(editor.user)
+
+    response = client.post(NEW, _form(**{"variants-1-name": "x" * 201}))
+
+    assert response.status_code == 200
+    assert "at most 200 characters" in " ".join(response.context["variants"][1].errors["name"])
+    assert 'maxlength="200"' in response.content.decode()
+    assert not Experiment.objects.exists()
+
+
+# --- Plans that are too long, or that could not be computed ------------------------------------
+
+
+def _preview(client, **overrides):
+    data = {
+        "baseline_rate": "10",
+        "planned_mde": "2",
+        "daily_traffic": "300",
+        "coverage": "100",
+        "alpha": "0.05",
+        "variants-TOTAL_FORMS": "3",
+        "variants-0-key": "a",
+        "variants-1-key": "b",
+        "variants-2-key": "c",
+        **overrides,
+    }
+    return client.post(reverse("experiments_web:plan-preview"), data).content.decode()
+
+
+def test_plan_preview_warns_about_a_long_plan_with_the_engines_shorter_options(client, editor):
+    client.force_login(editor.user)
+    request_ = PowerRequest(baseline_rate=0.1, mde=0.02, daily_traffic=300, n_variants=3)
+    days = plan(request_).duration_days
+    assert days > LONG_RUN_DAYS  # the example is a long plan
+
+    html = _preview(client)
+
+    assert LONG_RUN.format(days=days, weeks=8) in html
+    larger_mde = plan(replace(request_, mde=0.04)).duration_days
+    more_traffic = plan(replace(request_, daily_traffic=600)).duration_days
+    two_variants = plan(replace(request_, n_variants=2)).duration_days
+    assert f"(4% instead of 2%): {larger_mde:,} days" in html
+    assert f"(600 units a day: more coverage or a wider audience): {more_traffic:,} days" in html
+    assert f"two variants instead of 3: {two_variants:,} days" in html
+
+
+def test_plan_preview_has_no_warning_for_a_plan_within_eight_weeks(client, editor):
+    client.force_login(editor.user)
+    request_ = PowerRequest(baseline_rate=0.1, mde=0.2, daily_traffic=3000, n_variants=3)
+    assert plan(request_).duration_days <= LONG_RUN_DAYS
+
+    html = _preview(client, planned_mde="20", daily_traffic="3000")
+
+    assert 'id="long-run"' not in html
+
+
+def test_detail_warns_about_a_long_saved_plan_and_says_why_a_number_is_missing(
+    client, editor, metrics
+):
+    client.force_login(editor.user)
+    _make(
+        editor.workspace,
+        key="long",
+        planned_mde=0.01,
+        planned_sample_size_per_variant=9_000,
+        planned_duration_days=1281,
+    )
+    _make(editor.workspace, key="no-baseline", planned_mde=0.1)
+
+    long_page = client.get(reverse("experiments_web:detail", kwargs={"key": "long"}))
+    unplanned = client.get(reverse("experiments_web:detail", kwargs={"key": "no-baseline"}))
+
+    assert LONG_RUN.format(days=1281, weeks=8) in long_page.content.decode()
+    assert "1,281 days" in long_page.content.decode()
+    assert NO_SIZE_REASON in unplanned.content.decode()
+    assert 'id="long-run"' not in unplanned.content.decode()
+
+
+# --- The plan's daily traffic comes from the KPI that matches who enters ----------------------
+
+
+def _brute_force_traffic() -> tuple[float, float]:
+    """Signups a day and daily active users, averaged over the 28 complete days before NOW,
+    straight from the generated events."""
+    data = generate(seed=11)
+    window = {TODAY - timedelta(days=d) for d in range(1, 29)}
+    first_signup: dict[str, int] = {}
+    active: dict[date, set[str]] = defaultdict(set)
+    for e in data.events:
+        if e["event"] == KPI_CONFIG["signup_event"]:
+            unit = e["distinct_id"]
+            first_signup[unit] = min(e["t"], first_signup.get(unit, e["t"]))
+        if is_active(e, KPI_CONFIG):
+            active[local_day(e["t"])].add(e["distinct_id"])
+    signups = sum(1 for t in first_signup.values() if local_day(t) in window)
+    actives = sum(len(active[day]) for day in window)
+    return signups / 28, actives / 28
+
+
+def _shown(per_day: float) -> float:
+    return round(per_day) if per_day >= 10 else round(per_day, 1)
+
+
+def test_daily_traffic_is_signups_for_signup_stages_and_daily_actives_otherwise(
+    client, editor, metrics
+):
+    store(editor.workspace, generate(seed=11))
+    configure(editor.workspace)
+    kpis_refresh(workspace=editor.workspace, now=NOW)
+    signups, actives = _brute_force_traffic()
+    assert signups != actives
+    _make(editor.workspace, key="onboarding", funnel_stage="activation")
+    _make(editor.workspace, key="retention-mail", funnel_stage="retention")
+    client.force_login(editor.user)
+
+    new = client.get(NEW)
+    onboarding = client.get(reverse("experiments_web:edit", kwargs={"key": "onboarding"}))
+    retention = client.get(reverse("experiments_web:edit", kwargs={"key": "retention-mail"}))
+    new_signup_stage = client.get(f"{NEW}?funnel_stage=acquisition")
+
+    assert new.context["form"].initial["daily_traffic"] == _shown(actives)
+    assert retention.context["form"].initial["daily_traffic"] == _shown(actives)
+    assert onboarding.context["form"].initial["daily_traffic"] == _shown(signups)
+    assert new_signup_stage.context["form"].initial["daily_traffic"] == _shown(signups)
+    html = onboarding.content.decode()
+    assert f"pre-filled with <strong>new signups a day</strong>: {_shown(signups):g}," in html
+    assert f"daily active users: {_shown(actives):g}." in html
+    assert "pre-filled with <strong>daily active users</strong>" in retention.content.decode()
+
+
+def test_daily_traffic_is_not_prefilled_before_the_kpis_are_computed(client, editor, metrics):
+    store(editor.workspace, generate(seed=11))
+    client.force_login(editor.user)
+
+    response = client.get(NEW)
+
+    assert response.context["form"].initial["daily_traffic"] is None
+    assert "have not been computed for this workspace yet" in response.content.decode()
+
+
+# --- Starting: a confirmation first, the SDK snippet after ---------------------------------------
+
+
+def test_start_asks_for_confirmation_saying_what_starting_does(client, editor, viewer, metrics):
+    experiment = _make(editor.workspace, coverage=0.8)
+    client.force_login(editor.user)
+    detail = reverse("experiments_web:detail", args=[experiment.key])
+    start = reverse("experiments_web:start", args=[experiment.key])
+
+    button = client.get(detail).content.decode()
+    confirm = client.get(start)
+
+    assert f'href="{start}">Start…</a>' in button  # a link to the confirmation, not a POST
+    html = confirm.content.decode()
+    assert "Assignment begins." in html
+    assert "put 80% of eligible units into a variant" in html
+    assert "The variants and traffic shares are frozen" in html
+    assert [(v.key, share) for v, share in confirm.context["variant_rows"]] == [
+        ("control", 50),
+        ("checklist", 50),
+    ]
+    assert "Yes, start it" in html
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.DRAFT
+    assert not AuditLog.objects.filter(action="experiment.start").exists()
+    client.force_login(viewer.user)
+    assert client.get(start).status_code == 403
+
+
+def test_a_running_experiment_shows_the_sdk_and_assignment_snippets(client, editor, metrics):
+    experiment = _make(editor.workspace, key="onboarding-checklist")
+    sdk_key, _ = api_key_create(workspace=editor.workspace, kind=ApiKeyKind.SDK)
+    client.force_login(editor.user)
+    start = reverse("experiments_web:start", args=[experiment.key])
+    detail = reverse("experiments_web:detail", args=[experiment.key])
+
+    assert "snippet-sdk" not in client.get(detail).content.decode()  # drafts serve nobody
+    response = client.post(start)
+    html = client.get(detail).content.decode()
+
+    assert response["Location"] == f"{detail}#sdk-title"
+    assert "http://testserver/api/features/&lt;SDK client key&gt;" in html
+    assert 'api_host="http://testserver"' in html
+    assert 'gb.eval_feature("onboarding-checklist").value' in html
+    assert "/api/v1/experiments/onboarding-checklist/assignment?unit_id=user-1" in html
+    assert f"starts with <code>{sdk_key.prefix}</code>" in html
+
+
+def test_power_page_prefills_daily_actives_from_the_kpis(client, viewer):
+    store(viewer.workspace, generate(seed=11))
+    configure(viewer.workspace)
+    kpis_refresh(workspace=viewer.workspace, now=NOW)
+    signups, actives = _brute_force_traffic()
+    client.force_login(viewer.user)
+
+    response = client.get(POWER)
+
+    assert response.context["form"].initial["daily_traffic"] == _shown(actives)
+    html = response.content.decode()
+    assert f"{_shown(actives):g} daily active users (pre-filled" in html
+    assert f"{_shown(signups):g} new signups a day" in html

@@ -18,7 +18,14 @@ from experiments.models import (
     Phase,
     ResultSnapshot,
 )
-from learnings.demo import DEMO_KEY_RESULTS, DEMO_LEARNINGS, OBJECTIVE_TITLE, primary_comparison
+from experiments.stats import PowerRequest, plan
+from learnings.demo import (
+    DEMO_AHA_7D_BASELINE,
+    DEMO_KEY_RESULTS,
+    DEMO_LEARNINGS,
+    OBJECTIVE_TITLE,
+    primary_comparison,
+)
 from learnings.management.commands.load_demo import (
     DEMO_EMAIL,
     DEMO_METRICS,
@@ -212,7 +219,13 @@ def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_
     assert roles["aha-7d"] == "primary"
     assert roles["unsubscribe-7d"] == "guardrail"
 
+    # Each demo plan has its numbers: the engine's size for the demo baseline and MDE.
+    size = plan(PowerRequest(baseline_rate=DEMO_AHA_7D_BASELINE, mde=0.10))
+    assert checklist.planned_sample_size_per_variant == size.sample_size_per_variant
+    assert checklist.planned_duration_days >= 1
+
     toolbar = Experiment.objects.get(workspace=workspace, key="editor-toolbar")
+    assert toolbar.planned_sample_size_per_variant == size.sample_size_per_variant
     assert toolbar.status == ExperimentStatus.CONCLUDED
     assert toolbar.decision == Decision.ITERATE
     assert toolbar.decision_rationale
