@@ -16,7 +16,12 @@ from django.db import connections
 
 from metrics.public import RenderedQuery, dialect_of
 from outcomes.kpis.models import KpiSettings, RevenuePeriod
-from outcomes.kpis.queries.activity import ACTIVITY_COLUMNS, activity_query, adoption_query
+from outcomes.kpis.queries.activity import (
+    ACTIVITY_COLUMNS,
+    activity_query,
+    adoption_query,
+    features_query,
+)
 from outcomes.kpis.queries.cohorts import cohort_query, cohort_table_query
 from outcomes.kpis.queries.revenue import revenue_query
 from outcomes.kpis.queries.statement import RETENTION_DAYS, Activity
@@ -109,6 +114,7 @@ def activity_rows(
     dialect = dialect_of(using)
     out = _Rows("day")
     core = list(settings.core_events)
+    features = _features(settings, last_day, using)
     for prop in _segment_properties(settings):
         common = {
             "dialect": dialect,
@@ -149,8 +155,24 @@ def activity_rows(
                 counts.get((day, seg), ZERO_ACTIVITY),
                 adopters.get((day, seg), {}),
                 core,
+                features,
             )
     return out.rows
+
+
+def _features(settings: KpiSettings, last_day: date, using: str) -> list[str]:
+    """Return every feature used up to ``last_day``: each has an adoption value every day."""
+    if not settings.feature_events:
+        return []
+    query = features_query(
+        dialect=dialect_of(using),
+        workspace_id=settings.workspace_id,
+        zone=settings.workspace.timezone,
+        last_day=last_day,
+        feature_events=list(settings.feature_events),
+        feature_property=settings.feature_property,
+    )
+    return [str(r["feature"]) for r in execute(query, using)]
 
 
 def _activity_day(
@@ -160,6 +182,7 @@ def _activity_day(
     c: dict[str, Any],
     adopters: dict[tuple[str, str], float],
     core: list[str],
+    features: list[str],
 ) -> None:
     dau, wau, mau = _f(c["dau"]), _f(c["wau"]), _f(c["mau"])
     new, resurrected, churned = _f(c["new_users"]), _f(c["resurrected"]), _f(c["churned"])
@@ -177,9 +200,10 @@ def _activity_day(
     out.add("stickiness_wau_mau", day, segment, wau, mau)
     out.add("churn_rate", day, segment, churned, _f(c["previous_mau"]))
     out.add("growth_ratio", day, segment, new + resurrected, churned)
-    for (kind, feature), users in sorted(adopters.items()):
-        if kind == "feature":
-            out.add("feature_adoption", day, segment, users, mau, dimension=feature)
+    # Every feature, used or not: 0 of MAU users is an adoption of 0 (None only when MAU is 0).
+    for feature in features:
+        users = adopters.get(("feature", feature), 0.0)
+        out.add("feature_adoption", day, segment, users, mau, dimension=feature)
     if core:
         adopted = sum(adopters.get(("core", event), 0.0) for event in core)
         adoption = _ratio(adopted, len(core) * mau)

@@ -359,3 +359,17 @@ def test_viewers_read_editors_write_and_workspaces_stay_apart(viewer, editor, ou
     assert theirs.json()["results"][0]["computed"] is False
     assert outsider.client.get("/api/v1/kpis/pqls").json()["count"] == 0
     assert KpiSettings.objects.filter(workspace=outsider.workspace).count() == 0
+
+
+def test_feature_adoption_lists_features_nobody_used_this_month_at_zero(viewer):
+    data = Data()
+    for i in range(60):
+        day = datetime(2026, 2, 20, 10, tzinfo=NOW.tzinfo) + timedelta(days=i)
+        data.add("daily", "session", day)
+    data.add("once", "share", datetime(2026, 3, 2, 10, tzinfo=NOW.tzinfo))
+    store(viewer.workspace, data)
+    configure(viewer.workspace, segment_properties=[])
+    kpis_refresh(workspace=viewer.workspace, now=datetime(2026, 4, 20, 12, tzinfo=NOW.tzinfo))
+    body = viewer.client.get("/api/v1/kpis/feature-adoption").json()
+    assert body["date"] == "2026-04-20"
+    assert body["results"] == [{"feature": "share", "adopters": 0, "active_users": 1, "value": 0.0}]
