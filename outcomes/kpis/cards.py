@@ -65,6 +65,8 @@ class CardView:
     change: str
     window: str
     raw: float | None
+    # Set when the card's window ends before the page's date (matured cohorts): says so.
+    earlier: str = ""
 
 
 def day_text(day: date) -> str:
@@ -85,7 +87,20 @@ def _window_text(card: KpiCard) -> str:
     return f"on {end}"
 
 
-def card_view(card: KpiCard) -> CardView:
+EARLIER_THAN_PAGE = (
+    "Ends {days} days before the page date ({as_of}): a signup cohort counts only once all "
+    "its users have lived through the KPI window."
+)
+
+
+def _earlier_text(card: KpiCard, as_of: date) -> str:
+    if card.window_end >= as_of:
+        return ""
+    days = (as_of - card.window_end).days
+    return EARLIER_THAN_PAGE.format(days=days, as_of=day_text(as_of))
+
+
+def card_view(card: KpiCard, as_of: date) -> CardView:
     definition = card.kpi
     unit = definition.unit
     needs = ", ".join(SETTING_LABELS.get(name, name) for name in definition.requires)
@@ -100,6 +115,7 @@ def card_view(card: KpiCard) -> CardView:
         change=change_text(card.value, card.previous_value, unit),
         window=_window_text(card),
         raw=finite(card.value),
+        earlier=_earlier_text(card, as_of),
     )
 
 
@@ -115,11 +131,13 @@ def creation_groups(dashboard: KpiDashboard) -> list[CardGroup]:
     groups = []
     placed: set[str] = set()
     for key, title, keys in CREATION_GROUPS:
-        cards = [card_view(by_key[k]) for k in keys if k in by_key]
+        cards = [card_view(by_key[k], dashboard.as_of) for k in keys if k in by_key]
         placed.update(keys)
         if cards:
             groups.append(CardGroup(key, title, cards))
-    rest = [card_view(c) for c in dashboard.value_creation if c.kpi.key not in placed]
+    rest = [
+        card_view(c, dashboard.as_of) for c in dashboard.value_creation if c.kpi.key not in placed
+    ]
     if rest:
         groups.append(CardGroup("other", "Other", rest))
     return groups
@@ -128,7 +146,7 @@ def creation_groups(dashboard: KpiDashboard) -> list[CardGroup]:
 def capture_cards(dashboard: KpiDashboard) -> list[CardView]:
     order = {key: i for i, key in enumerate(CAPTURE_ORDER)}
     cards = sorted(dashboard.value_capture, key=lambda c: order.get(c.kpi.key, len(order)))
-    return [card_view(c) for c in cards]
+    return [card_view(c, dashboard.as_of) for c in cards]
 
 
 @dataclass(frozen=True)

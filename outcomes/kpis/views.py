@@ -27,7 +27,7 @@ from outcomes.kpis.cards import (
     lines_chart,
     pes_parts,
 )
-from outcomes.kpis.dashboard import kpi_dashboard
+from outcomes.kpis.dashboard import kpi_dashboard, last_complete_day
 from outcomes.kpis.forms import (
     DEFAULT_PERIOD_DAYS,
     SETTINGS_GROUPS,
@@ -78,8 +78,7 @@ def _shown_job(request: HttpRequest, workspace: Workspace) -> BackgroundJob | No
 # --- the dashboard --------------------------------------------------------------------------
 def _default_to(workspace: Workspace) -> date:
     """The last complete day: the day before the last computed one, or yesterday."""
-    through = kpi_settings_read(workspace=workspace).computed_through
-    return (through or local_today(workspace)) - timedelta(days=1)
+    return last_complete_day(workspace, kpi_settings_read(workspace=workspace).computed_through)
 
 
 FILTER_PARAMS = ("segment", "days", "to")

@@ -365,3 +365,19 @@ def test_pqls_are_listed_with_a_csv_export(client, viewer, inkwell):
     plan, count = max(by_plan.items(), key=lambda item: item[1])
     filtered = client.get(PQLS, {"plan": plan})
     assert filtered.context["page"].paginator.count == count
+
+
+def test_cards_ending_before_the_page_date_say_so(client, viewer, inkwell):
+    client.force_login(viewer.user)
+    response = client.get(DASHBOARD)
+    html = response.content.decode()
+    to = response.context["to"]
+    cards = {c.kpi.key: c for c in kpi_dashboard(workspace=inkwell, on=to).value_creation}
+    d30 = cards["retention_d30"]
+    assert d30.window_end <= to - timedelta(days=31)
+    note = html[html.index('data-earlier="retention_d30"') :].split("</p>", 1)[0]
+    days = (to - d30.window_end).days
+    assert f"Ends {days} days before the page date ({to.day} {to:%b %Y})" in note
+    # Cards as of the page's own day carry no such note.
+    assert 'data-earlier="mau"' not in html
+    assert cards["mau"].window_end == to
