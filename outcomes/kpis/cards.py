@@ -44,6 +44,8 @@ CREATION_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("voice", "Voice of the customer", ("nps", "nps_promoters", "nps_detractors", "ces")),
 )
 CAPTURE_ORDER = ("mrr", "new_mrr", "churned_mrr", "free_to_paid")
+# A card whose number is not the catalogue's daily value says what it is in its name.
+CARD_NAMES = {"dau": "Daily active users (7-day average)"}
 
 
 # The cohort heat map's colour scale, from no retention to the table's highest later week.
@@ -106,7 +108,7 @@ def card_view(card: KpiCard, as_of: date) -> CardView:
     needs = ", ".join(SETTING_LABELS.get(name, name) for name in definition.requires)
     return CardView(
         key=definition.key,
-        name=definition.name,
+        name=CARD_NAMES.get(definition.key, definition.name),
         definition=definition.definition,
         configured=card.configured,
         needs=needs,

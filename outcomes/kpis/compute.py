@@ -25,7 +25,7 @@ from outcomes.kpis.queries.activity import (
 from outcomes.kpis.queries.cohorts import cohort_query, cohort_table_query
 from outcomes.kpis.queries.revenue import revenue_query
 from outcomes.kpis.queries.statement import RETENTION_DAYS, Activity
-from outcomes.kpis.queries.voice import voice_query
+from outcomes.kpis.queries.voice import nps_query, voice_query
 from plg_platform.clock import HOUR_US, day_from_number, day_number, monday_of, week_monday
 
 COHORT_TABLE_WEEKS = 12
@@ -219,42 +219,52 @@ def _activity_day(
 def voice_rows(
     *, settings: KpiSettings, first_day: date, last_day: date, using: str = "default"
 ) -> list[KpiRow]:
-    """Return NPS (with promoter and detractor shares) and CES for each day of the range."""
+    """Return NPS (with promoter and detractor shares; the latest answer of each respondent in
+    the 30 days ending the day) and CES (the day's answers) for each day of the range."""
     out = _Rows("day")
-    if not settings.nps_event and not settings.ces_event:
-        return out.rows
+    common = {
+        "dialect": dialect_of(using),
+        "workspace_id": settings.workspace_id,
+        "zone": settings.workspace.timezone,
+        "first_day": first_day,
+        "last_day": last_day,
+    }
+    everyone = {(d, "") for d in _days(first_day, last_day)}
     for prop in _segment_properties(settings):
-        found = {
-            (day_from_number(int(r["day"])), str(r["seg"])): r
-            for r in execute(
-                voice_query(
-                    dialect=dialect_of(using),
-                    workspace_id=settings.workspace_id,
-                    zone=settings.workspace.timezone,
-                    first_day=first_day,
-                    last_day=last_day,
-                    nps_event=settings.nps_event,
-                    nps_property=settings.nps_score_property,
-                    ces_event=settings.ces_event,
-                    ces_property=settings.ces_score_property,
-                    ces_max=settings.ces_scale_max,
-                    segment_property=prop,
-                ),
-                using,
+        if settings.nps_event:
+            query = nps_query(
+                **common,
+                nps_event=settings.nps_event,
+                nps_property=settings.nps_score_property,
+                segment_property=prop,
             )
-        }
-        keys = set(found) | ({(d, "") for d in _days(first_day, last_day)} if not prop else set())
-        for day, seg in sorted(keys):
-            r = found.get((day, seg), {})
-            segment = _label(prop, seg)
-            answers = _f(r.get("nps_answers"))
-            promoters, detractors = _f(r.get("promoters")), _f(r.get("detractors"))
-            if settings.nps_event:
+            found = {
+                (day_from_number(int(r["day"])), str(r["seg"])): r for r in execute(query, using)
+            }
+            for day, seg in sorted(set(found) | (everyone if not prop else set())):
+                r = found.get((day, seg), {})
+                segment = _label(prop, seg)
+                answers = _f(r.get("respondents"))
+                promoters, detractors = _f(r.get("promoters")), _f(r.get("detractors"))
                 out.add("nps", day, segment, 100.0 * (promoters - detractors), answers)
                 out.add("nps_promoters", day, segment, promoters, answers)
                 out.add("nps_detractors", day, segment, detractors, answers)
-            if settings.ces_event:
-                out.add("ces", day, segment, _f(r.get("ces_sum")), _f(r.get("ces_answers")))
+        if settings.ces_event:
+            query = voice_query(
+                **common,
+                ces_event=settings.ces_event,
+                ces_property=settings.ces_score_property,
+                ces_max=settings.ces_scale_max,
+                segment_property=prop,
+            )
+            found = {
+                (day_from_number(int(r["day"])), str(r["seg"])): r for r in execute(query, using)
+            }
+            for day, seg in sorted(set(found) | (everyone if not prop else set())):
+                r = found.get((day, seg), {})
+                out.add(
+                    "ces", day, _label(prop, seg), _f(r.get("ces_sum")), _f(r.get("ces_answers"))
+                )
     return out.rows
 
 

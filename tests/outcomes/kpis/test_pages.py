@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from metrics.public import MetricType
 from outcomes.kpis.cards import heat_style
 from outcomes.kpis.dashboard import kpi_dashboard
 from outcomes.kpis.forms import BAD_TOPIC_LINE, KpiSettingsForm
@@ -381,3 +382,25 @@ def test_cards_ending_before_the_page_date_say_so(client, viewer, inkwell):
     # Cards as of the page's own day carry no such note.
     assert 'data-earlier="mau"' not in html
     assert cards["mau"].window_end == to
+
+
+def test_each_card_says_what_its_number_is(client, viewer, inkwell):
+    client.force_login(viewer.user)
+    html = client.get(DASHBOARD).content.decode()
+
+    def card(key: str) -> str:
+        start = html.index(f'id="kpi-{key}"')
+        return html[start : html.index('<div class="kpi-card', start + 1)]
+
+    assert "Daily active users (7-day average)" in card("dau")
+    assert "average day of the 7 days to" in card("dau")
+    assert "Median (not mean) hours" in card("time_to_value")
+    assert "anonymous users included" in card("new_users")
+    assert "Users who never signed up are not counted" in card("new_signups")
+    nps = card("nps")
+    assert "each respondent counts once, by their latest answer" in nps
+    assert "the 30 days to" in nps
+
+
+def test_a_time_to_event_metric_says_it_is_a_mean():
+    assert "mean hours" in MetricType.TIME_TO_EVENT.label
