@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from outcomes.kpis.dashboard import KpiCard, KpiDashboard
-from outcomes.kpis.selectors import CohortRow, FeatureAdoption, kpi_series
+from outcomes.kpis.selectors import CohortRow, FeatureAdoption, MomentCohort, kpi_series
 from outcomes.presentation import change_text, chart_json, finite, format_value, series_points
 from plg_platform.models import Workspace
 
@@ -336,3 +336,46 @@ def feature_views(features: list[FeatureAdoption]) -> list[FeatureView]:
             )
         )
     return views
+
+
+# --- success moments ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MomentColumn:
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class MomentRowView:
+    label: str
+    size: str
+    cells: list[tuple[str, str]]  # (rate, "12 of 40 users" or why there is none)
+
+
+def moment_definition(moment: dict) -> str:
+    """Say the moment's rule in words: "doc at least 20 times on 8+ days within 30 days"."""
+    times, days = moment["min_count"], moment["min_distinct_days"]
+    count = "once" if times == 1 else f"at least {times} times"
+    spread = f" on at least {days} different days" if days > 1 else ""
+    window = "1 day" if moment["window_days"] == 1 else f"{moment['window_days']} days"
+    return f"did {moment['event']} {count}{spread} within {window} of signup"
+
+
+def moment_table(
+    moments: list[dict], cohorts: list[MomentCohort]
+) -> tuple[list[MomentColumn], list[MomentRowView]]:
+    """The success moments' columns (with their definitions) and one row per signup week."""
+    columns = [MomentColumn(m["name"], moment_definition(m)) for m in moments]
+    rows = []
+    for cohort in cohorts:
+        cells = []
+        for m in moments:
+            reached, units, value = cohort.moments.get(m["name"], (0, 0, None))
+            if not units:
+                cells.append(("—", f"no user has lived {m['window_days']} days yet"))
+            else:
+                cells.append((format_value(value, "share"), f"{reached:,} of {units:,} users"))
+        rows.append(
+            MomentRowView(f"Week of {day_text(cohort.cohort_start)}", f"{cohort.size:,}", cells)
+        )
+    return columns, rows

@@ -280,6 +280,19 @@ KPIS: tuple[KpiDefinition, ...] = (
         has_dimension=True,
     ),
     KpiDefinition(
+        "success_moment",
+        "Success moment rate",
+        "value_creation",
+        "cohort",
+        "share",
+        "cohort",
+        "Among the cohort's users matured for the moment's window: the share who did its event "
+        "at least K times on at least M distinct days within D days of signup (Setup, Aha, "
+        "Eureka, Habit, as set in the KPI settings; the metric layer's moment rule).",
+        requires=("success_moments",),
+        has_dimension=True,
+    ),
+    KpiDefinition(
         "nps",
         "Net Promoter Score",
         "value_creation",

@@ -23,6 +23,7 @@ from outcomes.kpis.queries.activity import (
     features_query,
 )
 from outcomes.kpis.queries.cohorts import cohort_query, cohort_table_query
+from outcomes.kpis.queries.moments import Moment, moments_query
 from outcomes.kpis.queries.revenue import revenue_query
 from outcomes.kpis.queries.statement import RETENTION_DAYS, Activity
 from outcomes.kpis.queries.voice import nps_query, voice_query
@@ -360,12 +361,47 @@ def cohort_rows(
             number = int(r["grp"])
             start = day_from_number(number) if period == "day" else week_monday(number)
             found[(start, str(r["seg"]))] = r
+        if settings.success_moments:
+            _merge_moments(found, settings, period, first_day, last_day, cutoff_us, prop, using)
         keys = set(found)
         if not prop:
             keys |= {(d, "") for d in _cohort_periods(period, first_day, last_day)}
         for start, seg in sorted(keys):
             _cohort_point(out, settings, start, _label(prop, seg), found.get((start, seg), {}))
     return out.rows
+
+
+def _moments(settings: KpiSettings) -> list[Moment]:
+    return [Moment(**m) for m in settings.success_moments]
+
+
+def _merge_moments(
+    found: dict[tuple[date, str], dict[str, Any]],
+    settings: KpiSettings,
+    period: str,
+    first_day: date,
+    last_day: date,
+    cutoff_us: int,
+    prop: str,
+    using: str,
+) -> None:
+    """Add each cohort's success-moment counts (``units_k``, ``reached_k``) to its row."""
+    query = moments_query(
+        dialect=dialect_of(using),
+        workspace_id=settings.workspace_id,
+        zone=settings.workspace.timezone,
+        period="week" if period == "week" else "day",
+        first_day=first_day,
+        last_day=last_day,
+        cutoff_us=cutoff_us,
+        signup_event=settings.signup_event,
+        moments=_moments(settings),
+        segment_property=prop,
+    )
+    for r in execute(query, using):
+        number = int(r["grp"])
+        start = day_from_number(number) if period == "day" else week_monday(number)
+        found.setdefault((start, str(r["seg"])), {"new_users": r["new_users"]}).update(r)
 
 
 def _cohort_point(
@@ -392,6 +428,9 @@ def _cohort_point(
             derive=False,
         )
         out.add("ttv_never_reached", start, segment, units - reached, units)
+    for k, moment in enumerate(_moments(settings)):
+        units, reached = _f(r.get(f"units_{k}")), _f(r.get(f"reached_{k}"))
+        out.add("success_moment", start, segment, reached, units, dimension=moment.name)
     if settings.paid_event:
         out.add("free_to_paid", start, segment, _f(r.get("paid")), _f(r.get("paid_units")))
 

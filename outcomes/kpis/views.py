@@ -25,6 +25,7 @@ from outcomes.kpis.cards import (
     day_text,
     feature_views,
     lines_chart,
+    moment_table,
     pes_parts,
 )
 from outcomes.kpis.dashboard import kpi_dashboard, last_complete_day
@@ -42,6 +43,7 @@ from outcomes.kpis.selectors import (
     kpi_segments,
     kpi_series,
     kpi_settings_read,
+    kpi_success_moments,
     pqls_list,
 )
 from outcomes.kpis.settings import kpi_settings_update
@@ -117,6 +119,11 @@ def _dashboard_context(
         segment=segment,
     )
     weeks, heat_rows, heat_top = cohort_heat_map(cohorts)
+    settings = kpi_settings_read(workspace=workspace)
+    moment_columns, moment_rows = moment_table(
+        list(settings.success_moments),
+        kpi_success_moments(workspace=workspace, on=to, segment=segment),
+    )
     today = local_today(workspace)
     active = lines_chart(
         workspace,
@@ -164,7 +171,6 @@ def _dashboard_context(
     mrr = lines_chart(
         workspace, (("mrr", "green"),), date_from, to, "", unit="currency", axis="MRR"
     )
-    settings = kpi_settings_read(workspace=workspace)
     query = request.GET.copy()
     query.pop("job", None)
     job = _shown_job(request, workspace)
@@ -188,6 +194,8 @@ def _dashboard_context(
         "cohort_rows": heat_rows,
         "cohort_top": format_value(heat_top, "share"),
         "features": feature_views(dashboard.feature_adoption),
+        "moment_columns": moment_columns,
+        "moment_rows": moment_rows,
         "requests": dashboard.top_feature_requests[:REQUESTS_SHOWN],
         "pqls": list(pqls_list(workspace=workspace)[:PQLS_SHOWN]),
         "settings": settings,

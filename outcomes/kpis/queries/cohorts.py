@@ -147,17 +147,7 @@ def cohort_query(
     Retention day N: any activity in [start + N days, start + N + 1 days).
     """
     s = KpiStatement(dialect=dialect, workspace_id=workspace_id, zone=zone)
-    lo, hi = span(zone, first_day, last_day)
-    start_day = s.local_day(exp.column("start_us", "pop"), lo, hi)
-    group = (
-        start_day
-        if period == "day"
-        else exp.Div(
-            this=exp.paren(exp.Add(this=start_day, expression=_lit(3))),
-            expression=_lit(7),
-            typed=True,
-        )
-    )
+    lo, hi, start_day, group = cohort_of(s, period, first_day, last_day)
     windows = {
         "act_us": activation_days * DAY_US,
         "ttv_us": ttv_days * DAY_US,
@@ -194,6 +184,25 @@ def cohort_query(
         **retention_parts,
     )
     return s.render(tree, COHORT_COLUMNS)
+
+
+def cohort_of(
+    s: KpiStatement, period: Period, first_day: date, last_day: date
+) -> tuple[int, int, exp.Expression, exp.Expression]:
+    """Return the span of the signups, the local start day of unit ``pop`` and its cohort
+    number (the day, or the ISO week as (day + 3) / 7)."""
+    lo, hi = span(s.zone, first_day, last_day)
+    start_day = s.local_day(exp.column("start_us", "pop"), lo, hi)
+    group = (
+        start_day
+        if period == "day"
+        else exp.Div(
+            this=exp.paren(exp.Add(this=start_day, expression=_lit(3))),
+            expression=_lit(7),
+            typed=True,
+        )
+    )
+    return lo, hi, start_day, group
 
 
 def _lit(value: int) -> exp.Literal:

@@ -49,6 +49,18 @@ INKWELL = {
     "pql_min_count": 5,
     "pql_unit": "account",
     "excluded_activity_events": ["$exposure", "notifications_unsubscribed"],
+    "success_moments": [
+        {"name": "Setup", "event": "workspace_setup", "window_days": 1},
+        {"name": "Aha", "event": "document_created", "window_days": 7},
+        {"name": "Eureka", "event": "collaborator_joined", "window_days": 14},
+        {
+            "name": "Habit",
+            "event": "document_created",
+            "window_days": 30,
+            "min_count": 20,
+            "min_distinct_days": 8,
+        },
+    ],
 }
 
 
@@ -404,3 +416,43 @@ def test_each_card_says_what_its_number_is(client, viewer, inkwell):
 
 def test_a_time_to_event_metric_says_it_is_a_mean():
     assert "mean hours" in MetricType.TIME_TO_EVENT.label
+
+
+def test_success_moments_show_per_signup_week_with_their_definitions(client, viewer, inkwell):
+    client.force_login(viewer.user)
+    response = client.get(DASHBOARD)
+    html = response.content.decode()
+    to = response.context["to"]
+    section = html[
+        html.index('id="success-moments"') : html.index(
+            "</table>", html.index('id="success-moments"')
+        )
+    ]
+    assert (
+        "<dt>Habit</dt><dd>did document_created at least 20 times on at least 8 different days "
+        "within 30 days of signup</dd>" in section
+    )
+    assert "<dt>Setup</dt><dd>did workspace_setup once within 1 day of signup</dd>" in section
+    cached = {
+        (r.date, r.dimension): r
+        for r in KpiValue.objects.filter(
+            workspace=inkwell, kpi="success_moment", period="week", segment=""
+        )
+    }
+    rows = re.findall(r"<tr><th scope=\"row\">Week of ([^<]+)</th>(.*?)</tr>", section)
+    assert len(rows) == 8
+    reached = 0
+    for label, cells in rows:
+        week = datetime.strptime(label, "%d %b %Y").replace(tzinfo=UTC).date()
+        assert week <= to
+        texts = re.findall(r'data-moment="(\d)">([^<]*) <span class="muted small">([^<]*)<', cells)
+        for index, rate, detail in texts:
+            name = ("Setup", "Aha", "Eureka", "Habit")[int(index)]
+            row = cached[(week, name)]
+            if row.denominator:
+                assert rate.strip() == format_value(row.value, "share")
+                assert detail == f"{int(row.numerator):,} of {int(row.denominator):,} users"
+                reached += row.numerator > 0
+            else:
+                assert rate.strip() == "—"
+    assert reached >= 3
