@@ -139,9 +139,10 @@ def test_kpi_settings_sample_data_recompute_and_the_dashboard(
         "did document_created at least 20 times on at least 8 different days within 30 days"
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#group-activation").screenshot(
-        path=str(SCREENSHOTS / "outcomes-10-activation-and-moments.png")
-    )
+    for group in ("active", "activation", "voice"):
+        page.locator(f"#group-{group}").screenshot(
+            path=str(SCREENSHOTS / f"outcomes-10-kpi-group-{group}.png")
+        )
     expect(page.locator("#pqls tbody tr").first).to_be_visible()
     expect(page.locator("#feature-requests")).to_contain_text("Offline mode")
     _fits(page, DESKTOP["width"])
