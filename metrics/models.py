@@ -21,7 +21,7 @@ class MetricType(models.TextChoices):
     RATIO = "ratio", "Ratio of two per-unit sums"
     RETENTION = "retention", "Retention (active on day N, or days N..M)"
     MOMENT = "moment", "Success moment (K times, on M distinct days, within D days)"
-    TIME_TO_EVENT = "time_to_event", "Time to event (time to value)"
+    TIME_TO_EVENT = "time_to_event", "Time to event (mean hours, among units that got there)"
 
 
 class MetricKind(models.TextChoices):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from outcomes.kpis.dashboard import KpiCard, KpiDashboard
-from outcomes.kpis.selectors import CohortRow, FeatureAdoption, kpi_series
+from outcomes.kpis.selectors import CohortRow, FeatureAdoption, MomentCohort, kpi_series
 from outcomes.presentation import change_text, chart_json, finite, format_value, series_points
 from plg_platform.models import Workspace
 
@@ -44,6 +44,8 @@ CREATION_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("voice", "Voice of the customer", ("nps", "nps_promoters", "nps_detractors", "ces")),
 )
 CAPTURE_ORDER = ("mrr", "new_mrr", "churned_mrr", "free_to_paid")
+# A card whose number is not the catalogue's daily value says what it is in its name.
+CARD_NAMES = {"dau": "Daily active users (7-day average)"}
 
 
 # The cohort heat map's colour scale, from no retention to the table's highest later week.
@@ -65,6 +67,8 @@ class CardView:
     change: str
     window: str
     raw: float | None
+    # Set when the card's window ends before the page's date (matured cohorts): says so.
+    earlier: str = ""
 
 
 def day_text(day: date) -> str:
@@ -85,13 +89,26 @@ def _window_text(card: KpiCard) -> str:
     return f"on {end}"
 
 
-def card_view(card: KpiCard) -> CardView:
+EARLIER_THAN_PAGE = (
+    "Ends {days} days before the page date ({as_of}): a signup cohort counts only once all "
+    "its users have lived through the KPI window."
+)
+
+
+def _earlier_text(card: KpiCard, as_of: date) -> str:
+    if card.window_end >= as_of:
+        return ""
+    days = (as_of - card.window_end).days
+    return EARLIER_THAN_PAGE.format(days=days, as_of=day_text(as_of))
+
+
+def card_view(card: KpiCard, as_of: date) -> CardView:
     definition = card.kpi
     unit = definition.unit
     needs = ", ".join(SETTING_LABELS.get(name, name) for name in definition.requires)
     return CardView(
         key=definition.key,
-        name=definition.name,
+        name=CARD_NAMES.get(definition.key, definition.name),
         definition=definition.definition,
         configured=card.configured,
         needs=needs,
@@ -100,6 +117,7 @@ def card_view(card: KpiCard) -> CardView:
         change=change_text(card.value, card.previous_value, unit),
         window=_window_text(card),
         raw=finite(card.value),
+        earlier=_earlier_text(card, as_of),
     )
 
 
@@ -115,11 +133,13 @@ def creation_groups(dashboard: KpiDashboard) -> list[CardGroup]:
     groups = []
     placed: set[str] = set()
     for key, title, keys in CREATION_GROUPS:
-        cards = [card_view(by_key[k]) for k in keys if k in by_key]
+        cards = [card_view(by_key[k], dashboard.as_of) for k in keys if k in by_key]
         placed.update(keys)
         if cards:
             groups.append(CardGroup(key, title, cards))
-    rest = [card_view(c) for c in dashboard.value_creation if c.kpi.key not in placed]
+    rest = [
+        card_view(c, dashboard.as_of) for c in dashboard.value_creation if c.kpi.key not in placed
+    ]
     if rest:
         groups.append(CardGroup("other", "Other", rest))
     return groups
@@ -128,7 +148,7 @@ def creation_groups(dashboard: KpiDashboard) -> list[CardGroup]:
 def capture_cards(dashboard: KpiDashboard) -> list[CardView]:
     order = {key: i for i, key in enumerate(CAPTURE_ORDER)}
     cards = sorted(dashboard.value_capture, key=lambda c: order.get(c.kpi.key, len(order)))
-    return [card_view(c) for c in cards]
+    return [card_view(c, dashboard.as_of) for c in cards]
 
 
 @dataclass(frozen=True)
@@ -316,3 +336,46 @@ def feature_views(features: list[FeatureAdoption]) -> list[FeatureView]:
             )
         )
     return views
+
+
+# --- success moments ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MomentColumn:
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class MomentRowView:
+    label: str
+    size: str
+    cells: list[tuple[str, str]]  # (rate, "12 of 40 users" or why there is none)
+
+
+def moment_definition(moment: dict) -> str:
+    """Say the moment's rule in words: "doc at least 20 times on 8+ days within 30 days"."""
+    times, days = moment["min_count"], moment["min_distinct_days"]
+    count = "once" if times == 1 else f"at least {times} times"
+    spread = f" on at least {days} different days" if days > 1 else ""
+    window = "1 day" if moment["window_days"] == 1 else f"{moment['window_days']} days"
+    return f"did {moment['event']} {count}{spread} within {window} of signup"
+
+
+def moment_table(
+    moments: list[dict], cohorts: list[MomentCohort]
+) -> tuple[list[MomentColumn], list[MomentRowView]]:
+    """The success moments' columns (with their definitions) and one row per signup week."""
+    columns = [MomentColumn(m["name"], moment_definition(m)) for m in moments]
+    rows = []
+    for cohort in cohorts:
+        cells = []
+        for m in moments:
+            reached, units, value = cohort.moments.get(m["name"], (0, 0, None))
+            if not units:
+                cells.append(("—", f"no user has lived {m['window_days']} days yet"))
+            else:
+                cells.append((format_value(value, "share"), f"{reached:,} of {units:,} users"))
+        rows.append(
+            MomentRowView(f"Week of {day_text(cohort.cohort_start)}", f"{cohort.size:,}", cells)
+        )
+    return columns, rows

@@ -49,7 +49,8 @@ KPIS: tuple[KpiDefinition, ...] = (
         "activity",
         "users",
         "ratio",
-        f"Distinct users active on the local day. {ACTIVE} A week shows the average day.",
+        f"Distinct users active on the local day. {ACTIVE} A week shows the average day; the "
+        "dashboard card shows the average day of the last 7 days.",
     ),
     KpiDefinition(
         "wau",
@@ -105,7 +106,8 @@ KPIS: tuple[KpiDefinition, ...] = (
         "activity",
         "users",
         "last",
-        "Users whose first activity ever falls in the 30 local days ending on the day.",
+        "Users whose first activity ever (any activity event, anonymous users included, signed "
+        "up or not) falls in the 30 local days ending on the day; not the same as new signups.",
     ),
     KpiDefinition(
         "resurrected_users",
@@ -188,7 +190,8 @@ KPIS: tuple[KpiDefinition, ...] = (
         "cohort",
         "users",
         "cohort",
-        "Users whose first signup event falls on the local day (or week): the cohort's size.",
+        "Users whose first signup event falls on the local day (or week): the signup cohort's "
+        "size. Users who never signed up are not counted (new active users counts them).",
     ),
     KpiDefinition(
         "activation_rate",
@@ -209,8 +212,9 @@ KPIS: tuple[KpiDefinition, ...] = (
         "cohort",
         "hours",
         "cohort",
-        "Median hours from signup to the first Aha event, among the cohort's users who reached "
-        "it within the time-to-value window; see the never-reached share beside it.",
+        "Median (not mean) hours from signup to the first Aha event, among the cohort's users "
+        "who reached it within the time-to-value window; see the never-reached share beside it. "
+        "A time-to-event metric of the metric layer shows the mean instead.",
         higher_is_better=False,
         requires=("aha_event",),
     ),
@@ -276,14 +280,28 @@ KPIS: tuple[KpiDefinition, ...] = (
         has_dimension=True,
     ),
     KpiDefinition(
+        "success_moment",
+        "Success moment rate",
+        "value_creation",
+        "cohort",
+        "share",
+        "cohort",
+        "Among the cohort's users matured for the moment's window: the share who did its event "
+        "at least K times on at least M distinct days within D days of signup (Setup, Aha, "
+        "Eureka, Habit, as set in the KPI settings; the metric layer's moment rule).",
+        requires=("success_moments",),
+        has_dimension=True,
+    ),
+    KpiDefinition(
         "nps",
         "Net Promoter Score",
         "value_creation",
         "voice",
         "score",
-        "ratio",
-        "100 × (promoters − detractors) ÷ answers, over survey answers with a 0–10 score "
-        "(promoters 9–10, detractors 0–6), by the local day of the answer.",
+        "last",
+        "100 × (promoters − detractors) ÷ respondents, over the 30 local days ending on the "
+        "day: each respondent counts once, by their latest answer with a 0–10 score "
+        "(promoters 9–10, detractors 0–6). A week shows its last day.",
         requires=("nps_event",),
     ),
     KpiDefinition(
@@ -292,8 +310,8 @@ KPIS: tuple[KpiDefinition, ...] = (
         "value_creation",
         "voice",
         "share",
-        "ratio",
-        "Share of NPS answers scoring 9 or 10.",
+        "last",
+        "Share of NPS respondents in the 30 days ending on the day whose latest answer is 9 or 10.",
         requires=("nps_event",),
     ),
     KpiDefinition(
@@ -302,8 +320,8 @@ KPIS: tuple[KpiDefinition, ...] = (
         "value_creation",
         "voice",
         "share",
-        "ratio",
-        "Share of NPS answers scoring 0 to 6.",
+        "last",
+        "Share of NPS respondents in the 30 days ending on the day whose latest answer is 0 to 6.",
         higher_is_better=False,
         requires=("nps_event",),
     ),

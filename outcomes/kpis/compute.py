@@ -17,11 +17,17 @@ from django.db import connections
 
 from metrics.public import RenderedQuery, dialect_of
 from outcomes.kpis.models import KpiSettings, RevenuePeriod
-from outcomes.kpis.queries.activity import ACTIVITY_COLUMNS, activity_query, adoption_query
+from outcomes.kpis.queries.activity import (
+    ACTIVITY_COLUMNS,
+    activity_query,
+    adoption_query,
+    features_query,
+)
 from outcomes.kpis.queries.cohorts import cohort_query, cohort_table_query
+from outcomes.kpis.queries.moments import Moment, moments_query
 from outcomes.kpis.queries.revenue import revenue_query
 from outcomes.kpis.queries.statement import RETENTION_DAYS, Activity
-from outcomes.kpis.queries.voice import voice_query
+from outcomes.kpis.queries.voice import nps_query, voice_query
 from plg_platform.clock import HOUR_US, day_from_number, day_number, monday_of, week_monday
 
 COHORT_TABLE_WEEKS = 12
@@ -110,6 +116,7 @@ def activity_rows(
     dialect = dialect_of(using)
     out = _Rows("day")
     core = list(settings.core_events)
+    features = _features(settings, last_day, using)
     for prop in _segment_properties(settings):
         common = {
             "dialect": dialect,
@@ -150,8 +157,24 @@ def activity_rows(
                 counts.get((day, seg), ZERO_ACTIVITY),
                 adopters.get((day, seg), {}),
                 core,
+                features,
             )
     return out.rows
+
+
+def _features(settings: KpiSettings, last_day: date, using: str) -> list[str]:
+    """Return every feature used up to ``last_day``: each has an adoption value every day."""
+    if not settings.feature_events:
+        return []
+    query = features_query(
+        dialect=dialect_of(using),
+        workspace_id=settings.workspace_id,
+        zone=settings.workspace.timezone,
+        last_day=last_day,
+        feature_events=list(settings.feature_events),
+        feature_property=settings.feature_property,
+    )
+    return [str(r["feature"]) for r in execute(query, using)]
 
 
 def _activity_day(
@@ -161,6 +184,7 @@ def _activity_day(
     c: dict[str, Any],
     adopters: dict[tuple[str, str], float],
     core: list[str],
+    features: list[str],
 ) -> None:
     dau, wau, mau = _f(c["dau"]), _f(c["wau"]), _f(c["mau"])
     new, resurrected, churned = _f(c["new_users"]), _f(c["resurrected"]), _f(c["churned"])
@@ -178,9 +202,10 @@ def _activity_day(
     out.add("stickiness_wau_mau", day, segment, wau, mau)
     out.add("churn_rate", day, segment, churned, _f(c["previous_mau"]))
     out.add("growth_ratio", day, segment, new + resurrected, churned)
-    for (kind, feature), users in sorted(adopters.items()):
-        if kind == "feature":
-            out.add("feature_adoption", day, segment, users, mau, dimension=feature)
+    # Every feature, used or not: 0 of MAU users is an adoption of 0 (None only when MAU is 0).
+    for feature in features:
+        users = adopters.get(("feature", feature), 0.0)
+        out.add("feature_adoption", day, segment, users, mau, dimension=feature)
     if core:
         adopted = sum(adopters.get(("core", event), 0.0) for event in core)
         adoption = _ratio(adopted, len(core) * mau)
@@ -196,42 +221,52 @@ def _activity_day(
 def voice_rows(
     *, settings: KpiSettings, first_day: date, last_day: date, using: str = "default"
 ) -> list[KpiRow]:
-    """Return NPS (with promoter and detractor shares) and CES for each day of the range."""
+    """Return NPS (with promoter and detractor shares; the latest answer of each respondent in
+    the 30 days ending the day) and CES (the day's answers) for each day of the range."""
     out = _Rows("day")
-    if not settings.nps_event and not settings.ces_event:
-        return out.rows
+    common = {
+        "dialect": dialect_of(using),
+        "workspace_id": settings.workspace_id,
+        "zone": settings.workspace.timezone,
+        "first_day": first_day,
+        "last_day": last_day,
+    }
+    everyone = {(d, "") for d in _days(first_day, last_day)}
     for prop in _segment_properties(settings):
-        found = {
-            (day_from_number(int(r["day"])), str(r["seg"])): r
-            for r in execute(
-                voice_query(
-                    dialect=dialect_of(using),
-                    workspace_id=settings.workspace_id,
-                    zone=settings.workspace.timezone,
-                    first_day=first_day,
-                    last_day=last_day,
-                    nps_event=settings.nps_event,
-                    nps_property=settings.nps_score_property,
-                    ces_event=settings.ces_event,
-                    ces_property=settings.ces_score_property,
-                    ces_max=settings.ces_scale_max,
-                    segment_property=prop,
-                ),
-                using,
+        if settings.nps_event:
+            query = nps_query(
+                **common,
+                nps_event=settings.nps_event,
+                nps_property=settings.nps_score_property,
+                segment_property=prop,
             )
-        }
-        keys = set(found) | ({(d, "") for d in _days(first_day, last_day)} if not prop else set())
-        for day, seg in sorted(keys):
-            r = found.get((day, seg), {})
-            segment = _label(prop, seg)
-            answers = _f(r.get("nps_answers"))
-            promoters, detractors = _f(r.get("promoters")), _f(r.get("detractors"))
-            if settings.nps_event:
+            found = {
+                (day_from_number(int(r["day"])), str(r["seg"])): r for r in execute(query, using)
+            }
+            for day, seg in sorted(set(found) | (everyone if not prop else set())):
+                r = found.get((day, seg), {})
+                segment = _label(prop, seg)
+                answers = _f(r.get("respondents"))
+                promoters, detractors = _f(r.get("promoters")), _f(r.get("detractors"))
                 out.add("nps", day, segment, 100.0 * (promoters - detractors), answers)
                 out.add("nps_promoters", day, segment, promoters, answers)
                 out.add("nps_detractors", day, segment, detractors, answers)
-            if settings.ces_event:
-                out.add("ces", day, segment, _f(r.get("ces_sum")), _f(r.get("ces_answers")))
+        if settings.ces_event:
+            query = voice_query(
+                **common,
+                ces_event=settings.ces_event,
+                ces_property=settings.ces_score_property,
+                ces_max=settings.ces_scale_max,
+                segment_property=prop,
+            )
+            found = {
+                (day_from_number(int(r["day"])), str(r["seg"])): r for r in execute(query, using)
+            }
+            for day, seg in sorted(set(found) | (everyone if not prop else set())):
+                r = found.get((day, seg), {})
+                out.add(
+                    "ces", day, _label(prop, seg), _f(r.get("ces_sum")), _f(r.get("ces_answers"))
+                )
     return out.rows
 
 
@@ -327,12 +362,47 @@ def cohort_rows(
             number = int(r["grp"])
             start = day_from_number(number) if period == "day" else week_monday(number)
             found[(start, str(r["seg"]))] = r
+        if settings.success_moments:
+            _merge_moments(found, settings, period, first_day, last_day, cutoff_us, prop, using)
         keys = set(found)
         if not prop:
             keys |= {(d, "") for d in _cohort_periods(period, first_day, last_day)}
         for start, seg in sorted(keys):
             _cohort_point(out, settings, start, _label(prop, seg), found.get((start, seg), {}))
     return out.rows
+
+
+def _moments(settings: KpiSettings) -> list[Moment]:
+    return [Moment(**m) for m in settings.success_moments]
+
+
+def _merge_moments(
+    found: dict[tuple[date, str], dict[str, Any]],
+    settings: KpiSettings,
+    period: str,
+    first_day: date,
+    last_day: date,
+    cutoff_us: int,
+    prop: str,
+    using: str,
+) -> None:
+    """Add each cohort's success-moment counts (``units_k``, ``reached_k``) to its row."""
+    query = moments_query(
+        dialect=dialect_of(using),
+        workspace_id=settings.workspace_id,
+        zone=settings.workspace.timezone,
+        period="week" if period == "week" else "day",
+        first_day=first_day,
+        last_day=last_day,
+        cutoff_us=cutoff_us,
+        signup_event=settings.signup_event,
+        moments=_moments(settings),
+        segment_property=prop,
+    )
+    for r in execute(query, using):
+        number = int(r["grp"])
+        start = day_from_number(number) if period == "day" else week_monday(number)
+        found.setdefault((start, str(r["seg"])), {"new_users": r["new_users"]}).update(r)
 
 
 def _cohort_point(
@@ -359,6 +429,9 @@ def _cohort_point(
             derive=False,
         )
         out.add("ttv_never_reached", start, segment, units - reached, units)
+    for k, moment in enumerate(_moments(settings)):
+        units, reached = _f(r.get(f"units_{k}")), _f(r.get(f"reached_{k}"))
+        out.add("success_moment", start, segment, reached, units, dimension=moment.name)
     if settings.paid_event:
         out.add("free_to_paid", start, segment, _f(r.get("paid")), _f(r.get("paid_units")))
 

@@ -59,6 +59,11 @@ class KpiDashboard:
     pql_count: int
 
 
+def last_complete_day(workspace: Workspace, computed_through: date | None) -> date:
+    """Return the day before the last computed one, or yesterday: never today (partial)."""
+    return (computed_through or local_today(workspace)) - timedelta(days=1)
+
+
 def _window_value(definition: KpiDefinition, rows: list[KpiValue]) -> float | None:
     """Aggregate the cached days of a trailing window (see ``_card``)."""
     if not rows:
@@ -162,12 +167,13 @@ def kpi_dashboard(
     the value one window earlier and a 30-day series; plus feature adoption, the top feature
     requests and the number of PQLs. Everything comes from the cache.
 
-    ``on`` defaults to the last computed day before today (today's values are partial).
+    ``on`` defaults to the last complete day: the day before the last computed one (today's
+    values are partial), or yesterday when nothing has been computed yet. A card whose window
+    ends earlier (matured cohorts) says so by its ``window_end``.
     """
     settings = kpi_settings_read(workspace=workspace)
     if on is None:
-        through = settings.computed_through
-        on = through - timedelta(days=1) if through else local_today(workspace)
+        on = last_complete_day(workspace, settings.computed_through)
     lookback = on - timedelta(days=CARD_LOOKBACK_DAYS)
     rows: dict[str, list[KpiValue]] = defaultdict(list)
     for row in KpiValue.objects.filter(

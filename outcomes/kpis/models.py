@@ -70,6 +70,14 @@ class KpiSettings(TimeStampedModel):
         blank=True,
         help_text="Split feature events by this property (e.g. feature_used.feature).",
     )
+    success_moments = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Up to 4, e.g. [{"name": "Habit", "event": "doc_created", "window_days": 30, '
+        '"min_count": 20, "min_distinct_days": 8}]: a user reaches the moment by doing the event '
+        "at least min_count times on at least min_distinct_days days within window_days of "
+        "signup (the metric layer's moment rule).",
+    )
     paid_event = models.CharField(max_length=200, blank=True, help_text="Free-to-paid moment.")
     paid_window_days = models.PositiveIntegerField(default=30)
     # Product-qualified leads: at least K events within the last D days.

@@ -74,6 +74,7 @@ def _cohort_lookback_days(settings: KpiSettings) -> int:
         settings.ttv_window_days,
         settings.paid_window_days,
         max(RETENTION_DAYS) + 1,
+        *(m["window_days"] for m in settings.success_moments),
     )
 
 

@@ -273,6 +273,42 @@ def kpi_feature_adoption(
     return latest, sorted(features, key=lambda f: (-(f.value or 0.0), f.feature))
 
 
+@dataclass(frozen=True)
+class MomentCohort:
+    """A weekly signup cohort's success moments: (reached, matured users, rate) per moment
+    name; the rate is None while no user has lived through the moment's window."""
+
+    cohort_start: date
+    size: int
+    moments: dict[str, tuple[int, int, float | None]]
+
+
+def kpi_success_moments(
+    *, workspace: Workspace, on: date, segment: str = "", weeks: int = 8
+) -> list[MomentCohort]:
+    """Return the success moments of the last ``weeks`` weekly signup cohorts started by
+    ``on``, latest first, from the cache."""
+    rows = KpiValue.objects.filter(
+        workspace=workspace,
+        period=KpiPeriod.WEEK,
+        segment=segment,
+        kpi__in=["success_moment", "new_signups"],
+        date__lte=on,
+        date__gt=on - timedelta(days=7 * weeks),
+    ).order_by("-date", "dimension")
+    sizes: dict[date, int] = {}
+    moments: dict[date, dict[str, tuple[int, int, float | None]]] = defaultdict(dict)
+    for r in rows:
+        if r.kpi == "new_signups":
+            sizes[r.date] = int(r.numerator)
+        else:
+            moments[r.date][r.dimension] = (int(r.numerator), int(r.denominator), r.value)
+    return [
+        MomentCohort(week, sizes.get(week, 0), moments[week])
+        for week in sorted(moments, reverse=True)
+    ]
+
+
 def kpi_segments(*, workspace: Workspace) -> list[str]:
     """Return the segments with cached values (for a segment picker)."""
     return list(

@@ -69,6 +69,13 @@ BAD_TOPICS = (
     "with 1 to 20 keywords of at most 100 characters."
 )
 MAX_TOPICS = 50
+MAX_MOMENTS = 4
+BAD_MOMENTS = (
+    'Give at most {max} success moments as [{{"name": "Setup", "event": "workspace_setup", '
+    '"window_days": 1, "min_count": 1, "min_distinct_days": 1}}]: distinct names of at most 40 '
+    "characters, an event, window_days 1–365, min_count 1–10000 and min_distinct_days from 1 "
+    "to window_days (the counts default to 1)."
+)
 PQL_ACCOUNT_NEEDS_PROPERTY = "Account-level PQLs need the account property."
 # Settings that change no KPI value, so no recompute is needed.
 _NO_RECOMPUTE = {
@@ -160,6 +167,46 @@ def _segment_properties(value: Any, name: str) -> list[str]:
     return [_property(v, name, allow_empty=False) for v in value]
 
 
+def _moments(value: Any, name: str) -> list[dict[str, Any]]:
+    """Validate success moments: the metric layer's moment rule, one per name."""
+    error = ValidationFailed(BAD_MOMENTS.format(max=MAX_MOMENTS), field=name)
+    if not isinstance(value, list) or len(value) > MAX_MOMENTS:
+        raise error
+    allowed = {"name", "event", "window_days", "min_count", "min_distinct_days"}
+    moments = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) - allowed or not {"name", "event"} <= set(item):
+            raise error
+        label = item["name"].strip() if isinstance(item["name"], str) else ""
+        event = item["event"].strip() if isinstance(item["event"], str) else ""
+        if not 0 < len(label) <= 40 or not 0 < len(event) <= 200:
+            raise error
+        counts = {
+            key: item.get(key, 1) for key in ("window_days", "min_count", "min_distinct_days")
+        }
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in counts.values()):
+            raise error
+        window, times, days = (
+            counts["window_days"],
+            counts["min_count"],
+            counts["min_distinct_days"],
+        )
+        if not (1 <= window <= 365 and 1 <= times <= 10_000 and 1 <= days <= window):
+            raise error
+        moments.append(
+            {
+                "name": label,
+                "event": event,
+                "window_days": window,
+                "min_count": times,
+                "min_distinct_days": days,
+            }
+        )
+    if len({m["name"].lower() for m in moments}) != len(moments):
+        raise error
+    return moments
+
+
 def _validator(name: str) -> Callable[[Any, str], Any]:
     """Return the function that validates and cleans setting ``name``."""
     numbers = {field: (lo, hi) for field, lo, hi in NUMBER_FIELDS}
@@ -174,6 +221,7 @@ def _validator(name: str) -> Callable[[Any, str], Any]:
     special: dict[str, Callable[[Any, str], Any]] = {
         "segment_properties": _segment_properties,
         "feedback_topics": lambda value, field: _topics(value),
+        "success_moments": _moments,
         "pql_unit": _choice(PqlUnit),
         "revenue_period": _choice(RevenuePeriod),
     }

@@ -24,9 +24,10 @@ from outcomes.kpis.cards import (
     day_text,
     feature_views,
     lines_chart,
+    moment_table,
     pes_parts,
 )
-from outcomes.kpis.dashboard import kpi_dashboard
+from outcomes.kpis.dashboard import kpi_dashboard, last_complete_day
 from outcomes.kpis.forms import (
     DEFAULT_PERIOD_DAYS,
     SETTINGS_GROUPS,
@@ -41,6 +42,7 @@ from outcomes.kpis.selectors import (
     kpi_segments,
     kpi_series,
     kpi_settings_read,
+    kpi_success_moments,
     pqls_list,
 )
 from outcomes.kpis.settings import kpi_settings_update
@@ -76,8 +78,7 @@ def _shown_job(request: HttpRequest, workspace: Workspace) -> BackgroundJob | No
 # --- the dashboard --------------------------------------------------------------------------
 def _default_to(workspace: Workspace) -> date:
     """The last complete day: the day before the last computed one, or yesterday."""
-    through = kpi_settings_read(workspace=workspace).computed_through
-    return (through or local_today(workspace)) - timedelta(days=1)
+    return last_complete_day(workspace, kpi_settings_read(workspace=workspace).computed_through)
 
 
 FILTER_PARAMS = ("segment", "days", "to")
@@ -116,6 +117,11 @@ def _dashboard_context(
         segment=segment,
     )
     weeks, heat_rows, heat_top = cohort_heat_map(cohorts)
+    settings = kpi_settings_read(workspace=workspace)
+    moment_columns, moment_rows = moment_table(
+        list(settings.success_moments),
+        kpi_success_moments(workspace=workspace, on=to, segment=segment),
+    )
     today = local_today(workspace)
     active = lines_chart(
         workspace,
@@ -163,7 +169,6 @@ def _dashboard_context(
     mrr = lines_chart(
         workspace, (("mrr", "green"),), date_from, to, "", unit="currency", axis="MRR"
     )
-    settings = kpi_settings_read(workspace=workspace)
     query = request.GET.copy()
     query.pop("job", None)
     job = _shown_job(request, workspace)
@@ -187,6 +192,8 @@ def _dashboard_context(
         "cohort_rows": heat_rows,
         "cohort_top": format_value(heat_top, "share"),
         "features": feature_views(dashboard.feature_adoption),
+        "moment_columns": moment_columns,
+        "moment_rows": moment_rows,
         "requests": dashboard.top_feature_requests[:REQUESTS_SHOWN],
         "pqls": list(pqls_list(workspace=workspace)[:PQLS_SHOWN]),
         "settings": settings,

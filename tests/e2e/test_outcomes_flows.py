@@ -33,6 +33,18 @@ from tests.e2e.conftest import DESKTOP, PHONE, SCREENSHOTS, sign_in
 
 pytestmark = pytest.mark.browser
 
+MOMENTS = [
+    {"name": "Setup", "event": "workspace_setup", "window_days": 1},
+    {"name": "Aha", "event": "document_created", "window_days": 7},
+    {"name": "Eureka", "event": "collaborator_joined", "window_days": 14},
+    {
+        "name": "Habit",
+        "event": "document_created",
+        "window_days": 30,
+        "min_count": 20,
+        "min_distinct_days": 8,
+    },
+]
 RECOMPUTE_TIMEOUT_MS = 120_000
 MEASURE_TIMEOUT_S = 90
 
@@ -73,6 +85,8 @@ def test_kpi_settings_sample_data_recompute_and_the_dashboard(
     settings = KpiSettings.objects.get(workspace=owner.workspace)
     assert settings.aha_event == "document_created"
     assert settings.pql_unit == "account"
+    # Success moments are set through the API (the settings form has no field for them yet).
+    kpi_settings_update(workspace=owner.workspace, changes={"success_moments": MOMENTS})
 
     page.goto("/")
     page.get_by_role("button", name="Load sample data").click()
@@ -115,6 +129,20 @@ def test_kpi_settings_sample_data_recompute_and_the_dashboard(
     expect(heat.locator("tbody tr")).to_have_count(len(rows))
     first_cell = heat.locator("td.heat-cell").first
     expect(first_cell).to_have_text(re.compile(r"^\d+%$"))
+    # Success moments: the last 8 signup weeks, each moment's rate, its definition above.
+    moments = page.locator("table.moments-table")
+    expect(moments.locator("tbody tr")).to_have_count(8)
+    expect(moments.locator("tbody tr").last.locator("td").nth(1)).to_have_text(
+        re.compile(r"^\d+(\.\d)?% [\d,]+ of [\d,]+ users$")
+    )
+    expect(page.locator(".moment-definitions")).to_contain_text(
+        "did document_created at least 20 times on at least 8 different days within 30 days"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for group in ("active", "activation", "voice"):
+        page.locator(f"#group-{group}").screenshot(
+            path=str(SCREENSHOTS / f"outcomes-10-kpi-group-{group}.png")
+        )
     expect(page.locator("#pqls tbody tr").first).to_be_visible()
     expect(page.locator("#feature-requests")).to_contain_text("Offline mode")
     _fits(page, DESKTOP["width"])

@@ -290,18 +290,14 @@ def reference_cohorts(
         c = out[key]
         events = [e for e in by_unit[unit] if e["t"] >= start]
         c["new_users"] += 1
-        ahas = [
-            e["t"] - start
-            for e in events
-            if e["event"] == config["aha_event"] and e["t"] < start + ttv
-        ]
-        aha = min(ahas) if ahas else None
+        ahas = [e["t"] - start for e in events if e["event"] == config["aha_event"]]
+        aha = min(ahas) if ahas else None  # each KPI applies its own window below
         if start + act <= CUTOFF_US:
             c["activation_units"] += 1
             c["activated"] += aha is not None and aha < act
         if start + ttv <= CUTOFF_US:
             c["ttv_units"] += 1
-            if aha is not None:
+            if aha is not None and aha < ttv:
                 c["ttv_reached"] += 1
                 medians[key].append(aha)
         for n in RETENTION_DAYS:

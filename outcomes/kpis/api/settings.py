@@ -42,6 +42,7 @@ class KpiSettingsOutputSerializer(serializers.Serializer):
     feedback_property = serializers.CharField()
     feedback_window_days = serializers.IntegerField()
     feedback_topics = serializers.ListField(child=serializers.DictField())
+    success_moments = serializers.ListField(child=serializers.DictField())
     revenue_event = serializers.CharField()
     revenue_property = serializers.CharField()
     revenue_period = serializers.CharField(help_text="monthly or annual")
@@ -84,6 +85,12 @@ class KpiSettingsInputSerializer(StrictSerializer):
         child=serializers.DictField(),
         required=False,
         help_text='[{"topic": "Offline mode", "keywords": ["offline"]}]',
+    )
+    success_moments = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='Up to 4: [{"name": "Setup", "event": "workspace_setup", "window_days": 1, '
+        '"min_count": 1, "min_distinct_days": 1}]',
     )
     revenue_event = serializers.CharField(required=False, allow_blank=True, max_length=200)
     revenue_property = serializers.CharField(required=False, allow_blank=True)

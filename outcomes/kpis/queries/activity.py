@@ -1,11 +1,12 @@
 """The activity KPIs' statements: DAU, WAU, MAU, new, resurrected and churned users, and
-feature adoption (users of each core and feature event in the 30 days ending each day).
+feature adoption (users of each core and feature event in the 30 days ending each day, and the
+features there are).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlglot import exp
@@ -20,7 +21,7 @@ from outcomes.kpis.queries.statement import (
     history_lo_us,
     span,
 )
-from plg_platform.clock import day_number
+from plg_platform.clock import day_number, local_day_start_us
 
 # --- 1. activity: DAU, WAU, MAU, new, resurrected and churned users --------------------------
 ACTIVITY_COLUMNS = (
@@ -163,17 +164,7 @@ def adoption_query(
               AND :is_feature
             """
         )
-        key: exp.Expression = event.copy()
-        if feature_property:
-            value = exp.cast(s.json.text(exp.column("properties", "e"), feature_property), "TEXT")
-            key = exp.Coalesce(
-                this=exp.DPipe(
-                    this=exp.DPipe(this=event.copy(), expression=exp.Literal.string(":")),
-                    expression=value,
-                ),
-                expressions=[event.copy()],
-            )
-        parts["feature_key"] = key
+        parts["feature_key"] = _feature_key(s, feature_property)
         parts["feature_day"] = s.local_day(exp.column("timestamp_us", "e"), lo, hi)
         parts["is_feature"] = s.event_in(event.copy(), feature_events)
     template = with_ctes(
@@ -204,3 +195,53 @@ def adoption_query(
         **parts,
     )
     return s.render(tree, ADOPTION_COLUMNS)
+
+
+def _feature_key(s: KpiStatement, feature_property: str) -> exp.Expression:
+    """Return the feature of event ``e``: its name, or ``name:value`` of ``feature_property``."""
+    event = exp.column("event", "e")
+    if not feature_property:
+        return event
+    value = exp.cast(s.json.text(exp.column("properties", "e"), feature_property), "TEXT")
+    return exp.Coalesce(
+        this=exp.DPipe(
+            this=exp.DPipe(this=event.copy(), expression=exp.Literal.string(":")),
+            expression=value,
+        ),
+        expressions=[event.copy()],
+    )
+
+
+# --- 2b. the features: every feature used before the range's end -----------------------------
+FEATURE_COLUMNS = ("feature",)
+
+
+def features_query(
+    *,
+    dialect: str,
+    workspace_id: int,
+    zone: str,
+    last_day: date,
+    feature_events: Sequence[str],
+    feature_property: str = "",
+) -> RenderedQuery:
+    """The distinct features used up to the end of local day ``last_day``: feature adoption has
+    a value for each of them on every day, 0 when no monthly active user used it."""
+    if not feature_events:
+        raise CompilerError("Give feature events.")
+    s = KpiStatement(dialect=dialect, workspace_id=workspace_id, zone=zone)
+    hi = local_day_start_us(zone, last_day + timedelta(days=1))
+    template = """
+        SELECT DISTINCT :feature_key AS feature
+        FROM EVENTS AS e
+        WHERE e.workspace_id = :ws AND e.timestamp_us < :hi AND :is_feature
+        ORDER BY feature
+    """
+    tree = s.fill(
+        template,
+        ws=workspace_id,
+        hi=hi,
+        feature_key=_feature_key(s, feature_property),
+        is_feature=s.event_in(exp.column("event", "e"), feature_events),
+    )
+    return s.render(tree, FEATURE_COLUMNS)

@@ -47,10 +47,11 @@ COHORT_UNITS = """
       :seg AS seg, :start_day AS start_day
     FROM pop
 """
+# Per unit, over events in [start, start + the longest window): the first Aha and first
+# payment after the start, uncapped, so each KPI applies its own window in COHORT_SUMS.
 COHORT_PER_UNIT = """
     SELECT c.unit_id AS unit_id, c.start_us AS start_us, c.grp AS grp, c.seg AS seg,
-      MIN(CASE WHEN :is_aha AND e.timestamp_us < c.start_us + :ttv_us
-          THEN e.timestamp_us - c.start_us END) AS aha_us,
+      MIN(CASE WHEN :is_aha THEN e.timestamp_us - c.start_us END) AS aha_us,
       MIN(CASE WHEN :is_paid AND e.timestamp_us < c.start_us + :paid_us
           THEN e.timestamp_us - c.start_us END) AS paid_after_us,
       MAX(CASE WHEN :active AND e.timestamp_us >= c.start_us + :d1_lo
@@ -72,7 +73,7 @@ COHORT_SUMS = """
       SUM(CASE WHEN pu.start_us + :act_us <= :cutoff AND pu.aha_us < :act_us
           THEN 1 ELSE 0 END) AS activated,
       SUM(CASE WHEN pu.start_us + :ttv_us <= :cutoff THEN 1 ELSE 0 END) AS ttv_units,
-      SUM(CASE WHEN pu.start_us + :ttv_us <= :cutoff AND pu.aha_us IS NOT NULL
+      SUM(CASE WHEN pu.start_us + :ttv_us <= :cutoff AND pu.aha_us < :ttv_us
           THEN 1 ELSE 0 END) AS ttv_reached,
       SUM(CASE WHEN pu.start_us + :d1_hi <= :cutoff THEN 1 ELSE 0 END) AS d1_units,
       SUM(CASE WHEN pu.start_us + :d1_hi <= :cutoff THEN pu.d1 ELSE 0 END) AS d1_retained,
@@ -90,7 +91,7 @@ MEDIAN_POSTGRES = """
     SELECT pu.grp AS grp, pu.seg AS seg,
       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY pu.aha_us) AS median_us
     FROM pu
-    WHERE pu.start_us + :ttv_us <= :cutoff AND pu.aha_us IS NOT NULL
+    WHERE pu.start_us + :ttv_us <= :cutoff AND pu.aha_us < :ttv_us
     GROUP BY pu.grp, pu.seg
 """
 # SQLite has no percentile: number the matured, reached users of each cohort in order and
@@ -101,7 +102,7 @@ MEDIAN_RANKED = """
       ROW_NUMBER() OVER (PARTITION BY pu.grp, pu.seg ORDER BY pu.aha_us) AS rn,
       COUNT(*) OVER (PARTITION BY pu.grp, pu.seg) AS cnt
     FROM pu
-    WHERE pu.start_us + :ttv_us <= :cutoff AND pu.aha_us IS NOT NULL
+    WHERE pu.start_us + :ttv_us <= :cutoff AND pu.aha_us < :ttv_us
 """
 MEDIAN_WINDOW = """
     SELECT ranked.grp AS grp, ranked.seg AS seg, AVG(CAST(ranked.aha_us AS DOUBLE)) AS median_us
@@ -146,17 +147,7 @@ def cohort_query(
     Retention day N: any activity in [start + N days, start + N + 1 days).
     """
     s = KpiStatement(dialect=dialect, workspace_id=workspace_id, zone=zone)
-    lo, hi = span(zone, first_day, last_day)
-    start_day = s.local_day(exp.column("start_us", "pop"), lo, hi)
-    group = (
-        start_day
-        if period == "day"
-        else exp.Div(
-            this=exp.paren(exp.Add(this=start_day, expression=_lit(3))),
-            expression=_lit(7),
-            typed=True,
-        )
-    )
+    lo, hi, start_day, group = cohort_of(s, period, first_day, last_day)
     windows = {
         "act_us": activation_days * DAY_US,
         "ttv_us": ttv_days * DAY_US,
@@ -193,6 +184,25 @@ def cohort_query(
         **retention_parts,
     )
     return s.render(tree, COHORT_COLUMNS)
+
+
+def cohort_of(
+    s: KpiStatement, period: Period, first_day: date, last_day: date
+) -> tuple[int, int, exp.Expression, exp.Expression]:
+    """Return the span of the signups, the local start day of unit ``pop`` and its cohort
+    number (the day, or the ISO week as (day + 3) / 7)."""
+    lo, hi = span(s.zone, first_day, last_day)
+    start_day = s.local_day(exp.column("start_us", "pop"), lo, hi)
+    group = (
+        start_day
+        if period == "day"
+        else exp.Div(
+            this=exp.paren(exp.Add(this=start_day, expression=_lit(3))),
+            expression=_lit(7),
+            typed=True,
+        )
+    )
+    return lo, hi, start_day, group
 
 
 def _lit(value: int) -> exp.Literal:

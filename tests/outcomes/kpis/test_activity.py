@@ -20,6 +20,7 @@ from tests.outcomes.support import (
     assert_close,
     configure,
     days_between,
+    local_day,
     local_instant,
     reference_activity,
     rows_by,
@@ -147,3 +148,39 @@ def test_kpi_values_of_another_workspace_never_mix(workspace, other_workspace, k
     rows = rows_by(activity_rows(settings=settings, first_day=FIRST_DAY, last_day=FIRST_DAY))
     assert rows[("mau", FIRST_DAY, "", "")].value == 0
     assert not KpiValue.objects.exists()
+
+
+# --- feature adoption: 0, not missing, when no monthly active user used a feature ---------
+def _adoption_data() -> Data:
+    """One user active every day; another who used two features once, on 2 March."""
+    data = Data()
+    for i in range(60):
+        data.add("daily", "session", local_instant(date(2026, 2, 20) + timedelta(days=i), 10))
+    data.add("once", "share", local_instant(date(2026, 3, 2), 10))
+    data.add("once", "feature_used", local_instant(date(2026, 3, 2), 11), feature="tables")
+    return data
+
+
+def test_feature_adoption_is_zero_on_days_no_active_user_used_the_feature(workspace):
+    data = _adoption_data()
+    store(workspace, data)
+    configure(workspace, segment_properties=[])
+    settings = kpi_settings_get(workspace=workspace)
+    first, last = date(2026, 3, 25), date(2026, 4, 5)
+    rows = rows_by(activity_rows(settings=settings, first_day=first, last_day=last))
+    for day in days_between(first, last):
+        # Brute force: users of the feature in the 30 days ending d, over the MAU of d.
+        month = [e for e in data.events if day - timedelta(days=29) <= local_day(e["t"]) <= day]
+        mau = len({e["distinct_id"] for e in month if e["event"] != "email_bounced"})
+        for feature, event, props in (
+            ("share", "share", {}),
+            ("feature_used:tables", "feature_used", {"feature": "tables"}),
+        ):
+            users = {
+                e["distinct_id"] for e in month if e["event"] == event and e["properties"] == props
+            }
+            row = rows[("feature_adoption", day, "", feature)]
+            assert (row.numerator, row.denominator) == (len(users), mau), (day, feature)
+            assert_close(row.value, len(users) / mau, f"{day} {feature}")
+    assert rows[("feature_adoption", last, "", "share")].value == 0.0
+    assert rows[("feature_adoption", first, "", "share")].value == 0.5

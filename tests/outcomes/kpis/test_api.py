@@ -11,6 +11,7 @@ import pytest
 
 from outcomes.kpis.models import KpiSettings, KpiValue, ProductQualifiedLead
 from outcomes.kpis.refresh import kpis_refresh
+from plg_platform.clock import local_today
 from plg_platform.models import AuditLog, BackgroundJob
 from tests.outcomes.support import NOW, Data, configure, generate, store
 
@@ -359,3 +360,24 @@ def test_viewers_read_editors_write_and_workspaces_stay_apart(viewer, editor, ou
     assert theirs.json()["results"][0]["computed"] is False
     assert outsider.client.get("/api/v1/kpis/pqls").json()["count"] == 0
     assert KpiSettings.objects.filter(workspace=outsider.workspace).count() == 0
+
+
+def test_feature_adoption_lists_features_nobody_used_this_month_at_zero(viewer):
+    data = Data()
+    for i in range(60):
+        day = datetime(2026, 2, 20, 10, tzinfo=NOW.tzinfo) + timedelta(days=i)
+        data.add("daily", "session", day)
+    data.add("once", "share", datetime(2026, 3, 2, 10, tzinfo=NOW.tzinfo))
+    store(viewer.workspace, data)
+    configure(viewer.workspace, segment_properties=[])
+    kpis_refresh(workspace=viewer.workspace, now=datetime(2026, 4, 20, 12, tzinfo=NOW.tzinfo))
+    body = viewer.client.get("/api/v1/kpis/feature-adoption").json()
+    assert body["date"] == "2026-04-20"
+    assert body["results"] == [{"feature": "share", "adopters": 0, "active_users": 1, "value": 0.0}]
+
+
+def test_dashboard_as_of_is_yesterday_when_nothing_is_computed_yet(viewer):
+    body = viewer.client.get("/api/v1/kpis/dashboard").json()
+    today = local_today(viewer.workspace)
+    assert body["as_of"] == (today - timedelta(days=1)).isoformat()
+    assert body["computed_through"] is None

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from metrics.public import MetricType
 from outcomes.kpis.cards import heat_style
 from outcomes.kpis.dashboard import kpi_dashboard
 from outcomes.kpis.forms import BAD_TOPIC_LINE, KpiSettingsForm
@@ -48,6 +49,18 @@ INKWELL = {
     "pql_min_count": 5,
     "pql_unit": "account",
     "excluded_activity_events": ["$exposure", "notifications_unsubscribed"],
+    "success_moments": [
+        {"name": "Setup", "event": "workspace_setup", "window_days": 1},
+        {"name": "Aha", "event": "document_created", "window_days": 7},
+        {"name": "Eureka", "event": "collaborator_joined", "window_days": 14},
+        {
+            "name": "Habit",
+            "event": "document_created",
+            "window_days": 30,
+            "min_count": 20,
+            "min_distinct_days": 8,
+        },
+    ],
 }
 
 
@@ -365,3 +378,81 @@ def test_pqls_are_listed_with_a_csv_export(client, viewer, inkwell):
     plan, count = max(by_plan.items(), key=lambda item: item[1])
     filtered = client.get(PQLS, {"plan": plan})
     assert filtered.context["page"].paginator.count == count
+
+
+def test_cards_ending_before_the_page_date_say_so(client, viewer, inkwell):
+    client.force_login(viewer.user)
+    response = client.get(DASHBOARD)
+    html = response.content.decode()
+    to = response.context["to"]
+    cards = {c.kpi.key: c for c in kpi_dashboard(workspace=inkwell, on=to).value_creation}
+    d30 = cards["retention_d30"]
+    assert d30.window_end <= to - timedelta(days=31)
+    note = html[html.index('data-earlier="retention_d30"') :].split("</p>", 1)[0]
+    days = (to - d30.window_end).days
+    assert f"Ends {days} days before the page date ({to.day} {to:%b %Y})" in note
+    # Cards as of the page's own day carry no such note.
+    assert 'data-earlier="mau"' not in html
+    assert cards["mau"].window_end == to
+
+
+def test_each_card_says_what_its_number_is(client, viewer, inkwell):
+    client.force_login(viewer.user)
+    html = client.get(DASHBOARD).content.decode()
+
+    def card(key: str) -> str:
+        start = html.index(f'id="kpi-{key}"')
+        return html[start : html.index('<div class="kpi-card', start + 1)]
+
+    assert "Daily active users (7-day average)" in card("dau")
+    assert "average day of the 7 days to" in card("dau")
+    assert "Median (not mean) hours" in card("time_to_value")
+    assert "anonymous users included" in card("new_users")
+    assert "Users who never signed up are not counted" in card("new_signups")
+    nps = card("nps")
+    assert "each respondent counts once, by their latest answer" in nps
+    assert "the 30 days to" in nps
+
+
+def test_a_time_to_event_metric_says_it_is_a_mean():
+    assert "mean hours" in MetricType.TIME_TO_EVENT.label
+
+
+def test_success_moments_show_per_signup_week_with_their_definitions(client, viewer, inkwell):
+    client.force_login(viewer.user)
+    response = client.get(DASHBOARD)
+    html = response.content.decode()
+    to = response.context["to"]
+    section = html[
+        html.index('id="success-moments"') : html.index(
+            "</table>", html.index('id="success-moments"')
+        )
+    ]
+    assert (
+        "<dt>Habit</dt><dd>did document_created at least 20 times on at least 8 different days "
+        "within 30 days of signup</dd>" in section
+    )
+    assert "<dt>Setup</dt><dd>did workspace_setup once within 1 day of signup</dd>" in section
+    cached = {
+        (r.date, r.dimension): r
+        for r in KpiValue.objects.filter(
+            workspace=inkwell, kpi="success_moment", period="week", segment=""
+        )
+    }
+    rows = re.findall(r"<tr><th scope=\"row\">Week of ([^<]+)</th>(.*?)</tr>", section)
+    assert len(rows) == 8
+    reached = 0
+    for label, cells in rows:
+        week = datetime.strptime(label, "%d %b %Y").replace(tzinfo=UTC).date()
+        assert week <= to
+        texts = re.findall(r'data-moment="(\d)">([^<]*) <span class="muted small">([^<]*)<', cells)
+        for index, rate, detail in texts:
+            name = ("Setup", "Aha", "Eureka", "Habit")[int(index)]
+            row = cached[(week, name)]
+            if row.denominator:
+                assert rate.strip() == format_value(row.value, "share")
+                assert detail == f"{int(row.numerator):,} of {int(row.denominator):,} users"
+                reached += row.numerator > 0
+            else:
+                assert rate.strip() == "—"
+    assert reached >= 3
