@@ -15,6 +15,10 @@
 Every step is idempotent: it looks for what an earlier run made (by key or title) and skips
 it, so a second run writes nothing and takes a moment.
 
+It stays one module of about 475 lines on purpose: it is the demo's one script, read top to
+bottom as the story of the demo workspace; each step is a short function calling the apps'
+services, and split by app it would hide the order the steps depend on.
+
 The one write that is not a service call: the demo's events were generated *before* the
 experiments exist, so a phase started "now" would contain none of them. After
 ``experiment_start`` the phase's (and the experiment's) ``started_at`` is moved back to the
