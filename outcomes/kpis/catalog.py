@@ -200,9 +200,9 @@ KPIS: tuple[KpiDefinition, ...] = (
         "cohort",
         "share",
         "cohort",
-        "Share of the cohort's users who did the Aha event within the activation window (D "
-        "days, as exact 24-hour periods from their signup). Only users whose window has "
-        "passed count.",
+        "Share of the cohort's users who did the Aha event within the activation window "
+        "(the days set in the KPI settings, as exact 24-hour periods from their signup). Only "
+        "users whose window has passed count.",
         requires=("aha_event",),
     ),
     KpiDefinition(
