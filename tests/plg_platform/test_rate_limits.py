@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from axes.models import AccessAttempt
@@ -13,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from plg_platform import throttling
 from plg_platform.models import ApiKeyKind, Role
 from plg_platform.services.keys import api_key_create
 from plg_platform.throttling import TOO_MANY_FAILURES, parse_rate
@@ -28,6 +31,14 @@ EVENT = {"event": "signup", "distinct_id": "u1", "timestamp": "2026-11-24T10:00:
 def _address() -> str:
     """A client address no other test (or earlier run) has used."""
     return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+@pytest.fixture(autouse=True)
+def mid_window(monkeypatch):
+    """Hold the limiter's clock 30 s into an hour, so a test's requests never straddle the
+    edge of a fixed window (which would reset a counter mid-test and make the test flaky)."""
+    pinned = (time.time() // 3600) * 3600 + 30
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: pinned))
 
 
 @pytest.fixture
