@@ -24,6 +24,9 @@ Data are generated inside PostgreSQL (``generate_series`` with ``setseed``: dete
 minutes instead of the hour a Python COPY of 20 M rows takes here) in a dedicated database
 (``BENCH_ANALYSIS_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/plg_bench_analysis);
 a rerun with the same sizes reuses them.
+
+One script on purpose (about 680 lines): a benchmark is read and run top to bottom, and its
+three measurements share the data set it builds.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ it in a dialog.
 Writes go through ``experiments.services.design`` and ``experiments.services.lifecycle``; their
 errors are shown beside the field they name. Reads need the viewer role, changes the editor
 role; another workspace's experiment is simply not found.
+
+At about 445 lines it stays one module for now: the design form page, its live plan estimate
+and the detail page share the traffic and plan helpers; the next split is the lifecycle views
+(start, stop, archive) into their own module.
 """
 
 from __future__ import annotations

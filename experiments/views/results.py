@@ -18,12 +18,8 @@ from experiments.result_selectors import analysis_job_get, experiment_results
 from experiments.selectors import experiment_get
 from experiments.services.analysis.refresh import experiment_refresh_request
 from experiments.views.base import workspace_page
-from experiments.views.result_blocks import (
-    health_checks,
-    interval_levels_note,
-    metric_blocks,
-    segment_tables,
-)
+from experiments.views.result_blocks import metric_blocks, segment_tables
+from experiments.views.result_notes import health_checks, interval_levels_note
 from plg_platform.errors import Conflict, NotFound
 from plg_platform.models import BackgroundJob, JobStatus, Membership, Role
 
