@@ -1,4 +1,5 @@
-"""Run compiled metric statements on a Django connection; return sufficient statistics.
+"""Run compiled metric statements on an engine (the app database by default); return
+sufficient statistics.
 
 Only one row per group travels back to Python, whatever the number of events and units.
 """
@@ -9,14 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
-
 from metrics.engine.compiler import compile_metrics
 from metrics.engine.definition import MetricDefinition
+from metrics.engine.event_tables import APP_EVENTS, EventTable
 from metrics.engine.populations import Population
+from metrics.engines.app_db import AppDatabaseEngine, dialect_of
+from metrics.engines.base import Engine
 
-_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
-UNSUPPORTED_DATABASE = "The metric layer runs on SQLite and PostgreSQL, not {vendor}."
+__all__ = ["MetricStatistics", "compute_metric_statistics", "dialect_of"]
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,6 @@ class MetricStatistics:
         return self.ratio if self.denominator_sum is not None else self.mean
 
 
-def dialect_of(alias: str = "default") -> str:
-    vendor = connections[alias].vendor
-    if vendor not in _DIALECTS:
-        raise ValueError(UNSUPPORTED_DATABASE.format(vendor=vendor))
-    return _DIALECTS[vendor]
-
-
 def _float(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
@@ -83,8 +77,11 @@ def compute_metric_statistics(
     cutoff_us: int,
     covariate_days: int = 0,
     using: str = "default",
+    engine: Engine | None = None,
+    events: EventTable = APP_EVENTS,
 ) -> list[MetricStatistics]:
-    """Compute ``metrics`` over ``population`` in the database; one statement per unit type.
+    """Compute ``metrics`` over ``population`` on ``engine`` (default: the app database
+    ``using``), reading events from ``events``; one statement per unit type.
 
     Metrics of different units of analysis (users, accounts through different properties) need
     different joins, so they run as separate statements; each returns only per-group sums.
@@ -92,21 +89,19 @@ def compute_metric_statistics(
     by_unit: dict[str, list[MetricDefinition]] = {}
     for metric in metrics:
         by_unit.setdefault(metric.unit_property, []).append(metric)
-    dialect = dialect_of(using)
+    engine = engine or AppDatabaseEngine(using=using)
     results: list[MetricStatistics] = []
     for group in by_unit.values():
         query = compile_metrics(
-            dialect=dialect,
+            dialect=engine.dialect,
             workspace_id=workspace_id,
             metrics=group,
             population=population,
             cutoff_us=cutoff_us,
             covariate_days=covariate_days,
+            events=events,
         )
-        with connections[using].cursor() as cursor:
-            cursor.execute(query.sql, query.params)
-            rows = cursor.fetchall()
-        for row in rows:
+        for row in engine.execute(query.sql, query.params):
             record = dict(zip(query.columns, row, strict=True))
             for i, metric in enumerate(group):
                 results.append(_statistics(metric, i, record))

@@ -19,9 +19,11 @@ from typing import Any
 from sqlglot import exp
 
 from metrics.engine.definition import EventFilter, MetricDefinition
+from metrics.engine.dialects import get_dialect
+from metrics.engine.event_tables import APP_EVENTS, EventTable
 from metrics.engine.json_access import JsonAccess
 from metrics.engine.population_sql import PopulationSql
-from metrics.engine.populations import Population, TablePopulation
+from metrics.engine.populations import ExposurePopulation, Population, TablePopulation
 from metrics.engine.sql import SUPPORTED_DIALECTS, CompilerError, Params, and_, case, col, num
 from metrics.engine.time_units import DAY_US, HOUR_US
 
@@ -58,6 +60,7 @@ class MetricCompiler(PopulationSql):
         population: Population,
         cutoff_us: int,
         covariate_days: int = 0,
+        events: EventTable = APP_EVENTS,
     ) -> None:
         if dialect not in SUPPORTED_DIALECTS:
             raise CompilerError(f"Unsupported dialect {dialect!r}.")
@@ -72,8 +75,10 @@ class MetricCompiler(PopulationSql):
         self.cutoff_us = cutoff_us
         self.covariate_days = covariate_days
         self.unit_property = metrics[0].unit_property
+        self.events = events
         self.params = Params()
-        self.json = JsonAccess(dialect, self.params)
+        self.json = JsonAccess(dialect, self.params, typed=self._typed_properties())
+        self._check_sources()
 
     # --- per-unit values ---------------------------------------------------------------------
     def _t(self) -> exp.Expr:
@@ -220,8 +225,9 @@ class MetricCompiler(PopulationSql):
     def _varying(self) -> tuple[str, ...]:
         """Return which of the population's ``grp`` and ``seg`` columns differ between units."""
         pop = self.population
-        grouped = isinstance(pop, TablePopulation) or bool(pop.bucket_us)
-        bucketed = isinstance(pop, TablePopulation) and bool(pop.bucket_us)
+        listed = isinstance(pop, TablePopulation | ExposurePopulation)
+        grouped = listed or bool(pop.bucket_us)
+        bucketed = listed and bool(pop.bucket_us)
         return tuple(
             name
             for name, varies in (
@@ -353,7 +359,7 @@ class MetricCompiler(PopulationSql):
             keys = [col(name, "pu") for name in varying]
             query = query.group_by(*keys).order_by(*(k.copy() for k in keys))
         return CompiledQuery(
-            sql=query.sql(dialect=self.dialect),
+            sql=get_dialect(self.dialect).render(query, self.params.values),
             params=dict(self.params.values),
             columns=tuple(out_names),
             metric_keys=tuple(m.key for m in self.metrics),
@@ -368,6 +374,7 @@ def compile_metrics(
     population: Population,
     cutoff_us: int,
     covariate_days: int = 0,
+    events: EventTable = APP_EVENTS,
 ) -> CompiledQuery:
     """Return the one statement computing ``metrics`` over ``population``, for ``dialect``."""
     return MetricCompiler(
@@ -377,4 +384,5 @@ def compile_metrics(
         population=population,
         cutoff_us=cutoff_us,
         covariate_days=covariate_days,
+        events=events,
     ).compile()

@@ -1,7 +1,8 @@
-"""Per-dialect access to a JSON property column: the only SQL we write differently per engine.
+"""Access to an event's properties with JSON semantics, on every engine.
 
-JSON semantics are kept on every engine: a string never equals a number, a missing property
-is NULL, and a property that is not a number reads as NULL, never as an error.
+A string never equals a number, a missing property is NULL, and a property that is not a
+number reads as NULL, never as an error. Properties live in a JSON text column (the dialect
+writes the access: ``metrics.engine.dialects``) or, for warehouse tables, in typed columns.
 """
 
 from __future__ import annotations
@@ -10,79 +11,67 @@ from typing import Any
 
 from sqlglot import exp
 
-from metrics.engine.sql import Params, and_, case
+from metrics.engine.dialects import get_dialect
+from metrics.engine.sql import Params, and_
+
+TYPED_PREFIX = "tp_"
 
 
 class JsonAccess:
-    """Dialect-specific access to a JSON property column (the only per-dialect SQL we write)."""
+    """Dialect-specific access to a property; ``typed`` maps properties to typed columns."""
 
-    def __init__(self, dialect: str, params: Params) -> None:
+    def __init__(self, dialect: str, params: Params, typed: dict[str, str] | None = None) -> None:
         self.dialect = dialect
+        self.hooks = get_dialect(dialect)
         self.params = params
+        self.typed = typed or {}
 
-    def _path(self, key: str) -> exp.Expr:
-        """Return the SQLite JSON path ``$."key"`` with the key bound as a parameter."""
-        return exp.DPipe(
-            this=exp.DPipe(this=exp.Literal.string('$."'), expression=self.params.bind(key)),
-            expression=exp.Literal.string('"'),
-        )
+    def _typed(self, column: exp.Expr, key: str) -> exp.Expr | None:
+        """The typed column of ``key`` beside the JSON ``column`` (same table), if any."""
+        if key not in self.typed or not isinstance(column, exp.Column):
+            return None
+        return exp.column(self.typed[key], table=column.table or None)
 
     def text(self, column: exp.Expr, key: str) -> exp.Expr:
         """Return the property as text (strings), number (SQLite) or NULL when absent."""
-        return exp.JSONExtractScalar(this=column, expression=self.params.bind(key))
+        typed = self._typed(column, key)
+        if typed is not None:
+            return exp.cast(typed, "TEXT")
+        return self.hooks.json_text(column, self.params.bind(key))
 
     def number(self, column: exp.Expr, key: str) -> exp.Expr:
         """Return the property as a float when it is a JSON number, else NULL (never an error)."""
-        if self.dialect == "postgres":
-            k = self.params.bind(key)
-            kind: exp.Expr = exp.Anonymous(
-                this="jsonb_typeof", expressions=[exp.JSONExtract(this=column, expression=k)]
-            )
-            is_number: exp.Expr = exp.EQ(this=kind, expression=exp.Literal.string("number"))
-            value: exp.Expr = exp.JSONExtractScalar(this=column.copy(), expression=k.copy())
-            return case(is_number, exp.cast(value, "DOUBLE"))
-        path = self._path(key)
-        kind = exp.Anonymous(this="json_type", expressions=[column, path])
-        is_number = exp.In(
-            this=kind, expressions=[exp.Literal.string("integer"), exp.Literal.string("real")]
-        )
-        value = exp.Anonymous(this="json_extract", expressions=[column.copy(), path.copy()])
-        return case(is_number, exp.cast(value, "DOUBLE"))
+        typed = self._typed(column, key)
+        if typed is not None:
+            return exp.TryCast(this=typed, to=exp.DataType.build("DOUBLE"))
+        return self.hooks.json_number(column, self.params.bind(key))
 
     def is_set(self, column: exp.Expr, key: str) -> exp.Expr:
         """Return whether the property is present (JSON null counts as present)."""
-        if self.dialect == "postgres":
-            value: exp.Expr = exp.JSONExtract(this=column, expression=self.params.bind(key))
-        else:
-            value = exp.Anonymous(this="json_type", expressions=[column, self._path(key)])
-        return exp.Not(this=exp.Is(this=exp.paren(value), expression=exp.null()))
-
-    def _type_in(self, column: exp.Expr, key: str, pg: str, lite: tuple[str, ...]) -> exp.Expr:
-        """Return whether the property's JSON type is ``pg`` (PostgreSQL) / one of ``lite``."""
-        if self.dialect == "postgres":
-            kind = exp.Anonymous(
-                this="jsonb_typeof",
-                expressions=[exp.JSONExtract(this=column, expression=self.params.bind(key))],
-            )
-            return exp.EQ(this=kind, expression=exp.Literal.string(pg))
-        kind = exp.Anonymous(this="json_type", expressions=[column, self._path(key)])
-        return exp.In(this=kind, expressions=[exp.Literal.string(t) for t in lite])
+        typed = self._typed(column, key)
+        if typed is not None:
+            return exp.Not(this=exp.Is(this=typed, expression=exp.null()))
+        return self.hooks.json_present(column, self.params.bind(key))
 
     def equals(self, column: exp.Expr, key: str, value: Any) -> exp.Expr:
         """Compare with JSON semantics: a string never equals a number, nor a number a boolean."""
+        typed = self._typed(column, key)
+        if typed is not None:
+            if isinstance(value, bool):
+                return exp.EQ(this=exp.cast(typed, "BOOLEAN"), expression=exp.Boolean(this=value))
+            if isinstance(value, int | float):
+                return exp.EQ(this=self.number(column, key), expression=self.params.bind(value))
+            return exp.EQ(this=exp.cast(typed, "TEXT"), expression=self.params.bind(value))
         if isinstance(value, bool):
-            if self.dialect == "postgres":
-                return and_(
-                    self._type_in(column, key, "boolean", ()),
-                    exp.EQ(
-                        this=self.text(column.copy(), key),
-                        expression=self.params.bind(str(value).lower()),
-                    ),
-                )
-            return self._type_in(column, key, "", ("true",) if value else ("false",))
+            kind = "true" if value else "false"
+            return self.hooks.json_is(column, self.params.bind(key), kind)
         if isinstance(value, int | float):
             return exp.EQ(this=self.number(column, key), expression=self.params.bind(value))
+        key_param = self.params.bind(key)
         return and_(
-            self._type_in(column, key, "string", ("text",)),
-            exp.EQ(this=self.text(column.copy(), key), expression=self.params.bind(value)),
+            self.hooks.json_is(column, key_param, "string"),
+            exp.EQ(
+                this=self.hooks.json_text(column.copy(), key_param.copy()),
+                expression=self.params.bind(value),
+            ),
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from metrics.engine.event_tables import ExposureTable
+
 
 @dataclass(frozen=True)
 class TablePopulation:
@@ -45,4 +47,17 @@ class FirstSeenPopulation:
     segment_property: str = ""
 
 
-Population = TablePopulation | FirstSeenPopulation
+@dataclass(frozen=True)
+class ExposurePopulation:
+    """Units exposed to an experiment, read from a warehouse source's exposure table.
+
+    The start is the unit's first exposure, the group its variation; ``bucket_us`` > 0 also
+    groups by the start's bucket, as for ``TablePopulation``.
+    """
+
+    exposures: ExposureTable
+    bucket_us: int = 0
+    segment_property: str = ""
+
+
+Population = TablePopulation | FirstSeenPopulation | ExposurePopulation

@@ -12,7 +12,10 @@ from typing import Any
 
 from sqlglot import exp
 
-SUPPORTED_DIALECTS = ("sqlite", "postgres")
+from metrics.engine.dialects import DIALECT_NAMES
+
+SUPPORTED_DIALECTS = DIALECT_NAMES
+
 
 # Physical names of the event store (plg_platform's Event and Person tables).
 EVENTS_TABLE = "plg_platform_event"

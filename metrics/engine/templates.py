@@ -17,6 +17,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from metrics.engine.dialects import get_dialect
 from metrics.engine.json_access import JsonAccess
 from metrics.engine.sql import (
     EVENTS_TABLE,
@@ -93,7 +94,7 @@ class Statement:
 
     def render(self, tree: exp.Expr, columns: Sequence[str]) -> RenderedQuery:
         return RenderedQuery(
-            sql=tree.sql(dialect=self.dialect),
+            sql=get_dialect(self.dialect).render(tree, self.params.values),
             params=dict(self.params.values),
             columns=tuple(columns),
         )

@@ -1,0 +1,92 @@
+"""ClickHouse (a server through clickhouse-connect, or in-process through chdb).
+
+``/`` is float division, so integer division is ``intDiv``; bound parameters are typed
+(``{p0:Int64}``); JSON is a String column read with JSONType / JSONExtract*, which take the key
+itself, not a path. Statements run with ``join_use_nulls = 1`` (see ``metrics.engines``), so
+a LEFT JOIN gives NULLs, as on every other engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlglot import exp
+
+from metrics.engine.dialects.base import Dialect, JsonKind, lit
+
+_KINDS = {
+    "string": ("String",),
+    "number": ("Int64", "UInt64", "Double"),
+    "true": ("Bool",),
+    "false": ("Bool",),
+}
+
+
+def parameter_type(value: Any) -> str:
+    """The ClickHouse type of a bound parameter's Python value."""
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64"
+    if isinstance(value, float):
+        return "Float64"
+    return "String"
+
+
+class ClickHouseDialect(Dialect):
+    name = "clickhouse"
+    sqlglot = "clickhouse"
+    integer_division = False
+
+    def finish(self, tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
+        def typed(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Placeholder) and node.name in params:
+                kind = exp.DataType.build(parameter_type(params[node.name]), dialect="clickhouse")
+                return exp.Placeholder(this=node.name, kind=kind)
+            return node
+
+        return tree.transform(typed)
+
+    def int_div(self, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="intDiv", expressions=[left, right])
+
+    def _type(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="JSONType", expressions=[column, key])
+
+    def _has(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="JSONHas", expressions=[column, key])
+
+    def json_text(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
+        string = exp.Anonymous(this="JSONExtractString", expressions=[column.copy(), key.copy()])
+        raw = exp.Anonymous(this="JSONExtractRaw", expressions=[column.copy(), key.copy()])
+        kind = self._type(column, key)
+        return (
+            exp.Case()
+            .when(exp.EQ(this=kind, expression=lit("String")), string)
+            .when(exp.In(this=kind.copy(), expressions=[lit(k) for k in _KINDS["number"]]), raw)
+            .when(exp.EQ(this=kind.copy(), expression=lit("Bool")), raw.copy())
+        )
+
+    def json_number(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
+        value = exp.Anonymous(this="JSONExtractFloat", expressions=[column.copy(), key.copy()])
+        return exp.Case().when(self.json_is(column, key, "number"), value)
+
+    def json_present(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
+        return exp.EQ(this=self._has(column, key), expression=exp.Literal.number(1))
+
+    def json_is(self, column: exp.Expr, key: exp.Expr, kind: JsonKind) -> exp.Expr:
+        is_type = exp.In(this=self._type(column, key), expressions=[lit(k) for k in _KINDS[kind]])
+        if kind in ("true", "false"):
+            raw = exp.Anonymous(this="JSONExtractRaw", expressions=[column.copy(), key.copy()])
+            return exp.and_(is_type, exp.EQ(this=raw, expression=lit(kind)))
+        return is_type
+
+    def micros(self, timestamp: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[timestamp])
+
+    def percentile(self, value: exp.Expr, fraction: float) -> exp.Expr:
+        return exp.Anonymous(this=f"quantileExact({fraction!r})", expressions=[value])
+
+    def approx_distinct(self, value: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="uniq", expressions=[value])
