@@ -32,15 +32,15 @@ class DuckDBEngine(Engine):
         self.label = (
             self.label or f"DuckDB {self.path if self.path != ':memory:' else '(in memory)'}"
         )
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         try:
             self.connection = duckdb.connect(self.path, read_only=self.read_only)
         except duckdb.Error as error:
             raise EngineError(f"{self.label}: cannot open: {error}", kind="unreachable") from error
         if self.threads:
-            self.connection.execute(f"SET threads = {int(self.threads)}")
+            self.command(f"SET threads = {int(self.threads)}")
         if self.memory_limit:
-            self.connection.execute("SET memory_limit = $m", {"m": self.memory_limit})
+            self.command("SET memory_limit = $m", {"m": self.memory_limit})
         if self.folder:
             self.attach_folder(self.folder)
 
@@ -58,11 +58,19 @@ class DuckDBEngine(Engine):
             else:
                 continue
             quoted = target.replace("'", "''")
-            self.connection.execute(
+            self.command(
                 f"CREATE OR REPLACE VIEW \"{stem}\" AS SELECT * FROM {reader}('{quoted}')"  # noqa: S608  (stem matches _VIEW_NAME; the path is quoted)
             )
             names.append(stem)
         return names
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run DDL or an insert; its result is read to the end, as DuckDB asks."""
+        with self._lock:
+            try:
+                self.connection.execute(sql, dict(params or {})).fetchall()
+            except duckdb.Error as error:
+                raise EngineError(f"{self.label}: {error}", kind=_kind(error)) from error
 
     def _run(self, sql: str, params: Mapping[str, Any]):
         used = {k: v for k, v in params.items() if f"${k}" in sql}
