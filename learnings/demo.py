@@ -74,6 +74,18 @@ DEMO_KPI_SETTINGS: dict[str, Any] = {
     "pql_event": "document_created",
     "pql_unit": "account",
     "excluded_activity_events": ["$exposure", "notifications_unsubscribed"],
+    "success_moments": [
+        {"name": "Setup", "event": "profile_completed", "window_days": 1},
+        {"name": "Aha", "event": "document_created", "window_days": 7},
+        {"name": "Eureka", "event": "document_shared", "window_days": 14},
+        {
+            "name": "Habit",
+            "event": "document_created",
+            "window_days": 14,
+            "min_count": 3,
+            "min_distinct_days": 3,
+        },
+    ],
     "feedback_topics": [
         {"topic": "Offline mode", "keywords": ["offline"]},
         {"topic": "Mobile co-editing", "keywords": ["mobile"]},

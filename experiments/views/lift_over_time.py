@@ -2,7 +2,9 @@
 exposure (``AnalysisOutputs.cumulative``), with the units first exposed each day as bars.
 
 A Chart.js configuration (the page's chart library, served locally); values are in percent
-(or percentage points) so the axes read without a tick callback, which JSON cannot hold.
+(or percentage points) so the axes read without a tick callback, which JSON cannot hold. The
+lift axis is clipped to the later days' intervals (``axis_range``); the table gives every
+interval in full.
 """
 
 from __future__ import annotations
@@ -33,6 +35,26 @@ class DayRow:
 
 def _scaled(values: list[float | None], scale: float) -> list[float | None]:
     return [None if v is None or not math.isfinite(v) else round(v * scale, 4) for v in values]
+
+
+def _finite(values: list[float | None]) -> list[float]:
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def axis_range(points: list[CumulativePoint], scale: float) -> dict[str, float]:
+    """The lift axis's bounds: every cumulative lift, zero, and the intervals of the later half
+    of the days. The first days' intervals are often many times wider (a handful of units);
+    scaled to them, the line would look flat. Returns {} when nothing needs clipping."""
+    days = list(dict.fromkeys(p.day for p in points))
+    late = set(days[len(days) // 2 :])
+    kept = _finite([p.effect for p in points]) + [0.0]
+    kept += _finite([v for p in points if p.day in late for v in (p.ci_low, p.ci_high)])
+    everything = kept + _finite([v for p in points for v in (p.ci_low, p.ci_high)])
+    lo, hi = min(kept), max(kept)
+    if min(everything) >= lo and max(everything) <= hi:
+        return {}
+    pad = (hi - lo) * 0.1 or 0.01
+    return {"min": round((lo - pad) * scale, 4), "max": round((hi + pad) * scale, 4)}
 
 
 def cumulative_chart(
@@ -106,10 +128,11 @@ def cumulative_chart(
                 "scales": {
                     "x": {"title": {"display": True, "text": "Day of first exposure"}},
                     "y": {
+                        **axis_range(points, scale),
                         "title": {
                             "display": True,
                             "text": f"Cumulative lift ({unit})".replace(" ()", ""),
-                        }
+                        },
                     },
                     "y1": {
                         "position": "right",

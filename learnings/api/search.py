@@ -10,7 +10,7 @@ from rest_framework import serializers
 from experiments.models import FunnelStage
 from learnings.api.shared import AreaRefSerializer
 from learnings.models import Effect, LoopStage, Outcome, Source
-from learnings.search.faceted import FACETS, NONE, SORTS, SearchFilters
+from learnings.search.faceted import ALL_WORDS, ANY_WORD, FACETS, NONE, SORTS, SearchFilters
 
 FACET_CHOICES: dict[str, list[str]] = {
     "funnel_stage": FunnelStage.values,
@@ -106,8 +106,25 @@ class FacetsSerializer(serializers.Serializer):
         return {name: FacetValueSerializer(many=True) for name in FACETS}
 
 
+class ExpansionSerializer(serializers.Serializer):
+    term = serializers.CharField()
+    also = serializers.ListField(child=serializers.CharField())
+
+
 class SearchPageSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     sort = serializers.CharField()
+    match = serializers.ChoiceField(
+        choices=[ALL_WORDS, ANY_WORD],
+        help_text="'all': every word matched. 'any': no learning had every word, so these "
+        "results have some of them (ranked by how many).",
+    )
+    suggestion = serializers.CharField(
+        help_text="“Did you mean”: the query with its typos corrected, when the query found "
+        "nothing and the correction finds something; else empty."
+    )
+    expansions = ExpansionSerializer(
+        many=True, help_text="Query words that also matched other forms or synonyms."
+    )
     results = SearchHitSerializer(many=True, source="hits")
     facets = FacetsSerializer()

@@ -4,6 +4,7 @@ each setting and names the field at fault."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,10 @@ PERIOD_CHOICES = [
 ]
 DEFAULT_PERIOD_DAYS = 90
 BAD_TOPIC_LINE = "Write one topic per line as “Topic: keyword, keyword” (line {line})."
+BAD_MOMENT_LINE = (
+    "Write one moment per line as “Aha: event within 7 days” or “Habit: event 3 times on 3 "
+    "days within 14 days” (line {line})."
+)
 LIST_HELP = "Event names, separated by commas."
 # Shorter labels than the models' so that they fit a settings column.
 PQL_UNIT_CHOICES = [(PqlUnit.USER, "Users"), (PqlUnit.ACCOUNT, "Accounts")]
@@ -65,7 +70,7 @@ SETTINGS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Activation and time to value",
         "The Aha moment: the first event that shows a new user got value.",
-        ("aha_event", "activation_window_days", "ttv_window_days"),
+        ("aha_event", "activation_window_days", "ttv_window_days", "success_moments"),
     ),
     (
         "Engagement (PES) and feature adoption",
@@ -116,6 +121,7 @@ LABELS = {
     "aha_event": "Aha event",
     "activation_window_days": "Activation window (days)",
     "ttv_window_days": "Time-to-value window (days)",
+    "success_moments": "Success moments (Setup, Aha, Eureka, Habit)",
     "core_events": "Core events",
     "feature_events": "Feature events",
     "feature_property": "Feature property",
@@ -154,6 +160,8 @@ HELP = {
     "pql_min_count": "e.g. 20 documents within 30 days.",
     "pql_unit": "Accounts go through the account property.",
     "revenue_period": "With an annual amount, MRR is a twelfth of it.",
+    "success_moments": "One per line: “Aha: document_created within 7 days”, or with a habit's "
+    "repeats: “Habit: document_created 3 times on 3 days within 14 days”.",
     "feedback_topics": "One per line: “Offline mode: offline, sync”. A request with a keyword "
     "counts for the topic; others count by their own words.",
 }
@@ -169,6 +177,24 @@ def _split(text: str) -> list[str]:
 
 def _topics_text(topics: Sequence[dict[str, Any]]) -> str:
     return "\n".join(f"{t['topic']}: {', '.join(t['keywords'])}" for t in topics)
+
+
+_MOMENT_LINE = re.compile(
+    r"^(?P<name>[^:]{1,40}):\s*(?P<event>\S{1,200})"
+    r"(?:\s+(?P<count>\d{1,5})\s+times?)?(?:\s+on\s+(?P<days>\d{1,3})\s+days?)?"
+    r"\s+within\s+(?P<window>\d{1,3})\s+days?$",
+    re.IGNORECASE,
+)
+
+
+def _moment_text(moment: dict[str, Any]) -> str:
+    """One success moment as the line the settings page shows (and reads back)."""
+    repeats = ""
+    if moment.get("min_count", 1) > 1:
+        repeats += f" {moment['min_count']} times"
+    if moment.get("min_distinct_days", 1) > 1:
+        repeats += f" on {moment['min_distinct_days']} days"
+    return f"{moment['name']}: {moment['event']}{repeats} within {moment['window_days']} days"
 
 
 class KpiSettingsForm(PageForm):
@@ -192,8 +218,10 @@ class KpiSettingsForm(PageForm):
                     field = forms.ChoiceField(choices=PQL_UNIT_CHOICES)
                 elif name == "revenue_period":
                     field = forms.ChoiceField(choices=REVENUE_PERIOD_CHOICES)
-                elif name == "feedback_topics":
-                    field = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}))
+                elif name in ("feedback_topics", "success_moments"):
+                    field = forms.CharField(
+                        max_length=12_000, widget=forms.Textarea(attrs={"rows": 4})
+                    )
                 elif name in lists:
                     field = forms.CharField(
                         max_length=12_000,
@@ -216,6 +244,8 @@ class KpiSettingsForm(PageForm):
                 value = getattr(settings, name)
                 if name == "feedback_topics":
                     value = _topics_text(value)
+                elif name == "success_moments":
+                    value = "\n".join(_moment_text(m) for m in value)
                 elif isinstance(value, list):
                     value = _list_text(value)
                 initial[name] = value
@@ -232,6 +262,26 @@ class KpiSettingsForm(PageForm):
                 raise forms.ValidationError(BAD_TOPIC_LINE.format(line=number))
             topics.append({"topic": topic.strip(), "keywords": words})
         return topics
+
+    def clean_success_moments(self) -> list[dict[str, Any]]:
+        """Each line a moment; the service checks names, windows and counts further."""
+        moments = []
+        for number, line in enumerate(self.cleaned_data["success_moments"].splitlines(), 1):
+            if not line.strip():
+                continue
+            match = _MOMENT_LINE.match(line.strip())
+            if match is None:
+                raise forms.ValidationError(BAD_MOMENT_LINE.format(line=number))
+            moments.append(
+                {
+                    "name": match["name"].strip(),
+                    "event": match["event"],
+                    "window_days": int(match["window"]),
+                    "min_count": int(match["count"] or 1),
+                    "min_distinct_days": int(match["days"] or 1),
+                }
+            )
+        return moments
 
     def changes(self) -> dict[str, Any]:
         """The settings as ``kpi_settings_update`` takes them."""

@@ -221,7 +221,7 @@ def test_bayesian_summaries_speak_of_probability_not_p_values(workspace, planted
     assert lift["p_value"] is None
     assert lift["chance_to_win"] > 0.999
     assert lift["verdict"] == "win"
-    assert "probability that treatment is better" in lift["summary"]
+    assert "probability that Treatment is better than Control" in lift["summary"]
     assert "p =" not in lift["summary"]
     assert "chance" not in lift["summary"]
 

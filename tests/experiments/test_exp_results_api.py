@@ -114,7 +114,7 @@ def test_results_hold_the_latest_snapshot_history_and_summaries(editor, small):
     metric = next(m for m in body["metrics"] if m["key"] == "onboarding-activated")
     (comparison,) = metric["comparisons"]
     assert body["summaries"]["onboarding-activated"] == metric["summary"]
-    assert metric["summary"].startswith("treatment increased 7-day activation by ")
+    assert metric["summary"].startswith("Treatment increased 7-day activation by ")
     assert (
         "(95% CI " in metric["summary"] or "adjusted for multiple comparisons" in metric["summary"]
     )

@@ -225,3 +225,24 @@ def test_a_correction_that_would_find_nothing_is_not_offered(workspace, library)
     assert page.suggestion == ""
     assert page.match == ANY_WORD
     assert {h.learning.title for h in page.hits} == {"Annual plan discount"}
+
+
+# --- The API says what the page says ------------------------------------------------------------
+
+
+def test_the_search_api_reports_the_fallback_the_suggestion_and_the_synonyms(viewer, library):
+    fallback = viewer.client.get("/api/v1/learnings/", {"q": "does a shorter signup form help"})
+    body = fallback.json()
+    assert fallback.status_code == 200
+    assert body["match"] == ANY_WORD
+    assert [hit["title"] for hit in body["results"]][0] == "Shorter signup form"
+    typo = viewer.client.get("/api/v1/learnings/", {"q": "onbaording"}).json()
+    assert (typo["match"], typo["suggestion"].lower(), typo["count"]) == (
+        ALL_WORDS,
+        "onboarding",
+        0,
+    )
+    yearly = viewer.client.get("/api/v1/learnings/", {"q": "yearly"}).json()
+    assert yearly["suggestion"] == ""
+    assert {"term": "yearly", "also": ["annual"]} in yearly["expansions"]
+    assert [hit["title"] for hit in yearly["results"]] == ["Annual plan discount"]

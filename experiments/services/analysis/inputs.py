@@ -86,10 +86,16 @@ class AnalysisPlan:
     segments: tuple[str, ...]
     cutoff: datetime
     covariate_days: int
+    variant_names: tuple[str, ...] = ()  # people's names of ``variants``, in the same order
 
     @property
     def cutoff_us(self) -> int:
         return to_epoch_us(self.cutoff)
+
+    def name_of(self, key: str) -> str:
+        """The variant's name (what sentences say), or its key when it has none."""
+        names = dict(zip(self.variants, self.variant_names, strict=False))
+        return names.get(key) or key
 
 
 def analysed_phase(experiment: Experiment) -> Phase:
@@ -108,7 +114,8 @@ def analysis_plan(*, experiment: Experiment, cutoff: datetime) -> AnalysisPlan:
     """Collect the phase's variants (control first), weights and metrics by role."""
     phase = analysed_phase(experiment)
     control = experiment.variants.filter(is_control=True).values_list("key", flat=True).first()
-    order = list(experiment.variants.values_list("key", flat=True))
+    names = dict(experiment.variants.values_list("key", "name"))
+    order = list(names)
     keys = sorted(phase.weights, key=lambda k: (k != control, order.index(k) if k in order else 0))
     by_key = {m.key: m for m in metrics_list(workspace=experiment.workspace)}
     metrics: list[AnalysedMetric] = []
@@ -152,6 +159,7 @@ def analysis_plan(*, experiment: Experiment, cutoff: datetime) -> AnalysisPlan:
         segments=tuple(dict.fromkeys(s for s in experiment.segments if s)),
         cutoff=cutoff,
         covariate_days=CUPED_PRE_PERIOD_DAYS if experiment.cuped else 0,
+        variant_names=tuple(names.get(k, k) for k in keys),
     )
 
 

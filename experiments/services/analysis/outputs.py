@@ -159,14 +159,18 @@ def family_results(
             sequential=settings.sequential,
             correction=correction,
             higher_is_better=metric.higher_is_better,
-            control_name=control,
+            control_name=plan.name_of(control),
         )
         variants = _variant_results(plan, lookup, row)
         comparisons: list[ComparisonResult] = []
         if family.relative is not None and family.absolute is not None:
             rel, ab = family.relative, family.absolute
             for k, variant in enumerate(plan.variants[1:]):
-                comparisons.append(_comparison(rel, ab, i, k, variant, context, planned_mde))
+                comparisons.append(
+                    _comparison(
+                        rel, ab, i, k, variant, context, planned_mde, name=plan.name_of(variant)
+                    )
+                )
         summary = " ".join(c.summary for c in comparisons)
         if metric.type == "time_to_event":
             summary += _never_reached(metric, variants)
@@ -196,6 +200,8 @@ def _comparison(
     variant: str,
     context: SummaryContext,
     planned_mde: float | None,
+    *,
+    name: str,
 ) -> ComparisonResult:
     status = str(rel.status[i, k])
     effect = _pick(rel.effect, i, k)
@@ -206,7 +212,7 @@ def _comparison(
     )
     summary = describe_comparison(
         context,
-        variant=variant,
+        variant=name,
         status=status,
         effect=effect,
         ci_low=ci_low,

@@ -18,12 +18,12 @@ from django.urls import reverse
 from metrics.public import MetricType
 from outcomes.kpis.cards import heat_style
 from outcomes.kpis.dashboard import kpi_dashboard
-from outcomes.kpis.forms import BAD_TOPIC_LINE, KpiSettingsForm
+from outcomes.kpis.forms import BAD_MOMENT_LINE, BAD_TOPIC_LINE, KpiSettingsForm
 from outcomes.kpis.models import KpiSettings, KpiValue
 from outcomes.kpis.recompute import RANGE_REVERSED, RECOMPUTE_JOB_KIND
 from outcomes.kpis.refresh import kpis_refresh
 from outcomes.kpis.selectors import kpi_cohort_table
-from outcomes.kpis.settings import NOT_ACTIVITY, kpi_settings_update
+from outcomes.kpis.settings import BAD_MOMENTS, MAX_MOMENTS, NOT_ACTIVITY, kpi_settings_update
 from outcomes.presentation import format_value
 from plg_platform.celery import app as celery_app
 from plg_platform.clock import local_today
@@ -244,6 +244,8 @@ def test_an_editor_saves_the_settings_through_the_service(client, editor, worksp
         segment_properties="plan",
         pql_min_count="2000",
         feedback_topics="Offline mode: offline, sync\nDark mode: dark",
+        success_moments="Aha: document_created within 7 days\n"
+        "Habit: document_created 3 times on 2 days within 14 days",
     )
     response = client.post(SETTINGS, data)
     assert response.status_code == 302
@@ -256,9 +258,29 @@ def test_an_editor_saves_the_settings_through_the_service(client, editor, worksp
         {"topic": "Offline mode", "keywords": ["offline", "sync"]},
         {"topic": "Dark mode", "keywords": ["dark"]},
     ]
+    assert settings.success_moments == [
+        {
+            "name": "Aha",
+            "event": "document_created",
+            "window_days": 7,
+            "min_count": 1,
+            "min_distinct_days": 1,
+        },
+        {
+            "name": "Habit",
+            "event": "document_created",
+            "window_days": 14,
+            "min_count": 3,
+            "min_distinct_days": 2,
+        },
+    ]
     assert AuditLog.objects.filter(action="kpi_settings.update", actor=editor.user).exists()
     again = client.get(SETTINGS).content.decode()
     assert "document_created, document_shared, invite_sent</textarea>" in again
+    assert (
+        "Aha: document_created within 7 days\n"
+        "Habit: document_created 3 times on 2 days within 14 days</textarea>"
+    ) in again
 
 
 @pytest.mark.parametrize(
@@ -277,6 +299,16 @@ def test_an_editor_saves_the_settings_through_the_service(client, editor, worksp
             BAD_TOPIC_LINE.format(line=1),
         ),
         ({"segment_properties": "a, b, c, d"}, "segment_properties", "At most 3"),
+        (
+            {"success_moments": "Aha: document_created\nHabit: x within 7 days"},
+            "success_moments",
+            BAD_MOMENT_LINE.format(line=1),
+        ),
+        (
+            {"success_moments": "Habit: doc 3 times on 9 days within 7 days"},
+            "success_moments",
+            BAD_MOMENTS.format(max=MAX_MOMENTS),
+        ),
     ],
 )
 def test_bad_settings_are_shown_beside_their_field_and_nothing_is_written(
