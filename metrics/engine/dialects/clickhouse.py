@@ -83,7 +83,10 @@ class ClickHouseDialect(Dialect):
         return is_type
 
     def micros(self, timestamp: exp.Expr) -> exp.Expr:
-        return exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[timestamp])
+        # toUnixTimestamp64Micro takes only DateTime64; warehouse tables often hold DateTime
+        # (seconds) or DateTime64 of another scale, so convert to microsecond scale first.
+        scaled = exp.Anonymous(this="toDateTime64", expressions=[timestamp, exp.Literal.number(6)])
+        return exp.Anonymous(this="toUnixTimestamp64Micro", expressions=[scaled])
 
     def percentile(self, value: exp.Expr, fraction: float) -> exp.Expr:
         return exp.Anonymous(this=f"quantileExact({fraction!r})", expressions=[value])
