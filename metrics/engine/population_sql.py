@@ -167,8 +167,9 @@ class PopulationSql:
         return self._with_segment(select, unit.copy())
 
     def _exposure_population(self, pop: ExposurePopulation) -> exp.Select:
-        """Each unit's first exposure in the source's exposure table; units seen in more than
-        one variation are left out (``metrics.runner`` counts them separately)."""
+        """Each unit's first exposure in the source's exposure table, within the population's
+        time bounds and before the cut-off; units seen in more than one variation there are
+        left out. The segment comes from the persons table, as for ``TablePopulation``."""
         x = pop.exposures
         raw = (
             exp.select(
@@ -186,6 +187,17 @@ class PopulationSql:
                 )
             )
         )
+        bounds: list[exp.Expr] = [
+            exp.LT(this=col("t", "xe"), expression=self.params.bind(self.cutoff_us))
+        ]
+        if pop.starts_from_us is not None:
+            bounds.append(
+                exp.GTE(this=col("t", "xe"), expression=self.params.bind(pop.starts_from_us))
+            )
+        if pop.starts_before_us is not None:
+            bounds.append(
+                exp.LT(this=col("t", "xe"), expression=self.params.bind(pop.starts_before_us))
+            )
         first = (
             exp.select(
                 col("unit_id", "xe"),
@@ -193,7 +205,7 @@ class PopulationSql:
                 exp.alias_(exp.Min(this=col("variation", "xe")), "grp"),
             )
             .from_(raw.subquery("xe"))
-            .where(exp.LT(this=col("t", "xe"), expression=self.params.bind(self.cutoff_us)))
+            .where(and_(*bounds))
             .group_by(col("unit_id", "xe"))
             .having(
                 exp.EQ(
@@ -202,13 +214,14 @@ class PopulationSql:
                 )
             )
         )
-        return exp.select(
-            col("unit_id", "fx"),
+        unit = col("unit_id", "fx")
+        select = exp.select(
+            unit,
             col("start_us", "fx"),
             col("grp", "fx"),
-            exp.alias_(exp.Literal.string("all"), "seg"),
             exp.alias_(self._bucket_of(col("start_us", "fx"), pop.bucket_us), "bkt"),
         ).from_(first.subquery("fx"))
+        return self._with_segment(select, unit.copy())
 
     def _first_seen_population(self) -> exp.Select:
         pop = self.population

@@ -51,13 +51,17 @@ class FirstSeenPopulation:
 class ExposurePopulation:
     """Units exposed to an experiment, read from a warehouse source's exposure table.
 
-    The start is the unit's first exposure, the group its variation; ``bucket_us`` > 0 also
-    groups by the start's bucket, as for ``TablePopulation``.
+    The start is the unit's first exposure in [starts_from_us, starts_before_us) (an
+    experiment phase; unbounded where None), the group its variation; ``bucket_us`` > 0 also
+    groups by the start's bucket, as for ``TablePopulation``. ``segment_property`` is read
+    from the event table's persons table.
     """
 
     exposures: ExposureTable
     bucket_us: int = 0
     segment_property: str = ""
+    starts_from_us: int | None = None
+    starts_before_us: int | None = None
 
 
 Population = TablePopulation | FirstSeenPopulation | ExposurePopulation
