@@ -1,6 +1,8 @@
 """ClickHouse: a server or cluster through clickhouse-connect (production), or the same engine
 in-process through chdb (tests, local use). Statements run with ``join_use_nulls = 1`` so a
-LEFT JOIN gives NULLs as every other engine does, and with a time limit."""
+LEFT JOIN gives NULLs as every other engine does, and with a time limit. ``read_only`` engines
+(event sources: a team's own tables) also run with ``readonly = 2``: ClickHouse refuses any
+write, while the statement may still set its own settings."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ class ChdbEngine(Engine):
     """ClickHouse in-process (chdb): a data directory (``path``) or a temporary one."""
 
     path: str = ""
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         from chdb import session  # imported here: chdb loads a large library
@@ -26,14 +29,20 @@ class ChdbEngine(Engine):
         self.dialect = "clickhouse"
         self.label = self.label or f"chdb {self.path or '(temporary)'}"
         self._lock = threading.Lock()
-        self.session = session.Session(self.path) if self.path else session.Session()
+        try:
+            self.session = session.Session(self.path) if self.path else session.Session()
+        except Exception as error:  # chdb holds one data directory per process at a time
+            raise EngineError(f"{self.label}: cannot open: {error}", kind="unreachable") from error
 
     def _settings_sql(self) -> str:
         limit = int(self.timeout_seconds)
-        return f" SETTINGS join_use_nulls = 1, max_execution_time = {limit}"
+        readonly = ", readonly = 2" if self.read_only else ""
+        return f" SETTINGS join_use_nulls = 1, max_execution_time = {limit}{readonly}"
 
     def command(self, sql: str) -> None:
         """Run DDL or an insert (no rows back)."""
+        if self.read_only:
+            raise EngineError(f"{self.label}: opened read-only; nothing is written.", kind="error")
         with self._lock:
             try:
                 self.session.query(sql)
@@ -69,6 +78,7 @@ class ClickHouseEngine(Engine):
     password: str = ""
     database: str = "default"
     secure: bool = False
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         import clickhouse_connect
@@ -85,7 +95,11 @@ class ClickHouseEngine(Engine):
                 secure=self.secure,
                 connect_timeout=10,
                 send_receive_timeout=int(self.timeout_seconds),
-                settings={**SETTINGS, "max_execution_time": int(self.timeout_seconds)},
+                settings={
+                    **SETTINGS,
+                    "max_execution_time": int(self.timeout_seconds),
+                    **({"readonly": 2} if self.read_only else {}),
+                },
             )
         except Exception as error:  # the driver's OperationalError and socket errors alike
             raise EngineError(f"{self.label}: unreachable: {error}", kind="unreachable") from error
