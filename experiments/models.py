@@ -94,6 +94,20 @@ class Experiment(TimeStampedModel):
     min_days_for_alerts = models.PositiveIntegerField(default=3)
     min_units_for_alerts = models.PositiveIntegerField(default=200)
     multiple_exposure_threshold = models.FloatField(default=0.01)
+    # Warehouse-native analysis: exposures and events read from a source's tables, in the
+    # source's engine (none: our exposures and event store).
+    source = models.ForeignKey(
+        "metrics.EventSource",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="experiments",
+    )
+    source_experiment_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The experiment's id in the source's exposure table; empty: its key.",
+    )
     # Planning
     planned_mde = models.FloatField(null=True, blank=True, help_text="Relative MDE, e.g. 0.05.")
     planned_sample_size_per_variant = models.PositiveIntegerField(null=True, blank=True)

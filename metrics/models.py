@@ -125,3 +125,97 @@ class Metric(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+
+# --- Event sources --------------------------------------------------------------------------
+
+
+class SourceEngine(models.TextChoices):
+    DUCKDB = "duckdb", "DuckDB file (.duckdb, opened read-only)"
+    DUCKDB_FOLDER = "duckdb_folder", "Folder of Parquet/CSV files (read by DuckDB)"
+    CHDB = "chdb", "chdb data directory (ClickHouse in-process)"
+    CLICKHOUSE = "clickhouse", "ClickHouse server"
+    SPARK = "spark", "Spark (Spark Connect or a local master)"
+
+
+class TimeType(models.TextChoices):
+    TIMESTAMP = "timestamp", "TIMESTAMP / DateTime (UTC)"
+    MICROS = "micros", "Integer microseconds since 1970"
+    MILLIS = "millis", "Integer milliseconds since 1970"
+    SECONDS = "seconds", "Integer seconds since 1970"
+
+
+class EventSource(TimeStampedModel):
+    """A table of events the team already has, in a warehouse or file we only read.
+
+    Connection settings are plain fields (``path`` for files, ``host``/``port`` for a server,
+    ``url`` for Spark); the one secret (a password or token) is stored only encrypted, in
+    ``secret_encrypted``. The event table's columns map onto ``metrics.engine``'s
+    ``EventTable``; an optional exposure table (GrowthBook's shape by default) maps onto
+    ``ExposureTable`` and lets experiments be analysed inside the warehouse. Writes go through
+    ``metrics.sources``, which validates every name and path.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    engine = models.CharField(max_length=16, choices=SourceEngine.choices)
+    # Connection (nothing secret here).
+    path = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="DuckDB file, Parquet/CSV folder or chdb directory, under the sources folder.",
+    )
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    database = models.CharField(max_length=100, blank=True)
+    username = models.CharField(max_length=100, blank=True)
+    secure = models.BooleanField(default=False, help_text="ClickHouse over HTTPS.")
+    url = models.CharField(
+        max_length=500, blank=True, help_text="Spark: sc://host:15002, or local[2]."
+    )
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    # The event table.
+    events_table = models.CharField(max_length=200)
+    event_column = models.CharField(max_length=100, default="event")
+    unit_column = models.CharField(max_length=100, default="user_id")
+    timestamp_column = models.CharField(max_length=100, default="timestamp")
+    time_type = models.CharField(max_length=10, choices=TimeType.choices, default="timestamp")
+    properties_column = models.CharField(
+        max_length=100, blank=True, help_text="A JSON text column of event properties, if any."
+    )
+    property_columns = models.JSONField(
+        default=dict, blank=True, help_text='Typed columns by property: {"plan": "plan_name"}.'
+    )
+    persons_table = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Person properties (columns distinct_id and properties, JSON), if any.",
+    )
+    # The exposure table (optional).
+    exposures_table = models.CharField(max_length=200, blank=True)
+    exposure_experiment_column = models.CharField(max_length=100, default="experiment_id")
+    exposure_variation_column = models.CharField(max_length=100, default="variation_id")
+    exposure_unit_column = models.CharField(max_length=100, default="user_id")
+    exposure_timestamp_column = models.CharField(max_length=100, default="timestamp")
+    exposure_time_type = models.CharField(
+        max_length=10, choices=TimeType.choices, default="timestamp"
+    )
+    # The last dry run.
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_check = models.JSONField(default=dict, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="source_unique_name"),
+            models.CheckConstraint(
+                condition=Q(engine__in=SourceEngine.values), name="source_engine_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
