@@ -268,6 +268,12 @@ REQUEST_MAX_DECOMPRESSED_BYTES = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # Django refuses bodies above this before our view sees them; keep it above the batch limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 
+# --- Event sources (metrics.sources) -----------------------------------------------------------
+# File sources (a DuckDB file, a Parquet/CSV folder, a chdb directory) must lie in this folder:
+# a workspace's editors name a path, and nothing outside it can be opened.
+# A relative path is taken from the project folder.
+METRICS_SOURCE_ROOT = BASE_DIR / env.str("METRICS_SOURCE_ROOT", default="var/sources")
+
 # --- Celery -----------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The embedded default is kombu's file-system transport: a real worker, no server.
