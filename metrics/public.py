@@ -1,21 +1,49 @@
 """What other apps may import from the metric layer (an import-linter contract keeps it so).
 
 Definitions and populations to ask for, the runner that computes them in the database, the
-``Metric`` model with its choices, the reads and writes of definitions, and the template SQL
-pieces the KPI library builds its statements from.
+``Metric`` model with its choices, the reads and writes of definitions, the template SQL
+pieces the KPI library builds its statements from, and event sources (a workspace's own
+warehouse tables) with the read-only engine and mappings an analysis computes with there.
 """
 
 from metrics.engine.definition import PROPERTY_NAME, SPEC_FIELDS, MetricDefinition
-from metrics.engine.populations import FirstSeenPopulation, Population, TablePopulation
+from metrics.engine.event_tables import EventTable, ExposureTable
+from metrics.engine.populations import (
+    ExposurePopulation,
+    FirstSeenPopulation,
+    Population,
+    TablePopulation,
+)
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE, CompilerError
 from metrics.engine.templates import RenderedQuery, Statement, with_ctes
-from metrics.models import CapType, Direction, Metric, MetricKind, MetricType, UnitOfAnalysis
+from metrics.engines.base import Engine, EngineError
+from metrics.models import (
+    CapType,
+    Direction,
+    EventSource,
+    Metric,
+    MetricKind,
+    MetricType,
+    SourceEngine,
+    UnitOfAnalysis,
+)
 from metrics.runner import MetricStatistics, compute_metric_statistics, dialect_of
 from metrics.selectors import METRIC_NOT_FOUND, metric_get, metrics_list
 from metrics.services import KEY_TAKEN, metric_create, metric_definition, metric_delete, metric_spec
+from metrics.sources.connect import (
+    NO_EXPOSURE_TABLE,
+    engine_for_source,
+    event_table_of,
+    exposure_table_of,
+    source_label,
+)
+from metrics.sources.probes import ExposureSummary, exposure_summary, source_problems
+from metrics.sources.selectors import SOURCE_NOT_FOUND, source_get, sources_list
 
 __all__ = [
     "EVENTS_TABLE",
+    "NO_EXPOSURE_TABLE",
+    "SOURCE_NOT_FOUND",
     "KEY_TAKEN",
     "METRIC_NOT_FOUND",
     "PERSONS_TABLE",
@@ -24,6 +52,13 @@ __all__ = [
     "CapType",
     "CompilerError",
     "Direction",
+    "Engine",
+    "EngineError",
+    "EventSource",
+    "EventTable",
+    "ExposurePopulation",
+    "ExposureSummary",
+    "ExposureTable",
     "FirstSeenPopulation",
     "Metric",
     "MetricDefinition",
@@ -32,16 +67,25 @@ __all__ = [
     "MetricType",
     "Population",
     "RenderedQuery",
+    "SourceEngine",
     "Statement",
     "TablePopulation",
     "UnitOfAnalysis",
     "compute_metric_statistics",
     "dialect_of",
+    "engine_for_source",
+    "event_table_of",
+    "exposure_summary",
+    "exposure_table_of",
     "metric_create",
     "metric_definition",
     "metric_delete",
     "metric_get",
     "metric_spec",
     "metrics_list",
+    "source_get",
+    "source_label",
+    "source_problems",
+    "sources_list",
     "with_ctes",
 ]

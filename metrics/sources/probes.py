@@ -191,7 +191,9 @@ def _run(engine: Engine, tree: exp.Expr, params: Params) -> list[tuple[Any, ...]
     return engine.execute(sql, dict(params.values))
 
 
-def _check_events(engine: Engine, source: EventSource, report: _Report) -> dict[str, Any] | None:
+def _check_events(
+    engine: Engine, source: EventSource, report: _Report, *, count: bool = True
+) -> dict[str, Any] | None:
     ev = event_table_of(source)
     columns = report.columns(engine, ev.table, "the event table", "events.table")
     if columns is None:
@@ -237,7 +239,7 @@ def _check_events(engine: Engine, source: EventSource, report: _Report) -> dict[
         "table": ev.table,
         "columns": {c: columns[c] for c in dict.fromkeys(x[0] for x in checks) if c in columns},
     }
-    if len(report.errors) > failed:
+    if len(report.errors) > failed or not count:
         return out
     t = to_micros(engine.dialect, col(ev.timestamp_column), ev.time_type)
     tree = exp.select(
@@ -259,7 +261,9 @@ def _check_events(engine: Engine, source: EventSource, report: _Report) -> dict[
     return out
 
 
-def _check_persons(engine: Engine, source: EventSource, report: _Report) -> dict[str, Any] | None:
+def _check_persons(
+    engine: Engine, source: EventSource, report: _Report, *, count: bool = True
+) -> dict[str, Any] | None:
     table = source.persons_table
     if not table:
         return None
@@ -279,7 +283,7 @@ def _check_persons(engine: Engine, source: EventSource, report: _Report) -> dict
             kinds=kinds,
             field="events.persons_table",
         )
-    if len(report.errors) > failed:
+    if len(report.errors) > failed or not count:
         return {"table": table}
     (row,) = _run(
         engine, exp.select(exp.Count(this=exp.Star())).from_(exp.to_table(table)), Params()
@@ -297,7 +301,9 @@ def _exposure_rows(dialect: str, x: ExposureTable) -> exp.Select:
     ).from_(exp.to_table(x.table).as_("xr"))
 
 
-def _check_exposures(engine: Engine, source: EventSource, report: _Report) -> dict[str, Any] | None:
+def _check_exposures(
+    engine: Engine, source: EventSource, report: _Report, *, count: bool = True
+) -> dict[str, Any] | None:
     if not source.exposures_table:
         return None
     x = exposure_table_of(source, experiment_id="")
@@ -321,7 +327,7 @@ def _check_exposures(engine: Engine, source: EventSource, report: _Report) -> di
             field=field_name,
             hint=why,
         )
-    if len(report.errors) > failed:
+    if len(report.errors) > failed or not count:
         return {"table": x.table}
     raw = _exposure_rows(engine.dialect, x)
     per_unit = (
@@ -417,6 +423,30 @@ def source_check(source: EventSource) -> dict[str, Any]:
         "errors": report.errors,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def source_problems(source: EventSource) -> list[str]:
+    """Say what is wrong with the source's tables and columns (missing, wrong type, cannot be
+    reached), one message each naming the source and column; empty when nothing is found.
+
+    Used to explain a failed statement: the engine's own message names a column by the
+    compiler's alias at best, this names it as the source maps it.
+    """
+    report = _Report(label=source_label(source), dialect="")
+    try:
+        engine = engine_for_source(source, timeout_seconds=DRY_RUN_TIMEOUT_SECONDS)
+    except EngineError as error:
+        return [error.message]
+    report.dialect = engine.dialect
+    try:
+        _check_events(engine, source, report, count=False)
+        _check_persons(engine, source, report, count=False)
+        _check_exposures(engine, source, report, count=False)
+    except EngineError as error:
+        report.error(error.kind, error.message)
+    finally:
+        engine.close()
+    return [e["message"] for e in report.errors]
 
 
 def source_dry_run(source: EventSource, *, now: datetime | None = None) -> dict[str, Any]:
