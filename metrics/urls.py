@@ -1,13 +1,20 @@
-"""URLs of the metric layer's API."""
+"""URLs of the metric layer's API: metric definitions and event sources."""
 
 from django.urls import path
 
-from metrics.api import metrics, values
+from metrics.api import metrics, sources, values
 
 urlpatterns = [
     path("api/v1/metrics/", metrics.MetricListApi.as_view(), name="metrics"),
     path("api/v1/metrics/<slug:key>/", metrics.MetricDetailApi.as_view(), name="metric"),
     path(
         "api/v1/metrics/<slug:key>/values", values.MetricValuesApi.as_view(), name="metric-values"
+    ),
+    path("api/v1/sources/", sources.SourceListApi.as_view(), name="sources"),
+    path("api/v1/sources/<int:source_id>/", sources.SourceDetailApi.as_view(), name="source"),
+    path(
+        "api/v1/sources/<int:source_id>/dry-run/",
+        sources.SourceDryRunApi.as_view(),
+        name="source-dry-run",
     ),
 ]

@@ -1,1 +1,2 @@
-"""The metric layer's API, one module per resource: ``metrics`` (definitions), ``values``."""
+"""The metric layer's API, one module per resource: ``metrics`` (definitions), ``values``,
+``sources`` (event sources and their dry run)."""

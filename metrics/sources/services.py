@@ -184,6 +184,30 @@ def _secret_change(source: EventSource, *, before: Mapping[str, Any], secret: st
         raise ValidationFailed(CONNECTS_ELSEWHERE.format(fields=", ".join(moved)), field="secret")
 
 
+def _apply_mappings(
+    source: EventSource,
+    *,
+    events: Mapping[str, Any] | None,
+    exposures: Mapping[str, Any] | None | _Unset,
+) -> None:
+    """Set the keys given of the event and exposure mappings, checked."""
+    if events is not None:
+        if not isinstance(events, Mapping):
+            raise ValidationFailed("Give the event table's mapping as an object.", field="events")
+        merged_events = {**source_events(source), **events}
+        for field, value in check_events(merged_events).items():
+            setattr(source, field, value)
+    if not isinstance(exposures, _Unset):
+        if exposures is not None:
+            if not isinstance(exposures, Mapping):
+                raise ValidationFailed(
+                    "Give the exposure table's mapping as an object.", field="exposures"
+                )
+            exposures = {**(source_exposures(source) or {}), **exposures}
+        for field, value in check_exposures(exposures).items():
+            setattr(source, field, value)
+
+
 @transaction.atomic
 def source_update(
     *,
@@ -197,8 +221,8 @@ def source_update(
     exposures: Mapping[str, Any] | None | _Unset = UNSET,
     secret: str | None = None,
 ) -> EventSource:
-    """Change a source. ``connection`` and ``events`` change the keys they give; ``exposures``
-    replaces the mapping (None: no exposure table); ``secret`` '' clears it, None keeps it."""
+    """Change a source. ``connection``, ``events`` and ``exposures`` change the keys they give
+    (``exposures`` None: no exposure table any more); ``secret`` '' clears it, None keeps it."""
     source = EventSource.objects.select_for_update().get(pk=source.pk)
     before = source_fields(source)
     if name is not None:
@@ -211,15 +235,7 @@ def source_update(
         for field, value in check_connection(new_engine, merged).items():
             setattr(source, field, value)
         source.engine = new_engine
-    if events is not None:
-        if not isinstance(events, Mapping):
-            raise ValidationFailed("Give the event table's mapping as an object.", field="events")
-        merged_events = {**source_events(source), **events}
-        for field, value in check_events(merged_events).items():
-            setattr(source, field, value)
-    if not isinstance(exposures, _Unset):
-        for field, value in check_exposures(exposures).items():
-            setattr(source, field, value)
+    _apply_mappings(source, events=events, exposures=exposures)
     _secret_change(source, before=before, secret=secret)
     after = source_fields(source)
     changes = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
