@@ -15,6 +15,7 @@ from experiments.services.design import (
     MAX_NAME_LENGTH,
     MAX_PHASE_REASON_LENGTH,
     MAX_PRODUCT_AREA_LENGTH,
+    MAX_SOURCE_EXPERIMENT_ID_LENGTH,
     MAX_TEAM_LENGTH,
     MAX_UNIT_PROPERTY_LENGTH,
     MAX_VARIANT_NAME_LENGTH,
@@ -150,6 +151,19 @@ class DesignInputSerializer(StrictSerializer):
         child=serializers.IntegerField(min_value=1),
         required=False,
         help_text="Ids of the key results (of this workspace) the experiment serves.",
+    )
+    source = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="Warehouse-native analysis: the id of an event source of this workspace whose "
+        "exposure table holds the experiment (null: our own exposures and events).",
+    )
+    source_experiment_id = serializers.CharField(
+        max_length=MAX_SOURCE_EXPERIMENT_ID_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The experiment's id in the source's exposure table (empty: its key).",
     )
     phase_reason = serializers.CharField(
         max_length=MAX_PHASE_REASON_LENGTH, required=False, allow_blank=True, write_only=True

@@ -50,6 +50,11 @@ class ExperimentKeyResultRefSerializer(serializers.Serializer):
     title = serializers.CharField()
 
 
+class ExperimentSourceRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class ExperimentOutputSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
@@ -65,6 +70,10 @@ class ExperimentOutputSerializer(serializers.Serializer):
     coverage = serializers.FloatField()
     targeting = serializers.DictField()
     unit_property = serializers.CharField()
+    source = serializers.SerializerMethodField(
+        help_text="The event source it is analysed from (null: our own exposures and events)."
+    )
+    source_experiment_id = serializers.CharField()
     settings = serializers.SerializerMethodField()
     planned_mde = serializers.FloatField(allow_null=True)
     planned_sample_size_per_variant = serializers.IntegerField(allow_null=True)
@@ -91,6 +100,11 @@ class ExperimentOutputSerializer(serializers.Serializer):
             {"id": kr.pk, "title": kr.title}
             for kr in obj.key_results.only("id", "title").order_by("pk")
         ]
+
+    @extend_schema_field(ExperimentSourceRefSerializer(allow_null=True))
+    def get_source(self, obj: Experiment) -> dict[str, Any] | None:
+        source = obj.source
+        return None if source is None else {"id": source.pk, "name": source.name}
 
     def get_settings(self, obj: Experiment) -> dict[str, Any]:
         return {

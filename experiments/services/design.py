@@ -27,7 +27,7 @@ from experiments.models import (
     Phase,
     Variant,
 )
-from metrics.public import Metric
+from metrics.public import NO_EXPOSURE_TABLE, Metric, source_get
 from outcomes.okrs.models import KeyResult
 from outcomes.okrs.selectors import key_result_get
 from plg_platform.errors import Conflict, NotFound, ValidationFailed
@@ -41,6 +41,7 @@ DUPLICATE_VARIANT = "Variant keys must be unique: {key!r} appears twice."
 UNKNOWN_METRIC = "No metric {key!r} in this workspace."
 METRIC_IN_TWO_ROLES = "Metric {key!r} is listed more than once."
 UNKNOWN_KEY_RESULT = "No key result {id} in this workspace."
+UNKNOWN_SOURCE = "No event source {id} in this workspace."
 KEY_TAKEN = "An experiment with key {key!r} already exists in this workspace."
 BAD_TARGETING = (
     "Targeting must be a GrowthBook condition object, e.g. "
@@ -66,6 +67,7 @@ MAX_PRODUCT_AREA_LENGTH = 200
 MAX_UNIT_PROPERTY_LENGTH = 100
 MAX_VARIANT_NAME_LENGTH = 200
 MAX_PHASE_REASON_LENGTH = 300
+MAX_SOURCE_EXPERIMENT_ID_LENGTH = 200
 _TEXT_LIMITS = {
     "name": MAX_NAME_LENGTH,
     "hypothesis_change": MAX_HYPOTHESIS_PART_LENGTH,
@@ -75,11 +77,20 @@ _TEXT_LIMITS = {
     "team": MAX_TEAM_LENGTH,
     "product_area": MAX_PRODUCT_AREA_LENGTH,
     "unit_property": MAX_UNIT_PROPERTY_LENGTH,
+    "source_experiment_id": MAX_SOURCE_EXPERIMENT_ID_LENGTH,
 }
 
 # Changing these on a running experiment starts a new phase (the key results it serves do not:
-# they are not part of the analysis).
-PHASE_FIELDS = ("variants", "coverage", "primary_metric", "secondary_metrics", "guardrail_metrics")
+# they are not part of the analysis). Where exposures and events come from is part of it.
+PHASE_FIELDS = (
+    "variants",
+    "coverage",
+    "primary_metric",
+    "secondary_metrics",
+    "guardrail_metrics",
+    "source",
+    "source_experiment_id",
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,11 @@ class ExperimentDesign:
     planned_duration_days: int | None = None
     # Ids of the key results (outcomes) the experiment serves, same workspace only.
     key_results: tuple[int, ...] = ()
+    # Warehouse-native analysis: the id of an event source of the workspace whose exposure
+    # table holds this experiment (None: our exposures and events), and the experiment's id
+    # there (empty: its key).
+    source: int | None = None
+    source_experiment_id: str = ""
 
     def __post_init__(self) -> None:
         # The template adds "for", "will", "because": a part that repeats it is stored without.
@@ -137,7 +153,14 @@ _SCALAR_FIELDS = tuple(
     f.name
     for f in fields(ExperimentDesign)
     if f.name
-    not in {"variants", "primary_metric", "secondary_metrics", "guardrail_metrics", "key_results"}
+    not in {
+        "variants",
+        "primary_metric",
+        "secondary_metrics",
+        "guardrail_metrics",
+        "key_results",
+        "source",
+    }
 )
 
 
@@ -208,8 +231,21 @@ def _resolve_key_results(*, workspace: Workspace, design: ExperimentDesign) -> l
     return resolved
 
 
+def _check_source(*, workspace: Workspace, design: ExperimentDesign) -> None:
+    """A bound source must be the workspace's own and have an exposure table."""
+    if design.source is None:
+        return
+    try:
+        source = source_get(workspace=workspace, source_id=design.source)
+    except NotFound:
+        raise ValidationFailed(UNKNOWN_SOURCE.format(id=design.source), field="source") from None
+    if not source.exposures_table:
+        raise ValidationFailed(NO_EXPOSURE_TABLE.format(name=source.name), field="source")
+
+
 def _validate(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[Metric, str]]:
     _validate_lengths(design)
+    _check_source(workspace=workspace, design=design)
     _validate_variants(design.variants)
     if not (0 <= design.coverage <= 1):
         raise ValidationFailed(BAD_COVERAGE, field="coverage")
@@ -263,6 +299,7 @@ def design_of(experiment: Experiment) -> ExperimentDesign:
         secondary_metrics=tuple(by_role[MetricRole.SECONDARY]),
         guardrail_metrics=tuple(by_role[MetricRole.GUARDRAIL]),
         key_results=_key_result_ids(experiment.key_results.values_list("pk", flat=True)),
+        source=experiment.source_id,
     )
 
 
@@ -297,6 +334,7 @@ def experiment_create(
     )
     experiment.targeting = dict(design.targeting)
     experiment.segments = list(design.segments)
+    experiment.source_id = design.source
     experiment.full_clean()
     experiment.save()
     _write_children(experiment=experiment, design=design, metrics=metrics)
@@ -382,6 +420,7 @@ def experiment_update(
         setattr(experiment, name, getattr(after, name))
     experiment.targeting = dict(after.targeting)
     experiment.segments = list(after.segments)
+    experiment.source_id = after.source
     experiment.full_clean()
     experiment.save()
     _write_children(experiment=experiment, design=after, metrics=metrics)

@@ -15,8 +15,9 @@ def sources_list(*, workspace: Workspace) -> QuerySet[EventSource]:
     return EventSource.objects.filter(workspace=workspace).order_by("name")
 
 
-def source_get(*, workspace: Workspace, source_id: int, field: str = "source") -> EventSource:
-    """Return the workspace's source ``source_id``; another workspace's is simply not found."""
+def source_get(*, workspace: Workspace | int, source_id: int, field: str = "source") -> EventSource:
+    """Return the workspace's (a workspace or its id) source ``source_id``; another
+    workspace's is simply not found."""
     source = EventSource.objects.filter(workspace=workspace, pk=source_id).first()
     if source is None:
         raise NotFound(SOURCE_NOT_FOUND.format(id=source_id), field=field)

@@ -34,6 +34,7 @@ from experiments.services.analysis.inputs import AnalysisInputs, AnalysisPlan, s
 from experiments.services.analysis.rows import Row, statistics_arrays
 from experiments.stats import AnalysisSettings, analyze_guardrails, srm_test
 from experiments.stats.settings import DEFAULT_SRM_THRESHOLD
+from metrics.public import ExposureSummary
 
 SRM_THRESHOLD = DEFAULT_SRM_THRESHOLD
 # Power used to turn the current standard error into a detectable effect.
@@ -92,26 +93,33 @@ def _srm(phase_number: int, counts: dict[str, int], weights: dict[str, float]) -
 
 
 def exposure_health(
-    *, experiment: Experiment, phase_number: int
+    *, experiment: Experiment, phase_number: int, counted: ExposureSummary | None = None
 ) -> tuple[SrmCheck | None, tuple[SrmCheck, ...], MultipleExposures]:
     """SRM of the analysed phase and of every phase, and the analysed phase's
-    multiple-exposure share (one query)."""
-    rows = (
-        Exposure.objects.filter(experiment=experiment)
-        .values("phase__number", "variant", "excluded")
-        .annotate(units=Count("id"))
-        .order_by()
-    )
+    multiple-exposure share (one query). A warehouse-native analysis passes the phase's
+    ``counted`` exposures from its source instead (only the analysed phase is known then)."""
     included: dict[int, dict[str, int]] = {}
     excluded: dict[int, int] = {}
-    for row in rows:
-        number = row["phase__number"]
-        if row["excluded"]:
-            excluded[number] = excluded.get(number, 0) + row["units"]
-        else:
-            included.setdefault(number, {})[row["variant"]] = row["units"]
+    phases_checked = experiment.phases.order_by("number")
+    if counted is not None:
+        included[phase_number] = dict(counted.units)
+        excluded[phase_number] = counted.excluded_units
+        phases_checked = phases_checked.filter(number=phase_number)
+    else:
+        rows = (
+            Exposure.objects.filter(experiment=experiment)
+            .values("phase__number", "variant", "excluded")
+            .annotate(units=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            number = row["phase__number"]
+            if row["excluded"]:
+                excluded[number] = excluded.get(number, 0) + row["units"]
+            else:
+                included.setdefault(number, {})[row["variant"]] = row["units"]
     phases = []
-    for phase in experiment.phases.order_by("number"):
+    for phase in phases_checked:
         weights = {k: float(w) for k, w in phase.weights.items()}
         phases.append(_srm(phase.number, included.get(phase.number, {}), weights))
     current = next((p for p in phases if p.phase == phase_number), None)
@@ -286,7 +294,7 @@ def experiment_health(
 ) -> Health:
     """Every health check of one analysis, with its banners."""
     srm, srm_phases, multiple = exposure_health(
-        experiment=experiment, phase_number=plan.phase_number
+        experiment=experiment, phase_number=plan.phase_number, counted=inputs.exposures
     )
     guardrails = guardrail_health(plan=plan, inputs=inputs, settings=settings)
     power = power_health(experiment=experiment, outputs=outputs)

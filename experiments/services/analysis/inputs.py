@@ -4,17 +4,24 @@ The population is the phase's exposures (units seen in two variants left out), e
 windows anchored at its first exposure; the metric layer computes every metric in one SQL
 statement per unit type and returns only sums per variant (and segment). Nothing here iterates
 over units or events.
+
+An experiment bound to an event source is analysed warehouse-natively (``warehouse``): the
+same statements run in the source's engine, on its tables; one more small statement counts the
+exposed units for the health checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
 from experiments.models import Experiment, Exposure, MetricRole, Phase
+from experiments.services.analysis.warehouse import Warehouse, warehouse_open
 from metrics.public import (
+    ExposureSummary,
     MetricDefinition,
     MetricStatistics,
     TablePopulation,
@@ -87,10 +94,24 @@ class AnalysisPlan:
     cutoff: datetime
     covariate_days: int
     variant_names: tuple[str, ...] = ()  # people's names of ``variants``, in the same order
+    # Warehouse-native: the event source analysed from (None: our store) and the experiment's
+    # id in its exposure table; the phase's end bounds the exposures read there.
+    source_id: int | None = None
+    source_experiment_id: str = ""
+    phase_ended_at: datetime | None = None
+    # Variant keys in the experiment's order: GrowthBook's variation index i is the i-th.
+    variant_order: tuple[str, ...] = ()
 
     @property
     def cutoff_us(self) -> int:
         return to_epoch_us(self.cutoff)
+
+    @property
+    def maturity_days(self) -> int:
+        """The primary metric's window: when a unit counts for the headline result."""
+        primary = next((m for m in self.metrics if m.role == "primary"), None)
+        metrics = (primary,) if primary is not None else self.metrics
+        return max((m.definition.maturity_days for m in metrics), default=0)
 
     def name_of(self, key: str) -> str:
         """The variant's name (what sentences say), or its key when it has none."""
@@ -146,6 +167,10 @@ def analysis_plan(*, experiment: Experiment, cutoff: datetime) -> AnalysisPlan:
                     definition=definition,
                 )
             )
+    source = experiment.source
+    segments = tuple(dict.fromkeys(s for s in experiment.segments if s))
+    if source is not None and not source.persons_table:
+        segments = ()  # breakdowns read person properties; this source has none
     return AnalysisPlan(
         experiment_id=experiment.pk,
         workspace_id=experiment.workspace_id,
@@ -156,10 +181,14 @@ def analysis_plan(*, experiment: Experiment, cutoff: datetime) -> AnalysisPlan:
         weights=tuple(float(phase.weights[k]) for k in keys),
         metrics=tuple(metrics),
         skipped_metrics=tuple(skipped),
-        segments=tuple(dict.fromkeys(s for s in experiment.segments if s)),
+        segments=segments,
         cutoff=cutoff,
         covariate_days=CUPED_PRE_PERIOD_DAYS if experiment.cuped else 0,
         variant_names=tuple(names.get(k, k) for k in keys),
+        source_id=experiment.source_id,
+        source_experiment_id=experiment.source_experiment_id or experiment.key,
+        phase_ended_at=phase.ended_at,
+        variant_order=tuple(order),
     )
 
 
@@ -184,6 +213,9 @@ class AnalysisInputs:
     # Overall statistics per day of first exposure (``bucket`` = days since the epoch, UTC):
     # the same statement's rows, so lift over time costs no pass over history.
     daily: tuple[MetricStatistics, ...] = ()
+    # Warehouse-native only: the phase's exposed units counted in the source, by variant key
+    # (our own exposures are counted from the exposures table instead).
+    exposures: ExposureSummary | None = None
 
 
 ADDITIVE = tuple(
@@ -258,44 +290,95 @@ def exposure_population(
     )
 
 
+def _warehouse(plan: AnalysisPlan) -> AbstractContextManager[Warehouse | None]:
+    """The plan's event source, open for the analysis (nothing for our own store)."""
+    if plan.source_id is None:
+        return nullcontext()
+    return warehouse_open(
+        workspace_id=plan.workspace_id,
+        source_id=plan.source_id,
+        experiment_id=plan.source_experiment_id,
+        starts_from_us=to_epoch_us(plan.phase_started_at),
+        starts_before_us=to_epoch_us(plan.phase_ended_at) if plan.phase_ended_at else None,
+        variant_order=plan.variant_order,
+    )
+
+
+def _statistics(
+    plan: AnalysisPlan, warehouse: Warehouse | None, *, segment_property: str, bucket_us: int
+) -> list[MetricStatistics]:
+    """One statement's statistics (per variant, segment and bucket), here or in the source."""
+    definitions = [m.definition for m in plan.metrics]
+    if warehouse is None:
+        return compute_metric_statistics(
+            workspace_id=plan.workspace_id,
+            metrics=definitions,
+            population=exposure_population(
+                plan, segment_property=segment_property, bucket_us=bucket_us
+            ),
+            cutoff_us=plan.cutoff_us,
+            covariate_days=plan.covariate_days,
+        )
+    rows = compute_metric_statistics(
+        workspace_id=plan.workspace_id,
+        metrics=definitions,
+        population=warehouse.population(segment_property=segment_property, bucket_us=bucket_us),
+        cutoff_us=plan.cutoff_us,
+        covariate_days=plan.covariate_days,
+        engine=warehouse.engine,
+        events=warehouse.events,
+    )
+    # Variation ids and their indexes may name one variant twice: pool them.
+    return _pooled(warehouse.named(rows), segment=None, bucket=None)
+
+
 def analysis_inputs_compute(
     *, plan: AnalysisPlan, on_step: Callable[[int, int], None] | None = None
 ) -> AnalysisInputs:
-    """Compute the sufficient statistics of every metric of the plan, in the database.
+    """Compute the sufficient statistics of every metric of the plan, in the database (or,
+    for an experiment bound to an event source, in the source's engine).
 
     Without segments: one statement per unit type. With segments: one per segment property
     (all metrics at once), and the overall statistics are the sums over the first property's
     segments, which saves a full pass over the events.
+
+    Raises ``SourceFailed`` (``warehouse``) when a statement fails in the event source.
     """
     if not plan.metrics:
         return AnalysisInputs(overall=(), breakdowns=())
-    definitions = [m.definition for m in plan.metrics]
     properties = plan.segments or ("",)
     steps = len(properties)
     overall: list[MetricStatistics] = []
     breakdowns: list[Breakdown] = []
     daily: list[MetricStatistics] = []
-    for step, prop in enumerate(properties):
-        # The first statement also groups by day of first exposure: the overall statistics
-        # and the daily ones are its sums over segments (and days).
-        rows = compute_metric_statistics(
-            workspace_id=plan.workspace_id,
-            metrics=definitions,
-            population=exposure_population(
-                plan, segment_property=prop, bucket_us=DAY_US if step == 0 else 0
-            ),
-            cutoff_us=plan.cutoff_us,
-            covariate_days=plan.covariate_days,
-        )
-        if step == 0:
-            overall = _pooled(rows, segment=OVERALL)
-            daily = sorted(_pooled(rows, segment=OVERALL, bucket=None), key=lambda s: int(s.bucket))
-            rows = _pooled(rows, segment=None)
-        if prop:
-            breakdowns.append(_breakdown(prop, rows))
-        if on_step is not None:
-            on_step(step + 1, steps)
-    return AnalysisInputs(overall=tuple(overall), breakdowns=tuple(breakdowns), daily=tuple(daily))
+    exposures: ExposureSummary | None = None
+    with _warehouse(plan) as warehouse:
+        for step, prop in enumerate(properties):
+            # The first statement also groups by day of first exposure: the overall statistics
+            # and the daily ones are its sums over segments (and days).
+            rows = _statistics(
+                plan, warehouse, segment_property=prop, bucket_us=DAY_US if step == 0 else 0
+            )
+            if step == 0:
+                overall = _pooled(rows, segment=OVERALL)
+                daily = sorted(
+                    _pooled(rows, segment=OVERALL, bucket=None), key=lambda s: int(s.bucket)
+                )
+                rows = _pooled(rows, segment=None)
+            if prop:
+                breakdowns.append(_breakdown(prop, rows))
+            if on_step is not None:
+                on_step(step + 1, steps)
+        if warehouse is not None:
+            exposures = warehouse.exposure_counts(
+                cutoff_us=plan.cutoff_us, maturity_us=plan.maturity_days * DAY_US
+            )
+    return AnalysisInputs(
+        overall=tuple(overall),
+        breakdowns=tuple(breakdowns),
+        daily=tuple(daily),
+        exposures=exposures,
+    )
 
 
 StatisticsLookup = dict[tuple[str, str | None, str | None, str], MetricStatistics]

@@ -19,13 +19,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.contracts import AnalysisOutputs, Health
+from experiments.contracts import AnalysisOutputs, Health, Maturity
 from experiments.models import Experiment, PendingAnalysis, Phase, ResultSnapshot
 from experiments.result_selectors import exposure_maturity
 from experiments.services.alerts import alerts_for_snapshot
 from experiments.services.analysis.cumulative import cumulative_lift
 from experiments.services.analysis.health import SRM_THRESHOLD, experiment_health
 from experiments.services.analysis.inputs import (
+    DAY_US,
     MAX_SEGMENT_VALUES,
     AnalysisPlan,
     analysis_inputs_compute,
@@ -33,10 +34,13 @@ from experiments.services.analysis.inputs import (
 )
 from experiments.services.analysis.locks import analysis_mutex
 from experiments.services.analysis.outputs import analysis_outputs, inputs_json
+from experiments.services.analysis.warehouse import SourceFailed
 from experiments.services.exposures import exposures_sync_from_events
 from experiments.stats import ENGINE_VERSION, AnalysisSettings
 from experiments.verdicts import results_verdict
+from metrics.public import ExposureSummary
 from plg_platform.models import BackgroundJob, JobStatus
+from plg_platform.services.ingestion import from_epoch_us
 from plg_platform.services.jobs import job_fail, job_progress, job_start, job_succeed
 
 ANALYSIS_JOB_KIND = "experiment_analysis"
@@ -110,7 +114,7 @@ def experiment_analyze(
     Merges newly received ``$exposure`` events first, those still settling included, so a
     refresh right after exposures arrive analyses them.
     """
-    if sync_exposures:
+    if sync_exposures and experiment.source_id is None:  # a source holds its own exposures
         on_progress(0.05, "Merging new exposures")
         exposures_sync_from_events(experiment=experiment, include_settling=True)
     cutoff = cutoff or timezone.now().replace(microsecond=0)
@@ -129,11 +133,14 @@ def experiment_analyze(
     health = experiment_health(
         experiment=experiment, plan=plan, inputs=inputs, outputs=outputs, settings=settings
     )
-    maturity = exposure_maturity(
-        phase=Phase.objects.get(pk=plan.phase_id),
-        maturity_days=_maturity_days(plan),
-        cutoff=plan.cutoff,
-    )
+    if inputs.exposures is not None:
+        maturity = warehouse_maturity(inputs.exposures, maturity_days=plan.maturity_days)
+    else:
+        maturity = exposure_maturity(
+            phase=Phase.objects.get(pk=plan.phase_id),
+            maturity_days=plan.maturity_days,
+            cutoff=plan.cutoff,
+        )
     return ComputedAnalysis(
         plan=plan,
         settings=_settings_json(experiment, plan, settings),
@@ -149,11 +156,26 @@ def experiment_analyze(
     )
 
 
-def _maturity_days(plan: AnalysisPlan) -> int:
-    """The primary metric's window: when a unit counts for the headline result."""
-    primary = next((m for m in plan.metrics if m.role == "primary"), None)
-    metrics = (primary,) if primary is not None else plan.metrics
-    return max((m.definition.maturity_days for m in metrics), default=0)
+def warehouse_maturity(counted: ExposureSummary, *, maturity_days: int) -> Maturity:
+    """The maturity note from a source's exposure counts (matured by the same rule)."""
+    window_us = maturity_days * DAY_US
+    first, last = counted.first_exposure_us, counted.last_exposure_us
+    return Maturity(
+        units_exposed=sum(counted.units.values()),
+        units_matured=sum(counted.matured.values()),
+        maturity_days=maturity_days,
+        first_exposed_at=from_epoch_us(first) if first is not None else None,
+        first_result_at=from_epoch_us(first + window_us) if first is not None else None,
+        all_matured_at=from_epoch_us(last + window_us) if last is not None else None,
+    )
+
+
+def failure_message(error: Exception) -> str:
+    """What a failed job says: a source's failure in its own words (it names the source and
+    column), anything else with its type."""
+    if isinstance(error, SourceFailed):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 @transaction.atomic
@@ -248,6 +270,6 @@ def analysis_job_run(
             progress(0.0, RETRYING)
             raise
         except Exception as error:
-            job_fail(job=job, error=f"{type(error).__name__}: {error}")
+            job_fail(job=job, error=failure_message(error))
             _pending_release(job)
             raise
