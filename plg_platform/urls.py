@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("experiments.web_urls")),
     path("", include("outcomes.web_urls")),
     path("", include("learnings.web_urls")),
+    path("", include("metrics.web_urls")),
     path("", include("experiments.results_urls")),
     path("", include("plg_platform.web_urls")),
 ]

@@ -1,0 +1,15 @@
+"""Pages of the metric layer: event sources (the API is in ``metrics.urls``)."""
+
+from django.urls import path
+
+from metrics import views
+
+app_name = "metrics_web"
+
+urlpatterns = [
+    path("sources/", views.source_list, name="sources"),
+    path("sources/new", views.source_new, name="source-create"),
+    path("sources/<int:source_id>/", views.source_page, name="source"),
+    path("sources/<int:source_id>/dry-run", views.source_dry_run_page, name="source-dry-run"),
+    path("sources/<int:source_id>/delete", views.source_delete_page, name="source-delete"),
+]
