@@ -102,10 +102,10 @@ class SourceForm(PageForm):
         required=False, max_length=100, initial="variation_id", label="Variation column"
     )
     exposure_unit_column = forms.CharField(
-        required=False, max_length=100, initial="user_id", label="User column"
+        required=False, max_length=100, initial="user_id", label="Exposed user column"
     )
     exposure_timestamp_column = forms.CharField(
-        required=False, max_length=100, initial="timestamp", label="Time column"
+        required=False, max_length=100, initial="timestamp", label="Exposure time column"
     )
     exposure_time_type = forms.ChoiceField(
         choices=TimeType.choices, label="Exposure time is held as"

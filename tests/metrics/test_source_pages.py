@@ -129,7 +129,7 @@ def test_an_editor_runs_the_dry_run_and_sees_the_figures(client, editor, root):
     source.refresh_from_db()
     page = client.get(detail).content.decode()
     assert "Dry run passed" in page
-    assert f"<dd>{source.last_check['events']['rows']}</dd>" in page
+    assert f'<td class="num">{source.last_check["events"]["rows"]}</td>' in page
     assert "checkout-redesign" in page
     # Editors read the settings but cannot change them.
     assert client.post(detail, _form(name="Mine")).status_code == 403
