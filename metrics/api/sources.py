@@ -181,7 +181,8 @@ class DryRunOutputSerializer(serializers.Serializer):
         help_text="table, rows, experiments: [{experiment_id, exposures, units, "
         "multiple_variation_units, variations: {id: units}, first_time, last_time}].",
     )
-    errors = DryRunErrorSerializer(many=True)
+    # The report's own key; this serializer only describes the answer (it shadows ``errors``).
+    errors = DryRunErrorSerializer(many=True)  # type: ignore[assignment]
     seconds = serializers.FloatField()
     checked_at = serializers.DateTimeField()
 
@@ -269,4 +270,4 @@ class SourceDryRunApi(WorkspaceAPIView):
         with usable types; report rows, units, the time range and exposures per experiment.
         A problem is reported in ``errors`` (200), not as a failed request."""
         source = source_get(workspace=self.workspace, source_id=source_id)
-        return Response(DryRunOutputSerializer(source_dry_run(source)).data)
+        return Response(source_dry_run(source))

@@ -370,7 +370,7 @@ def _check_exposures(
         .order_by(col("experiment_id", "r"), col("variation", "r"))
         .limit(MAX_VARIATIONS_REPORTED)
     )
-    experiments = [
+    experiments: list[dict[str, Any]] = [
         {
             "experiment_id": str(row[0]),
             "exposures": _int(row[1]),
@@ -384,13 +384,17 @@ def _check_exposures(
     ]
     truncated = len(experiments) > MAX_EXPERIMENTS_REPORTED
     experiments = experiments[:MAX_EXPERIMENTS_REPORTED]
-    by_id = {e["experiment_id"]: e for e in experiments}
+    variations: dict[str, dict[str, int]] = {e["experiment_id"]: {} for e in experiments}
     for experiment_id, variation, units in _run(engine, by_variation, Params()):
-        if str(experiment_id) in by_id:
-            by_id[str(experiment_id)]["variations"][str(variation)] = _int(units)
+        if str(experiment_id) in variations:
+            variations[str(experiment_id)][str(variation)] = _int(units)
+    for e in experiments:
+        e["variations"] = variations[e["experiment_id"]]
+    count_rows = exp.select(exp.Count(this=exp.Star())).from_(exp.to_table(x.table))
+    (total,) = _run(engine, count_rows, Params())
     return {
         "table": x.table,
-        "rows": sum(e["exposures"] for e in experiments),
+        "rows": _int(total[0]),
         "experiments": experiments,
         "experiments_truncated": truncated,
     }

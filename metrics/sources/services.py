@@ -238,7 +238,9 @@ def source_update(
     _apply_mappings(source, events=events, exposures=exposures)
     _secret_change(source, before=before, secret=secret)
     after = source_fields(source)
-    changes = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    changes: dict[str, Any] = {
+        k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]
+    }
     if secret:
         changes["secret"] = "changed"  # noqa: S105  (that it changed, never the value)
     if not changes:
