@@ -16,6 +16,7 @@ from experiments.services.design import (
     MAX_NAME_LENGTH,
     MAX_PHASE_REASON_LENGTH,
     MAX_PRODUCT_AREA_LENGTH,
+    MAX_SOURCE_EXPERIMENT_ID_LENGTH,
     MAX_TEAM_LENGTH,
     MAX_VARIANT_NAME_LENGTH,
     ExperimentDesign,
@@ -25,6 +26,7 @@ from experiments.stats import PowerRequest
 from plg_platform.web.forms import PageForm, decimal_input
 
 SHARES_MUST_ADD_UP = "Traffic shares must add up to 100% (they add up to {total:g}%)."
+OUR_STORE = "This platform: the exposures and events sent here"
 
 
 class ExperimentPlanForm(PageForm):
@@ -177,6 +179,20 @@ class ExperimentForm(ExperimentPlanForm):
         initial=Correction.HOLM,
         label="Multiple-comparison correction",
     )
+    source = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Exposures and events from",
+        help_text="An event source analyses the experiment inside your warehouse, from its "
+        "exposure table.",
+    )
+    source_experiment_id = forms.CharField(
+        max_length=MAX_SOURCE_EXPERIMENT_ID_LENGTH,
+        required=False,
+        label="Experiment id in the exposure table",
+        help_text="Empty: the key.",
+    )
     phase_reason = forms.CharField(
         max_length=MAX_PHASE_REASON_LENGTH,
         required=False,
@@ -207,6 +223,7 @@ class ExperimentForm(ExperimentPlanForm):
         self,
         *args: Any,
         metric_choices: Sequence[tuple[str, str]] = (),
+        source_choices: Sequence[tuple[int, str]] = (),
         editing: bool = False,
         running: bool = False,
         **kwargs: Any,
@@ -215,6 +232,11 @@ class ExperimentForm(ExperimentPlanForm):
         self.fields["primary_metric"].choices = [("", "Choose a metric…"), *metric_choices]
         self.fields["secondary_metrics"].choices = list(metric_choices)
         self.fields["guardrail_metrics"].choices = list(metric_choices)
+        if source_choices:
+            self.fields["source"].choices = [("", OUR_STORE), *source_choices]
+        else:  # no source to choose: the experiment reads our own exposures and events
+            del self.fields["source"]
+            del self.fields["source_experiment_id"]
         if editing:
             self.fields["key"].disabled = True
             self.fields["key"].help_text = "The key cannot change."
@@ -229,6 +251,9 @@ class ExperimentForm(ExperimentPlanForm):
         changes["guardrail_metrics"] = tuple(data["guardrail_metrics"])
         changes["coverage"] = data["coverage"] / 100.0
         changes["variants"] = tuple(variants)
+        if "source" in self.fields:
+            changes["source"] = data["source"]
+            changes["source_experiment_id"] = data["source_experiment_id"]
         changes["planned_mde"] = (
             data["planned_mde"] / 100.0 if data["planned_mde"] is not None else None
         )

@@ -55,7 +55,7 @@ from experiments.views.base import (
     workspace_page,
 )
 from experiments.views.calculator import LONG_RUN, LONG_RUN_DAYS, SHORTER_GENERIC, plan_view
-from metrics.public import metrics_list
+from metrics.public import metrics_list, sources_list
 from plg_platform.errors import DomainError
 from plg_platform.models import ApiKeyKind, Membership, Role, Workspace
 from plg_platform.selectors import api_keys_list
@@ -261,6 +261,7 @@ def _design_form_page(
     running = experiment is not None and experiment.status == ExperimentStatus.RUNNING
     kwargs = {
         "metric_choices": _metric_choices(workspace),
+        "source_choices": [(s.pk, s.name) for s in sources_list(workspace=workspace)],
         "editing": experiment is not None,
         "running": running,
     }
@@ -367,6 +368,8 @@ def experiment_edit(request: HttpRequest, membership: Membership, key: str) -> H
     initial["coverage"] = percent(design.coverage)
     initial["planned_mde"] = percent(design.planned_mde) if design.planned_mde else None
     initial["daily_traffic"] = _prefilled_traffic(membership.workspace, design.funnel_stage)
+    initial["source"] = design.source
+    initial["source_experiment_id"] = design.source_experiment_id
     ordered = sorted(design.variants, key=lambda v: not v.is_control)  # control first
     initial_variants = [
         {"key": v.key, "name": v.name, "weight": percent(v.weight)} for v in ordered

@@ -422,3 +422,48 @@ def test_the_experiments_api_binds_and_shows_the_source(editor, outsider, root, 
     assert created.json()["source_experiment_id"] == EXPERIMENT_ID
     assert theirs.status_code == 400
     assert list(theirs.json()["errors"]) == ["source"]
+
+
+def _page_form(**overrides) -> dict:
+    return {
+        "name": "Checkout",
+        "key": "page-checkout",
+        "hypothesis_change": "a one-page checkout",
+        "variants-TOTAL_FORMS": "2",
+        "variants-INITIAL_FORMS": "0",
+        "variants-MIN_NUM_FORMS": "2",
+        "variants-MAX_NUM_FORMS": "10",
+        "variants-0-key": "control",
+        "variants-0-weight": "50",
+        "variants-1-key": "treatment",
+        "variants-1-weight": "50",
+        "coverage": "100",
+        "primary_metric": "purchased",
+        "engine": "frequentist",
+        "correction": "holm",
+        "alpha": "0.05",
+        **overrides,
+    }
+
+
+def test_the_design_page_offers_the_workspaces_sources(client, editor, root, data):
+    from django.urls import reverse
+
+    metric_create(
+        workspace=editor.workspace, key="purchased", name="Purchased", spec=METRICS["purchased"]
+    )
+    client.force_login(editor.user)
+    new = reverse("experiments_web:create")
+    assert "Exposures and events from" not in client.get(new).content.decode()
+    source = _source(editor.workspace, root, data, "duckdb")
+    assert "duckdb warehouse" in client.get(new).content.decode()
+
+    response = client.post(
+        new, _page_form(source=str(source.pk), source_experiment_id=EXPERIMENT_ID)
+    )
+
+    assert response.status_code == 302
+    experiment = Experiment.objects.get(key="page-checkout")
+    assert (experiment.source_id, experiment.source_experiment_id) == (source.pk, EXPERIMENT_ID)
+    edit = client.get(reverse("experiments_web:edit", args=[experiment.key])).content.decode()
+    assert f'<option value="{source.pk}" selected>' in edit
