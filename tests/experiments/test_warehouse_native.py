@@ -467,3 +467,5 @@ def test_the_design_page_offers_the_workspaces_sources(client, editor, root, dat
     assert (experiment.source_id, experiment.source_experiment_id) == (source.pk, EXPERIMENT_ID)
     edit = client.get(reverse("experiments_web:edit", args=[experiment.key])).content.decode()
     assert f'<option value="{source.pk}" selected>' in edit
+    detail = client.get(reverse("experiments_web:detail", args=[experiment.key])).content.decode()
+    assert reverse("metrics_web:source", kwargs={"source_id": source.pk}) in detail
