@@ -4,6 +4,7 @@ costs seconds."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,9 @@ from typing import Any
 
 from metrics.engines.base import Engine, EngineError
 
+NO_CONNECT_CLIENT = (
+    "Spark Connect needs the grpcio package on this server (pip install 'pyspark[connect]')."
+)
 _SESSIONS: dict[str, Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
@@ -46,6 +50,10 @@ class SparkEngine(Engine):
     def __post_init__(self) -> None:
         self.dialect = "spark"
         self.label = self.label or f"Spark {self.remote or self.master}"
+        if self.remote and importlib.util.find_spec("grpc") is None:
+            # pyspark's Spark Connect client calls sys.exit() when grpcio is missing, which
+            # would end the worker or web process; say what is missing instead.
+            raise EngineError(f"{self.label}: {NO_CONNECT_CLIENT}", kind="unreachable")
         try:
             self.session = spark_session(self.master, self.remote)
         except Exception as error:  # py4j / Spark Connect errors when the cluster is unreachable
