@@ -88,6 +88,8 @@ class DuckDBEngine(Engine):
 def _kind(error: Exception) -> str:
     if isinstance(error, duckdb.CatalogException):
         return "missing"
+    if isinstance(error, duckdb.BinderException) and "not found" in str(error):
+        return "missing"  # "Referenced column ... not found": a missing column binds no type
     if isinstance(error, duckdb.ConversionException | duckdb.BinderException):
         return "type"
     if isinstance(error, duckdb.InterruptException):
