@@ -68,6 +68,7 @@ class ReadOnlyEngine(Engine):
     """An engine that runs only single SELECT (or DESCRIBE) statements on ``inner``."""
 
     inner: Engine | None = None
+    hidden: tuple[str, ...] = ()  # the source's secret: never in an error message
 
     def __post_init__(self) -> None:
         assert self.inner is not None
@@ -79,11 +80,23 @@ class ReadOnlyEngine(Engine):
         assert self.inner is not None
         if not _is_read(sql, self.dialect):
             raise EngineError(NOT_A_READ.format(label=self.label), kind="error")
-        return self.inner.execute(sql, params)
+        try:
+            return self.inner.execute(sql, params)
+        except EngineError as error:
+            # Not chained: the original (unmasked) message would be logged with the traceback.
+            raise _scrubbed(error, self.hidden) from None
 
     def close(self) -> None:
         assert self.inner is not None
         self.inner.close()
+
+
+def _scrubbed(error: EngineError, hidden: tuple[str, ...]) -> EngineError:
+    """The error with the secret masked (drivers may echo a connection string)."""
+    message = error.message
+    for secret in hidden:
+        message = message.replace(secret, "***")
+    return error if message == error.message else EngineError(message, kind=error.kind)
 
 
 def source_label(source: EventSource) -> str:
@@ -92,7 +105,7 @@ def source_label(source: EventSource) -> str:
     return f"Source {source.name!r} ({SourceEngine(source.engine).label.split(' (')[0]} {where})"
 
 
-def _open(source: EventSource, label: str, timeout: float) -> Engine:
+def _open(source: EventSource, label: str, timeout: float, secret: str) -> Engine:
     engine = source.engine
     if engine in (SourceEngine.DUCKDB, SourceEngine.DUCKDB_FOLDER, SourceEngine.CHDB):
         try:
@@ -114,7 +127,6 @@ def _open(source: EventSource, label: str, timeout: float) -> Engine:
             )
         # Views over the folder's files live in an in-memory database; the files are only read.
         return DuckDBEngine(folder=str(path), label=label, timeout_seconds=timeout)
-    secret = secret_decrypt(source.secret_encrypted)
     if engine == SourceEngine.CLICKHOUSE:
         from metrics.engines.clickhouse import ClickHouseEngine
 
@@ -146,13 +158,15 @@ def engine_for_source(
     """Open the source's engine, read-only; the caller closes it. Raises ``EngineError``
     (kind "unreachable") naming the source when it cannot be opened."""
     label = source_label(source)
+    secret = secret_decrypt(source.secret_encrypted)
+    hidden = (secret,) if secret else ()
     try:
-        inner = _open(source, label, timeout_seconds)
+        inner = _open(source, label, timeout_seconds, secret)
     except EngineError as error:
-        if error.message.startswith(label):
-            raise
-        raise EngineError(f"{label}: {error.message}", kind=error.kind) from error
-    return ReadOnlyEngine(inner=inner)
+        if not error.message.startswith(label):
+            error = EngineError(f"{label}: {error.message}", kind=error.kind)
+        raise _scrubbed(error, hidden) from None
+    return ReadOnlyEngine(inner=inner, hidden=hidden)
 
 
 def event_table_of(source: EventSource) -> EventTable:

@@ -279,6 +279,25 @@ def test_source_engines_refuse_anything_but_a_read(statement, warehouse, data):
     assert count == len(data.events)
 
 
+def test_engine_errors_never_carry_the_secret(workspace, root, data):
+    from metrics.engines.duckdb import DuckDBEngine
+    from metrics.sources.connect import ReadOnlyEngine
+
+    write_duckdb(root / "a.duckdb", data)
+    inner = DuckDBEngine(path=str(root / "a.duckdb"), read_only=True, label="Source 'x'")
+    engine = ReadOnlyEngine(inner=inner, hidden=("hunter2pw",))
+    try:
+        with pytest.raises(EngineError) as raised:
+            engine.execute("SELECT hunter2pw FROM app_events", {})
+    finally:
+        engine.close()
+
+    assert raised.value.kind == "missing"
+    assert "hunter2pw" not in raised.value.message
+    assert '"***"' in raised.value.message
+    assert raised.value.__suppress_context__
+
+
 def test_a_duckdb_file_is_opened_read_only_below_the_guard(workspace, root, data):
     write_duckdb(root / "a.duckdb", data)
     engine = engine_for_source(_create(workspace, "duckdb", "a.duckdb"))
