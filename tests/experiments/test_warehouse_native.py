@@ -235,6 +235,7 @@ def test_an_experiment_analysed_in_the_source_matches_brute_force(
     snapshot = _run(experiment)
 
     assert snapshot is not None
+    assert snapshot.settings["source"] == {"id": source.pk, "experiment_id": EXPERIMENT_ID}
     expected = reference(data, CUPED_PRE_PERIOD_DAYS)
     got = _overall(snapshot)
     assert set(got) == set(expected)

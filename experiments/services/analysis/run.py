@@ -84,6 +84,12 @@ def _settings_json(experiment: Experiment, plan: AnalysisPlan, s: AnalysisSettin
         "planned_mde": experiment.planned_mde,
         "min_days_for_alerts": experiment.min_days_for_alerts,
         "min_units_for_alerts": experiment.min_units_for_alerts,
+        # Where exposures and events were read: an event source (warehouse-native), or ours.
+        "source": (
+            {"id": plan.source_id, "experiment_id": plan.source_experiment_id}
+            if plan.source_id is not None
+            else None
+        ),
     }
 
 
