@@ -319,9 +319,12 @@ def exposures_sync_from_events(
 
 
 def exposures_sync_request_running() -> int:
-    """Queue an exposure sync of every running experiment; return how many were queued."""
+    """Queue an exposure sync of every running experiment; return how many were queued.
+    Experiments analysed from an event source read its exposure table instead: none for them."""
     ids = list(
-        Experiment.objects.filter(status=ExperimentStatus.RUNNING).values_list("pk", flat=True)
+        Experiment.objects.filter(status=ExperimentStatus.RUNNING, source__isnull=True).values_list(
+            "pk", flat=True
+        )
     )
     for experiment_id in ids:  # nothing written here, so nothing to wait for
         task_enqueue(SYNC_EXPOSURES, args=[experiment_id])

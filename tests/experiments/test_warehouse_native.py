@@ -470,3 +470,19 @@ def test_the_design_page_offers_the_workspaces_sources(client, editor, root, dat
     assert f'<option value="{source.pk}" selected>' in edit
     detail = client.get(reverse("experiments_web:detail", args=[experiment.key])).content.decode()
     assert reverse("metrics_web:source", kwargs={"source_id": source.pk}) in detail
+
+
+def test_the_exposure_sync_leaves_out_experiments_read_from_a_source(
+    workspace, root, data, monkeypatch
+):
+    from experiments.services.exposures import exposures_sync_request_running
+
+    queued: list[list] = []
+    monkeypatch.setattr(
+        "experiments.services.exposures.task_enqueue",
+        lambda name, args: queued.append(args),
+    )
+    _experiment(workspace, _source(workspace, root, data, "duckdb"))
+
+    assert exposures_sync_request_running() == 0
+    assert queued == []
