@@ -49,7 +49,7 @@ from metrics.engines.store import (
     insert_persons,
     person_table,
 )
-from plg_platform.event_sinks import EventRow
+from plg_platform.event_sinks import EventQuery, EventRow, StoredEvent
 from plg_platform.models import EventStore, Workspace
 
 COMPACT_AFTER_PARTS = 64
@@ -105,7 +105,91 @@ def _compact(folder: Path, kind: str) -> None:
         os.remove(part)
 
 
-class DuckDBFolderSink:
+# --- reading events back (the events list, the home page) ------------------------------------
+_TYPES = {
+    "ws": "Int64",
+    "event": "String",
+    "distinct_id": "String",
+    "after": "Int64",
+    "before": "Int64",
+    "since": "Int64",
+    "limit": "Int64",
+    "offset": "Int64",
+}
+
+
+def _mark(name: str, clickhouse: bool) -> str:
+    return f"{{{name}:{_TYPES[name]}}}" if clickhouse else f"${name}"
+
+
+def _filters(workspace_id: int, query: EventQuery, clickhouse: bool) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"ws": workspace_id}
+    conditions = [f"workspace_id = {_mark('ws', clickhouse)}"]
+    for name, column, op, value in (
+        ("event", "event", "=", query.event),
+        ("distinct_id", "distinct_id", "=", query.distinct_id),
+        ("after", "timestamp_us", ">=", query.after_us),
+        ("before", "timestamp_us", "<", query.before_us),
+    ):
+        if value is not None:
+            conditions.append(f"{column} {op} {_mark(name, clickhouse)}")
+            params[name] = value
+    return " AND ".join(conditions), params
+
+
+class _StoreReads:
+    """The read side of a sink: the same statements on DuckDB and ClickHouse."""
+
+    clickhouse = False
+
+    def engine(self, workspace_id: int) -> Engine:
+        raise NotImplementedError
+
+    def events_count(self, workspace_id: int, query: EventQuery) -> int:
+        where, params = _filters(workspace_id, query, self.clickhouse)
+        rows = self.engine(workspace_id).execute(
+            f"SELECT count(*) FROM {EVENTS_TABLE} WHERE {where}", params
+        )
+        return int(rows[0][0])
+
+    def events_slice(
+        self, workspace_id: int, query: EventQuery, offset: int, limit: int
+    ) -> list[StoredEvent]:
+        where, params = _filters(workspace_id, query, self.clickhouse)
+        params.update(limit=int(limit), offset=int(offset))
+        rows = self.engine(workspace_id).execute(
+            f"SELECT event, distinct_id, timestamp_us, insert_id, properties FROM {EVENTS_TABLE} "
+            f"WHERE {where} ORDER BY timestamp_us DESC, insert_id DESC "
+            f"LIMIT {_mark('limit', self.clickhouse)} OFFSET {_mark('offset', self.clickhouse)}",
+            params,
+        )
+        return [
+            StoredEvent(
+                event=event,
+                distinct_id=distinct_id,
+                timestamp_us=int(t),
+                insert_id=insert_id,
+                properties=json.loads(properties) if properties else {},
+            )
+            for event, distinct_id, t, insert_id, properties in rows
+        ]
+
+    def events_overview(self, workspace_id: int, since_us: int) -> tuple[int | None, int, int]:
+        ch = self.clickhouse
+        rows = self.engine(workspace_id).execute(
+            f"SELECT max(timestamp_us), "
+            f"sum(CASE WHEN timestamp_us >= {_mark('since', ch)} THEN 1 ELSE 0 END), "
+            f"count(DISTINCT CASE WHEN timestamp_us >= {_mark('since', ch)} THEN distinct_id END) "
+            f"FROM {EVENTS_TABLE} WHERE workspace_id = {_mark('ws', ch)}",
+            {"ws": workspace_id, "since": since_us},
+        )
+        latest, events, users = rows[0] if rows else (None, 0, 0)
+        if latest is None or (ch and not events and not latest):
+            return None, 0, 0
+        return int(latest), int(events or 0), int(users or 0)
+
+
+class DuckDBFolderSink(_StoreReads):
     """The ``plg_platform.event_sinks`` sink of workspaces whose store is DuckDB."""
 
     def write_events(self, workspace_id: int, rows: Sequence[EventRow], received_us: int) -> int:
@@ -156,6 +240,9 @@ class DuckDBFolderSink:
 
     def has_events(self, workspace_id: int) -> bool:
         return bool(_parts(store_folder(workspace_id), "events"))
+
+    def engine(self, workspace_id: int) -> Engine:
+        return DuckDBFolderEngine(store=str(store_folder(workspace_id)))
 
 
 def _first_per_insert_id(batch: pa.Table) -> pa.Table:
@@ -272,8 +359,13 @@ def clickhouse_store() -> Engine:
         return _CLICKHOUSE[url]
 
 
-class ClickHouseSink:
+class ClickHouseSink(_StoreReads):
     """The ``plg_platform.event_sinks`` sink of workspaces whose store is ClickHouse."""
+
+    clickhouse = True
+
+    def engine(self, workspace_id: int) -> Engine:
+        return clickhouse_store()
 
     def write_events(self, workspace_id: int, rows: Sequence[EventRow], received_us: int) -> int:
         batch = event_table(

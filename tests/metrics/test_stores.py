@@ -171,3 +171,30 @@ def test_experiment_exposures_come_from_the_stores_exposure_events(routed):
     for m in DEFINITIONS[:4]:
         for variant, expected in brute_force(raw, m, population).items():
             assert_equal(by_key[(m.key, variant)], expected, f"{m.key}/{variant}")
+
+
+def test_events_list_api_and_home_page_read_the_store(routed, editor, ingestion_client):
+    from django.test import Client
+
+    raw, _ = generate_events(seed=12, units=10)
+    ingestion_client.post(URL, {"events": raw}, format="json")
+    signups = sorted(
+        (e for e in raw if e["event"] == "signup"), key=lambda e: e["timestamp"], reverse=True
+    )
+
+    page = editor.client.get("/api/v1/events/", {"event": "signup", "limit": 3, "offset": 1})
+    assert page.status_code == 200, page.content
+    body = page.json()
+    assert body["count"] == len(signups)
+    assert [e["insert_id"] for e in body["results"]] == [e["insert_id"] for e in signups[1:4]]
+    assert body["results"][0]["id"] is None
+    assert body["results"][0]["timestamp"] == datetime.fromisoformat(
+        signups[1]["timestamp"]
+    ).astimezone(UTC).isoformat()
+
+    browser = Client()
+    browser.force_login(editor.user)
+    home = browser.get("/")
+    assert home.status_code == 200
+    assert home.context["is_empty"] is False
+    assert [item.done for item in home.context["checklist"] if item.key == "event"] == [True]
