@@ -12,7 +12,12 @@ from sqlglot import exp
 from metrics.engine.dialects import get_dialect
 from metrics.engine.event_tables import EventTable
 from metrics.engine.json_access import TYPED_PREFIX, JsonAccess
-from metrics.engine.populations import ExposurePopulation, Population, TablePopulation
+from metrics.engine.populations import (
+    ExposurePopulation,
+    FirstSeenPopulation,
+    Population,
+    TablePopulation,
+)
 from metrics.engine.sql import CompilerError, Params, and_, col
 
 NO_PERSONS = (
@@ -187,6 +192,13 @@ class PopulationSql:
                 )
             )
         )
+        if x.workspace_column:
+            raw = raw.where(
+                exp.EQ(
+                    this=col(x.workspace_column, "xr"),
+                    expression=self.params.bind(self.workspace_id),
+                )
+            )
         bounds: list[exp.Expr] = [
             exp.LT(this=col("t", "xe"), expression=self.params.bind(self.cutoff_us))
         ]
@@ -214,17 +226,17 @@ class PopulationSql:
                 )
             )
         )
-        unit = col("unit_id", "fx")
         select = exp.select(
-            unit,
+            col("unit_id", "fx"),
             col("start_us", "fx"),
             col("grp", "fx"),
             exp.alias_(self._bucket_of(col("start_us", "fx"), pop.bucket_us), "bkt"),
         ).from_(first.subquery("fx"))
-        return self._with_segment(select, unit.copy())
+        return self._with_segment(select, col("unit_id", "fx"))
 
     def _first_seen_population(self) -> exp.Select:
         pop = self.population
+        assert isinstance(pop, FirstSeenPopulation)
         first = (
             exp.select(
                 col("unit_id", "src"),
