@@ -30,17 +30,25 @@ class Dialect:
     def render(self, tree: exp.Expr, params: Mapping[str, Any]) -> str:
         """Return the engine's SQL text for ``tree``; placeholders stay named parameters."""
         if not self.integer_division:
-            tree = tree.transform(self._integer_division)
+            tree = self._integer_divisions(tree)
         return self.finish(tree, params).sql(dialect=self.sqlglot)
 
     def finish(self, tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
         """A last rewrite before rendering (typed placeholders, for one); none by default."""
         return tree
 
-    def _integer_division(self, node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Div) and node.args.get("typed"):
-            return self.int_div(node.this, node.expression)
-        return node
+    def _integer_divisions(self, tree: exp.Expr) -> exp.Expr:
+        """Rewrite every integer division, inner ones first: a division nested in another
+        (a local day divided into ISO weeks) is rewritten too, which ``transform`` would skip
+        once it had replaced the outer one."""
+        tree = tree.copy()
+        divisions = [d for d in tree.find_all(exp.Div) if d.args.get("typed")]
+        for node in reversed(divisions):  # find_all is depth-first: descendants come last
+            replacement = self.int_div(node.this, node.expression)
+            if node is tree:
+                return replacement
+            node.replace(replacement)
+        return tree
 
     def int_div(self, left: exp.Expr, right: exp.Expr) -> exp.Expr:
         """Integer division of two non-negative integers (the same result on every engine)."""
