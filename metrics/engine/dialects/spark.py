@@ -24,6 +24,9 @@ class SparkDialect(Dialect):
     name = "spark"
     sqlglot = "spark"
     integer_division = False
+    # Correlated lookups hit an optimizer bug (PushProjectionThroughUnion: "key not found")
+    # when the outer column comes from a UNION ALL: feature adoption by segment.
+    decorrelate_lookups = True
 
     def _value(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
         variant = exp.Anonymous(this="try_parse_json", expressions=[column])
