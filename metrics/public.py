@@ -2,19 +2,22 @@
 
 Definitions and populations to ask for, the runner that computes them in the database, the
 ``Metric`` model with its choices, the reads and writes of definitions, and the template SQL
-pieces the KPI library builds its statements from.
+pieces the KPI library builds its statements from, and the engines statements run on.
 """
 
 from metrics.engine.definition import PROPERTY_NAME, SPEC_FIELDS, MetricDefinition
 from metrics.engine.populations import FirstSeenPopulation, Population, TablePopulation
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE, CompilerError
 from metrics.engine.templates import RenderedQuery, Statement, with_ctes
+from metrics.engines.app_db import AppDatabaseEngine
+from metrics.engines.base import Engine, EngineError
 from metrics.models import CapType, Direction, Metric, MetricKind, MetricType, UnitOfAnalysis
 from metrics.runner import MetricStatistics, compute_metric_statistics, dialect_of
 from metrics.selectors import METRIC_NOT_FOUND, metric_get, metrics_list
 from metrics.services import KEY_TAKEN, metric_create, metric_definition, metric_delete, metric_spec
 
 __all__ = [
+    "AppDatabaseEngine",
     "EVENTS_TABLE",
     "KEY_TAKEN",
     "METRIC_NOT_FOUND",
@@ -24,6 +27,8 @@ __all__ = [
     "CapType",
     "CompilerError",
     "Direction",
+    "Engine",
+    "EngineError",
     "FirstSeenPopulation",
     "Metric",
     "MetricDefinition",
