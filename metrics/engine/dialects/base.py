@@ -108,7 +108,7 @@ def json_path(key: exp.Expr) -> exp.Expr:
 
 
 # --- correlated lookups ------------------------------------------------------------------
-_FROM = "from_" if "from_" in exp.Select.arg_types else "from"  # renamed in sqlglot 30
+FROM_ARG = "from_" if "from_" in exp.Select.arg_types else "from"  # renamed in sqlglot 30
 
 
 def decorrelate(tree: exp.Expr) -> exp.Expr:
@@ -133,7 +133,7 @@ def _scalar(sub: exp.Subquery) -> bool:
 
 def _sources(select: exp.Select) -> set[str]:
     """Aliases (or names) of the tables and derived tables a SELECT reads from."""
-    sources = [select.args.get(_FROM), *select.args.get("joins", [])]
+    sources = [select.args.get(FROM_ARG), *select.args.get("joins", [])]
     return {src.this.alias_or_name for src in sources if src is not None}
 
 
@@ -175,7 +175,7 @@ def _decorrelate_one(sub: exp.Subquery, name: str) -> None:
         *(exp.alias_(k.copy(), f"k{i}") for i, (k, _) in enumerate(keys)),
         exp.alias_(exp.AnyValue(this=value.copy()), "v"),
     )
-    derived.set(_FROM, inner.args[_FROM].copy())
+    derived.set(FROM_ARG, inner.args[FROM_ARG].copy())
     for join in inner.args.get("joins", []):
         derived.append("joins", join.copy())
     if kept:
