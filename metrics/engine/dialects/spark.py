@@ -105,11 +105,15 @@ def counting_sequence(cte: exp.CTE) -> exp.Select | None:
     """``SELECT explode(sequence(a, greatest(a, b))) AS x`` for a CTE ``n(x)`` that counts from
     ``a`` to ``b`` by recursion (the same rows: ``a`` alone when ``b < a``), else None."""
     alias = cte.args.get("alias")
-    columns = alias.columns if alias is not None else []
     body = cte.this
-    if len(columns) != 1 or not isinstance(body, exp.Union) or body.args.get("distinct"):
+    if (
+        alias is None
+        or len(alias.columns) != 1
+        or not isinstance(body, exp.Union)
+        or body.args.get("distinct")
+    ):
         return None
-    name, column = alias.name, columns[0].name
+    name, column = alias.name, alias.columns[0].name
     seed, step = body.this, body.expression
     if not (
         isinstance(seed, exp.Select)
