@@ -41,7 +41,8 @@ from outcomes.kpis.compute import (
     voice_rows,
 )
 from outcomes.kpis.lists import feature_requests_refresh, pqls_refresh
-from outcomes.kpis.models import FeatureRequest, KpiSettings, ProductQualifiedLead
+from outcomes.kpis.models import FeatureRequest, KpiSettings, KpiValue, ProductQualifiedLead
+from outcomes.kpis.refresh import kpis_refresh
 from outcomes.kpis.settings import kpi_settings_get
 from plg_platform.clock import epoch_us, monday_of
 from plg_platform.services.ingestion import IngestResult, event_rows_store, persons_identify
@@ -70,6 +71,7 @@ from tests.outcomes.support import (
     assert_close,
     configure,
     generate,
+    local_day,
     moment_data,
     rows_by,
 )
@@ -337,3 +339,29 @@ def test_kpis_on_each_engine_equal_the_reference_and_the_app_database(
         assert_same_rows(families[family], rows, family)
     assert_same_lists(lists, app_lists)
     assert_reference(families, lists)
+
+
+def test_a_kpi_refresh_on_duckdb_caches_the_app_databases_values(
+    parity_settings, other_workspace, duckdb_engine
+):
+    """The whole refresh (history from the engine's first event, every step) on an engine."""
+    workspace = parity_settings.workspace
+
+    def cached() -> dict[tuple, tuple]:
+        return {
+            (v.kpi, v.period, v.date, v.segment, v.dimension): (v.value, v.numerator, v.denominator)
+            for v in KpiValue.objects.filter(workspace=workspace)
+        }
+
+    kpis_refresh(workspace=workspace, now=NOW, full=True)
+    app = cached()
+    store_engine(duckdb_engine, [other_workspace.pk, workspace.pk])
+    KpiValue.objects.filter(workspace=workspace).delete()
+    result = kpis_refresh(workspace=workspace, now=NOW, full=True, engine=duckdb_engine)
+    assert result.days == (local_day(min(e["t"] for e in parity_data().events)), NOW.date())
+    engine = cached()
+    assert set(engine) == set(app)
+    assert len(app) > 5000
+    for key, values in app.items():
+        for got, want in zip(engine[key], values, strict=True):
+            assert_close(got, want, str(key))
