@@ -2,8 +2,9 @@
 
 Definitions and populations to ask for, the runner that computes them in the database, the
 ``Metric`` model with its choices, the reads and writes of definitions, the template SQL
-pieces the KPI library builds its statements from, and event sources (a workspace's own
-warehouse tables) with the read-only engine and mappings an analysis computes with there.
+pieces the KPI library builds its statements from, the engines statements run on, a
+workspace's own store engine, and event sources (a workspace's warehouse tables) with the
+read-only engine and mappings an analysis computes with there.
 """
 
 from metrics.engine.definition import PROPERTY_NAME, SPEC_FIELDS, MetricDefinition
@@ -16,6 +17,7 @@ from metrics.engine.populations import (
 )
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE, CompilerError
 from metrics.engine.templates import RenderedQuery, Statement, with_ctes
+from metrics.engines.app_db import AppDatabaseEngine
 from metrics.engines.base import Engine, EngineError
 from metrics.models import (
     CapType,
@@ -41,6 +43,7 @@ from metrics.sources.probes import ExposureSummary, exposure_summary, source_pro
 from metrics.sources.selectors import SOURCE_NOT_FOUND, source_get, sources_list
 
 __all__ = [
+    "AppDatabaseEngine",
     "EVENTS_TABLE",
     "NO_EXPOSURE_TABLE",
     "SOURCE_NOT_FOUND",

@@ -203,12 +203,22 @@ class DuckDBFolderSink(_StoreReads):
             try:
                 con.register("incoming", _first_per_insert_id(batch))
                 stored = _parts(folder, "events")
+                # ``id`` numbers events in stored order, as the app database's key does (KPI
+                # statements break timestamp ties by it); the folder's lock makes it unique.
+                first = (
+                    con.execute(
+                        "SELECT coalesce(max(id), 0) FROM read_parquet($parts)", {"parts": stored}
+                    ).fetchall()[0][0]
+                    if stored
+                    else 0
+                )
                 new = con.execute(
-                    "SELECT * FROM incoming i WHERE i.insert_id IS NULL OR NOT EXISTS "
+                    "SELECT i.*, $first + row_number() OVER () AS id FROM incoming i "
+                    "WHERE i.insert_id IS NULL OR NOT EXISTS "
                     "(SELECT 1 FROM read_parquet($parts) s WHERE s.insert_id = i.insert_id)"
                     if stored
-                    else "SELECT * FROM incoming",
-                    {"parts": stored} if stored else {},
+                    else "SELECT i.*, $first + row_number() OVER () AS id FROM incoming i",
+                    {"parts": stored, "first": first} if stored else {"first": first},
                 ).to_arrow_table()
             finally:
                 con.close()
@@ -292,7 +302,8 @@ class DuckDBFolderEngine(DuckDBEngine):
             f"CREATE VIEW {EVENTS_TABLE} AS SELECT * FROM read_parquet({_paths(events)})"
             if events
             else f"CREATE TABLE {EVENTS_TABLE} (workspace_id BIGINT, event VARCHAR, "
-            "distinct_id VARCHAR, timestamp_us BIGINT, insert_id VARCHAR, properties VARCHAR)"
+            "distinct_id VARCHAR, timestamp_us BIGINT, insert_id VARCHAR, properties VARCHAR, "
+            "id BIGINT)"
         )
         self.command(
             f"CREATE VIEW {PERSONS_TABLE} AS SELECT workspace_id, distinct_id, "

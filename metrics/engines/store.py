@@ -1,10 +1,12 @@
 """Our event store inside an engine: the same two tables as the app database
 (``plg_platform_event``, ``plg_platform_person``) in DuckDB, ClickHouse or Spark, so the same
-statements run there unchanged. Properties are JSON text.
+statements run there unchanged. Properties are JSON text. ``id`` numbers events in the order
+they were stored, as the app database's key does: statements break ties of equal timestamps
+with it (the later stored wins), so it is assigned on insert, after the rows already there.
 
 Loading keeps the app database's rule that an ``insert_id`` is stored once per workspace:
 rows whose (workspace, insert_id) is already stored, or repeated within the batch, are skipped
-(an anti-join on insert; ClickHouse's table is also a ReplacingMergeTree on that key).
+(an anti-join on insert; ClickHouse's persons table is a ReplacingMergeTree on its key).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ _EVENT_SCHEMA = pa.schema(
         ("properties", pa.string()),
     ]
 )
+_ID_FIELD = pa.field("id", pa.int64())
 _PERSON_SCHEMA = pa.schema(
     [("workspace_id", pa.int64()), ("distinct_id", pa.string()), ("properties", pa.string())]
 )
@@ -66,7 +69,8 @@ def create_store(engine: Engine) -> None:
     if isinstance(engine, DuckDBEngine):
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (workspace_id BIGINT, event VARCHAR, "
-            "distinct_id VARCHAR, timestamp_us BIGINT, insert_id VARCHAR, properties VARCHAR)"
+            "distinct_id VARCHAR, timestamp_us BIGINT, insert_id VARCHAR, properties VARCHAR, "
+            "id BIGINT)"
         )
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {PERSONS_TABLE} (workspace_id BIGINT, "
@@ -76,7 +80,7 @@ def create_store(engine: Engine) -> None:
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (workspace_id Int64, event String, "
             "distinct_id String, timestamp_us Int64, insert_id Nullable(String), "
-            "properties String) ENGINE = MergeTree "
+            "properties String, id Int64) ENGINE = MergeTree "
             "ORDER BY (workspace_id, event, distinct_id, timestamp_us)"
         )
         engine.command(
@@ -87,8 +91,8 @@ def create_store(engine: Engine) -> None:
     elif isinstance(engine, SparkEngine):
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (workspace_id BIGINT, event STRING, "
-            "distinct_id STRING, timestamp_us BIGINT, insert_id STRING, properties STRING) "
-            "USING parquet"
+            "distinct_id STRING, timestamp_us BIGINT, insert_id STRING, properties STRING, "
+            "id BIGINT) USING parquet"
         )
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {PERSONS_TABLE} (workspace_id BIGINT, "
@@ -116,11 +120,21 @@ def _count(engine: Engine) -> int:
     return int(engine.execute(f"SELECT count(*) FROM {EVENTS_TABLE}", {})[0][0])  # noqa: S608
 
 
+def _numbered(engine: Engine, batch: pa.Table) -> pa.Table:
+    """Append ``id``: the batch's rows in order, after the largest id stored (one writer at a
+    time keeps ids unique; concurrent writers could share one, and only ties would differ)."""
+    stored = engine.execute(f"SELECT MAX(id) FROM {EVENTS_TABLE}", {})[0][0]  # noqa: S608
+    first = int(stored or 0) + 1
+    ids = pa.array(range(first, first + batch.num_rows), type=pa.int64())
+    return batch.append_column(_ID_FIELD, ids)
+
+
 def insert_events(engine: Engine, batch: pa.Table) -> int:
     """Insert events, skipping insert_ids already stored for the workspace; return rows added."""
     batch = _dedupe(batch)
     if batch.num_rows == 0:
         return 0
+    batch = _numbered(engine, batch)
     before = _count(engine)
     if isinstance(engine, DuckDBEngine):
         with engine.registered("incoming_events", batch):
@@ -148,7 +162,8 @@ def _insert_clickhouse(engine: ChdbEngine | ClickHouseEngine, batch: pa.Table) -
     engine.command("DROP TABLE IF EXISTS incoming_events")
     engine.command(
         "CREATE TABLE incoming_events (workspace_id Int64, event String, distinct_id String, "
-        "timestamp_us Int64, insert_id Nullable(String), properties String) ENGINE = Memory"
+        "timestamp_us Int64, insert_id Nullable(String), properties String, id Int64) "
+        "ENGINE = Memory"
     )
     engine.insert_arrow("incoming_events", batch)
     engine.command(

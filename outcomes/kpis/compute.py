@@ -2,7 +2,10 @@
 back) and derive each KPI's numerator, denominator and value, ready to cache.
 
 Python only touches aggregate rows here (one per day, segment and feature at most), never
-events. At about 400 lines it stays one module on purpose: one row-derivation function per KPI
+events. Statements run on an ``Engine``: the app database (``using``) unless one is given
+(DuckDB, ClickHouse, Spark holding the same event store), with the same results on each.
+
+At about 400 lines it stays one module on purpose: one row-derivation function per KPI
 family, all sharing the same row helpers; split by family it would scatter those helpers.
 """
 
@@ -13,9 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import connections
-
-from metrics.public import RenderedQuery, dialect_of
+from metrics.public import AppDatabaseEngine, Engine, RenderedQuery
 from outcomes.kpis.models import KpiSettings, RevenuePeriod
 from outcomes.kpis.queries.activity import (
     ACTIVITY_COLUMNS,
@@ -45,11 +46,17 @@ class KpiRow:
     denominator: float
 
 
-def execute(query: RenderedQuery, using: str = "default") -> list[dict[str, Any]]:
-    """Run one statement; return its (aggregate) rows as dicts."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(query.sql, query.params)
-        return [dict(zip(query.columns, row, strict=True)) for row in cursor.fetchall()]
+def engine_for(engine: Engine | None = None, using: str = "default") -> Engine:
+    """Return ``engine``, or the app database ``using`` when none is given."""
+    return engine if engine is not None else AppDatabaseEngine(using=using)
+
+
+def execute(
+    query: RenderedQuery, using: str = "default", *, engine: Engine | None = None
+) -> list[dict[str, Any]]:
+    """Run one statement on ``engine`` (default: the app database ``using``); return its
+    (aggregate) rows as dicts."""
+    return engine_for(engine, using).records(query.sql, query.params, query.columns)
 
 
 def activity_of(settings: KpiSettings) -> Activity:
@@ -109,14 +116,20 @@ ZERO_ACTIVITY = dict.fromkeys(ACTIVITY_COLUMNS[2:], 0)
 
 
 def activity_rows(
-    *, settings: KpiSettings, first_day: date, last_day: date, using: str = "default"
+    *,
+    settings: KpiSettings,
+    first_day: date,
+    last_day: date,
+    using: str = "default",
+    engine: Engine | None = None,
 ) -> list[KpiRow]:
     """Return the activity KPIs (DAU … PES, feature adoption) for each day of the range."""
     zone = settings.workspace.timezone
-    dialect = dialect_of(using)
+    engine = engine_for(engine, using)
+    dialect = engine.dialect
     out = _Rows("day")
     core = list(settings.core_events)
-    features = _features(settings, last_day, using)
+    features = _features(settings, last_day, engine)
     for prop in _segment_properties(settings):
         common = {
             "dialect": dialect,
@@ -129,7 +142,7 @@ def activity_rows(
             (day_from_number(int(r["day"])), str(r["seg"])): r
             for r in execute(
                 activity_query(**common, activity=activity_of(settings), segment_property=prop),
-                using,
+                engine=engine,
             )
         }
         adopters: dict[tuple[date, str], dict[tuple[str, str], float]] = defaultdict(dict)
@@ -142,7 +155,7 @@ def activity_rows(
                     feature_property=settings.feature_property,
                     segment_property=prop,
                 ),
-                using,
+                engine=engine,
             ):
                 key = (day_from_number(int(r["day"])), str(r["seg"]))
                 adopters[key][(str(r["kind"]), str(r["feature"]))] = _f(r["adopters"])
@@ -162,19 +175,19 @@ def activity_rows(
     return out.rows
 
 
-def _features(settings: KpiSettings, last_day: date, using: str) -> list[str]:
+def _features(settings: KpiSettings, last_day: date, engine: Engine) -> list[str]:
     """Return every feature used up to ``last_day``: each has an adoption value every day."""
     if not settings.feature_events:
         return []
     query = features_query(
-        dialect=dialect_of(using),
+        dialect=engine.dialect,
         workspace_id=settings.workspace_id,
         zone=settings.workspace.timezone,
         last_day=last_day,
         feature_events=list(settings.feature_events),
         feature_property=settings.feature_property,
     )
-    return [str(r["feature"]) for r in execute(query, using)]
+    return [str(r["feature"]) for r in execute(query, engine=engine)]
 
 
 def _activity_day(
@@ -219,13 +232,19 @@ def _activity_day(
 
 # --- voice of the customer ------------------------------------------------------------------
 def voice_rows(
-    *, settings: KpiSettings, first_day: date, last_day: date, using: str = "default"
+    *,
+    settings: KpiSettings,
+    first_day: date,
+    last_day: date,
+    using: str = "default",
+    engine: Engine | None = None,
 ) -> list[KpiRow]:
     """Return NPS (with promoter and detractor shares; the latest answer of each respondent in
     the 30 days ending the day) and CES (the day's answers) for each day of the range."""
     out = _Rows("day")
+    engine = engine_for(engine, using)
     common = {
-        "dialect": dialect_of(using),
+        "dialect": engine.dialect,
         "workspace_id": settings.workspace_id,
         "zone": settings.workspace.timezone,
         "first_day": first_day,
@@ -241,7 +260,8 @@ def voice_rows(
                 segment_property=prop,
             )
             found = {
-                (day_from_number(int(r["day"])), str(r["seg"])): r for r in execute(query, using)
+                (day_from_number(int(r["day"])), str(r["seg"])): r
+                for r in execute(query, engine=engine)
             }
             for day, seg in sorted(set(found) | (everyone if not prop else set())):
                 r = found.get((day, seg), {})
@@ -260,7 +280,8 @@ def voice_rows(
                 segment_property=prop,
             )
             found = {
-                (day_from_number(int(r["day"])), str(r["seg"])): r for r in execute(query, using)
+                (day_from_number(int(r["day"])), str(r["seg"])): r
+                for r in execute(query, engine=engine)
             }
             for day, seg in sorted(set(found) | (everyone if not prop else set())):
                 r = found.get((day, seg), {})
@@ -272,18 +293,24 @@ def voice_rows(
 
 # --- value capture: MRR -----------------------------------------------------------------
 def revenue_rows(
-    *, settings: KpiSettings, first_day: date, last_day: date, using: str = "default"
+    *,
+    settings: KpiSettings,
+    first_day: date,
+    last_day: date,
+    using: str = "default",
+    engine: Engine | None = None,
 ) -> list[KpiRow]:
     """Return MRR at the end of each day, and the MRR added and churned on it."""
     out = _Rows("day")
     if not settings.revenue_event:
         return out.rows
     factor = 1 / 12 if settings.revenue_period == RevenuePeriod.ANNUAL else 1.0
+    engine = engine_for(engine, using)
     moves = {
         int(r["day"]): r
         for r in execute(
             revenue_query(
-                dialect=dialect_of(using),
+                dialect=engine.dialect,
                 workspace_id=settings.workspace_id,
                 zone=settings.workspace.timezone,
                 first_day=first_day,
@@ -294,7 +321,7 @@ def revenue_rows(
                 churn_event=settings.revenue_churn_event,
                 account_property=settings.account_property,
             ),
-            using,
+            engine=engine,
         )
     }
     mrr = _f(moves.get(-1, {}).get("net"))
@@ -327,6 +354,7 @@ def cohort_rows(
     last_day: date,
     cutoff_us: int,
     using: str = "default",
+    engine: Engine | None = None,
 ) -> list[KpiRow]:
     """Return the cohort KPIs for each local day (or ISO week) of signups in the range.
 
@@ -334,6 +362,7 @@ def cohort_rows(
     ``last_day``.
     """
     out = _Rows(period)
+    engine = engine_for(engine, using)
     if period == "week":
         first_day = monday_of(first_day)
         last_day = monday_of(last_day) + timedelta(days=6)
@@ -341,7 +370,7 @@ def cohort_rows(
         found = {}
         for r in execute(
             cohort_query(
-                dialect=dialect_of(using),
+                dialect=engine.dialect,
                 workspace_id=settings.workspace_id,
                 zone=settings.workspace.timezone,
                 period="week" if period == "week" else "day",
@@ -357,13 +386,13 @@ def cohort_rows(
                 paid_days=settings.paid_window_days,
                 segment_property=prop,
             ),
-            using,
+            engine=engine,
         ):
             number = int(r["grp"])
             start = day_from_number(number) if period == "day" else week_monday(number)
             found[(start, str(r["seg"]))] = r
         if settings.success_moments:
-            _merge_moments(found, settings, period, first_day, last_day, cutoff_us, prop, using)
+            _merge_moments(found, settings, period, first_day, last_day, cutoff_us, prop, engine)
         keys = set(found)
         if not prop:
             keys |= {(d, "") for d in _cohort_periods(period, first_day, last_day)}
@@ -384,11 +413,11 @@ def _merge_moments(
     last_day: date,
     cutoff_us: int,
     prop: str,
-    using: str,
+    engine: Engine,
 ) -> None:
     """Add each cohort's success-moment counts (``units_k``, ``reached_k``) to its row."""
     query = moments_query(
-        dialect=dialect_of(using),
+        dialect=engine.dialect,
         workspace_id=settings.workspace_id,
         zone=settings.workspace.timezone,
         period="week" if period == "week" else "day",
@@ -399,7 +428,7 @@ def _merge_moments(
         moments=_moments(settings),
         segment_property=prop,
     )
-    for r in execute(query, using):
+    for r in execute(query, engine=engine):
         number = int(r["grp"])
         start = day_from_number(number) if period == "day" else week_monday(number)
         found.setdefault((start, str(r["seg"])), {"new_users": r["new_users"]}).update(r)
@@ -444,13 +473,15 @@ def cohort_table_rows(
     cutoff_us: int,
     weeks: int = COHORT_TABLE_WEEKS,
     using: str = "default",
+    engine: Engine | None = None,
 ) -> list[KpiRow]:
     """Return the weekly cohort retention table: one row per cohort week, segment and k."""
     out = _Rows("week")
+    engine = engine_for(engine, using)
     for prop in _segment_properties(settings):
         for r in execute(
             cohort_table_query(
-                dialect=dialect_of(using),
+                dialect=engine.dialect,
                 workspace_id=settings.workspace_id,
                 zone=settings.workspace.timezone,
                 first_week=first_week,
@@ -461,7 +492,7 @@ def cohort_table_rows(
                 activity=activity_of(settings),
                 segment_property=prop,
             ),
-            using,
+            engine=engine,
         ):
             out.add(
                 "cohort_retention",
@@ -475,10 +506,18 @@ def cohort_table_rows(
 
 
 def daily_rows(
-    *, settings: KpiSettings, first_day: date, last_day: date, using: str = "default"
+    *,
+    settings: KpiSettings,
+    first_day: date,
+    last_day: date,
+    using: str = "default",
+    engine: Engine | None = None,
 ) -> list[KpiRow]:
     """Return every daily KPI (activity, voice, revenue) for the days of the range."""
+    engine = engine_for(engine, using)
     rows: list[KpiRow] = []
     for compute in (activity_rows, voice_rows, revenue_rows):
-        rows.extend(compute(settings=settings, first_day=first_day, last_day=last_day, using=using))
+        rows.extend(
+            compute(settings=settings, first_day=first_day, last_day=last_day, engine=engine)
+        )
     return rows

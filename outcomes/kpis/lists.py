@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 
-from metrics.public import dialect_of
-from outcomes.kpis.compute import execute
+from metrics.public import Engine
+from outcomes.kpis.compute import engine_for, execute
 from outcomes.kpis.models import FeatureRequest, KpiSettings, PqlUnit, ProductQualifiedLead
 from outcomes.kpis.queries.leads import feature_request_query, pql_query
 from plg_platform.clock import DAY_US, epoch_us
@@ -20,15 +20,19 @@ def _at(us: int | None) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us or 0))
 
 
-def pqls_refresh(*, settings: KpiSettings, now: datetime, using: str = "default") -> int:
-    """Replace the workspace's PQL list: units with at least K PQL events in the last D days."""
+def pqls_refresh(
+    *, settings: KpiSettings, now: datetime, using: str = "default", engine: Engine | None = None
+) -> int:
+    """Replace the workspace's PQL list: units with at least K PQL events in the last D days
+    (computed on ``engine``, by default the app database ``using``)."""
     leads: list[ProductQualifiedLead] = []
     if settings.pql_event:
+        engine = engine_for(engine, using)
         cutoff_us = epoch_us(now)
         account = settings.account_property if settings.pql_unit == PqlUnit.ACCOUNT else ""
         rows = execute(
             pql_query(
-                dialect=dialect_of(using),
+                dialect=engine.dialect,
                 workspace_id=settings.workspace_id,
                 event=settings.pql_event,
                 min_count=settings.pql_min_count,
@@ -38,7 +42,7 @@ def pqls_refresh(*, settings: KpiSettings, now: datetime, using: str = "default"
                 arr_property=settings.arr_property,
                 plan_property=settings.plan_property,
             ),
-            using,
+            engine=engine,
         )
         leads = [
             ProductQualifiedLead(
@@ -63,15 +67,17 @@ def pqls_refresh(*, settings: KpiSettings, now: datetime, using: str = "default"
 
 
 def feature_requests_refresh(
-    *, settings: KpiSettings, now: datetime, using: str = "default"
+    *, settings: KpiSettings, now: datetime, using: str = "default", engine: Engine | None = None
 ) -> int:
-    """Replace the workspace's feature requests of the last feedback window."""
+    """Replace the workspace's feature requests of the last feedback window (computed on
+    ``engine``, by default the app database ``using``)."""
     requests: list[FeatureRequest] = []
     if settings.feedback_event and settings.feedback_property:
+        engine = engine_for(engine, using)
         cutoff_us = epoch_us(now)
         rows = execute(
             feature_request_query(
-                dialect=dialect_of(using),
+                dialect=engine.dialect,
                 workspace_id=settings.workspace_id,
                 event=settings.feedback_event,
                 text_property=settings.feedback_property,
@@ -81,7 +87,7 @@ def feature_requests_refresh(
                 arr_property=settings.arr_property,
                 topics=[(t["topic"], t["keywords"]) for t in settings.feedback_topics],
             ),
-            using,
+            engine=engine,
         )
         by_key: dict[str, FeatureRequest] = {}
         for r in rows:  # most valuable first

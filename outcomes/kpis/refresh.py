@@ -1,6 +1,7 @@
 """Keep the KPI cache fresh: plan the steps (a family of KPIs over a chunk of days), run each
 step's statements and replace its cached rows, for the recent days on a schedule or for the
-whole history after a settings change.
+whole history after a settings change. Statements run on the app database unless an
+``engine`` holding the workspace's events is given.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from metrics.public import Engine
 from outcomes.kpis import catalog as kpi_catalog
 from outcomes.kpis.compute import (
     COHORT_TABLE_WEEKS,
@@ -22,9 +24,12 @@ from outcomes.kpis.compute import (
     cohort_rows,
     cohort_table_rows,
     daily_rows,
+    engine_for,
+    execute,
 )
 from outcomes.kpis.lists import feature_requests_refresh, pqls_refresh
 from outcomes.kpis.models import KpiPeriod, KpiSettings, KpiValue
+from outcomes.kpis.queries.activity import first_event_query
 from outcomes.kpis.queries.statement import RETENTION_DAYS
 from outcomes.kpis.settings import kpi_settings_get
 from plg_platform.clock import epoch_us, local_today, monday_of
@@ -59,11 +64,17 @@ class RefreshResult:
     computed: list[str] = field(default_factory=list)
 
 
-def first_event_day(workspace: Workspace) -> date | None:
-    first = Event.objects.filter(workspace=workspace).aggregate(first=Min("timestamp_us"))["first"]
+def first_event_day(workspace: Workspace, engine: Engine | None = None) -> date | None:
+    """Return the local day of the workspace's first event (in ``engine`` if given)."""
+    if engine is None:
+        found = Event.objects.filter(workspace=workspace).aggregate(first=Min("timestamp_us"))
+        first = found["first"]
+    else:
+        query = first_event_query(dialect=engine.dialect, workspace_id=workspace.pk)
+        first = execute(query, engine=engine)[0]["first_us"]
     if first is None:
         return None
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=first)
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(first))
     return moment.astimezone(ZoneInfo(workspace.timezone)).date()
 
 
@@ -160,15 +171,26 @@ def _write(
     return len(rows)
 
 
-def run_step(*, settings: KpiSettings, step: Step, now: datetime, using: str = "default") -> int:
-    """Compute one step from events and replace its cached rows; return how many."""
+def run_step(
+    *,
+    settings: KpiSettings,
+    step: Step,
+    now: datetime,
+    using: str = "default",
+    engine: Engine | None = None,
+) -> int:
+    """Compute one step from events (on ``engine``, by default the app database ``using``)
+    and replace its cached rows; return how many."""
     cutoff_us = epoch_us(now)
+    engine = engine_for(engine, using)
     if step.family == "lists":
-        return pqls_refresh(settings=settings, now=now, using=using) + feature_requests_refresh(
-            settings=settings, now=now, using=using
+        return pqls_refresh(settings=settings, now=now, engine=engine) + feature_requests_refresh(
+            settings=settings, now=now, engine=engine
         )
     if step.family == "daily":
-        rows = daily_rows(settings=settings, first_day=step.first, last_day=step.last, using=using)
+        rows = daily_rows(
+            settings=settings, first_day=step.first, last_day=step.last, engine=engine
+        )
         first, last = step.first, step.last
     elif step.family in ("cohort_day", "cohort_week"):
         period = "day" if step.family == "cohort_day" else "week"
@@ -178,7 +200,7 @@ def run_step(*, settings: KpiSettings, step: Step, now: datetime, using: str = "
             first_day=step.first,
             last_day=step.last,
             cutoff_us=cutoff_us,
-            using=using,
+            engine=engine,
         )
         first, last = (
             (step.first, step.last)
@@ -191,7 +213,7 @@ def run_step(*, settings: KpiSettings, step: Step, now: datetime, using: str = "
             first_week=step.first,
             last_week=step.last,
             cutoff_us=cutoff_us,
-            using=using,
+            engine=engine,
         )
         first, last = monday_of(step.first), monday_of(step.last)
     return _write(settings=settings, family=step.family, first=first, last=last, rows=rows)
@@ -203,10 +225,11 @@ def run_steps(
     steps: list[Step],
     now: datetime,
     on_progress: Callable[[int, int, Step], None] | None = None,
+    engine: Engine | None = None,
 ) -> RefreshResult:
     result = RefreshResult()
     for i, step in enumerate(steps):
-        result.rows_written += run_step(settings=settings, step=step, now=now)
+        result.rows_written += run_step(settings=settings, step=step, now=now, engine=engine)
         result.steps += 1
         if step.family not in result.computed:
             result.computed.append(step.family)
@@ -216,7 +239,11 @@ def run_steps(
 
 
 def kpis_refresh(
-    *, workspace: Workspace, now: datetime | None = None, full: bool = False
+    *,
+    workspace: Workspace,
+    now: datetime | None = None,
+    full: bool = False,
+    engine: Engine | None = None,
 ) -> RefreshResult:
     """Bring the workspace's KPI cache up to date, incrementally (see the module docstring).
 
@@ -226,7 +253,7 @@ def kpis_refresh(
     now = now or timezone.now()
     settings = kpi_settings_get(workspace=workspace)
     today = local_today(workspace, now)
-    floor = first_event_day(workspace)
+    floor = first_event_day(workspace, engine)
     if floor is None:
         return RefreshResult()
     floor = max(floor, today - timedelta(days=MAX_HISTORY_DAYS))
@@ -236,7 +263,7 @@ def kpis_refresh(
         first = max(settings.computed_through - timedelta(days=LATE_EVENT_DAYS), floor)
     first = min(first, today)
     steps = plan_steps(settings=settings, first_day=first, last_day=today, floor=floor)
-    result = run_steps(settings=settings, steps=steps, now=now)
+    result = run_steps(settings=settings, steps=steps, now=now, engine=engine)
     result.days = (first, today)
     KpiSettings.objects.filter(pk=settings.pk).update(
         computed_through=today, last_computed_at=now, updated_at=timezone.now()

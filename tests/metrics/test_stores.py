@@ -188,9 +188,10 @@ def test_events_list_api_and_home_page_read_the_store(routed, editor, ingestion_
     assert body["count"] == len(signups)
     assert [e["insert_id"] for e in body["results"]] == [e["insert_id"] for e in signups[1:4]]
     assert body["results"][0]["id"] is None
-    assert body["results"][0]["timestamp"] == datetime.fromisoformat(
-        signups[1]["timestamp"]
-    ).astimezone(UTC).isoformat()
+    assert (
+        body["results"][0]["timestamp"]
+        == datetime.fromisoformat(signups[1]["timestamp"]).astimezone(UTC).isoformat()
+    )
 
     browser = Client()
     browser.force_login(editor.user)

@@ -317,6 +317,72 @@ def reference_cohorts(
     return out
 
 
+# --- success moments: their own events, and the brute-force reference --------------------------
+MOMENTS = [
+    {"name": "Setup", "event": "setup", "window_days": 1, "min_count": 1, "min_distinct_days": 1},
+    {"name": "Aha", "event": "doc", "window_days": 7, "min_count": 1, "min_distinct_days": 1},
+    {
+        "name": "Eureka",
+        "event": "invite",
+        "window_days": 14,
+        "min_count": 1,
+        "min_distinct_days": 1,
+    },
+    {"name": "Habit", "event": "doc", "window_days": 30, "min_count": 6, "min_distinct_days": 4},
+]
+MOMENTS_FIRST, MOMENTS_LAST = date(2026, 2, 1), date(2026, 4, 24)
+
+
+def moment_data(seed: int = 3) -> Data:
+    """Signups with Setup just inside or outside a day, invites, and docs on some days."""
+    rng = random.Random(seed)
+    data = Data()
+    first = MOMENTS_FIRST
+    for u in range(90):
+        unit = f"m{u}"
+        data.persons[unit] = {"plan": rng.choice(["free", "pro"])}
+        signup = local_instant(first + timedelta(days=rng.randint(0, 82)), rng.randint(0, 23))
+        data.add(unit, "signed_up", signup)
+        if rng.random() < 0.6:  # Setup just inside or just outside one day
+            data.add(unit, "setup", signup + timedelta(hours=rng.choice([0, 5, 23.99, 24, 30])))
+        if rng.random() < 0.4:
+            data.add(unit, "invite", signup + timedelta(days=rng.choice([1, 13.9, 14, 20])))
+        for _ in range(rng.randint(0, 12)):  # docs on some days, some after the windows
+            data.add(unit, "doc", signup + timedelta(hours=rng.uniform(0, 40 * 24)))
+        if rng.random() < 0.2:  # several docs the same day: count, but one distinct day
+            day = signup + timedelta(days=2)
+            for i in range(6):
+                data.add(unit, "doc", day + timedelta(minutes=i))
+    data.add("m0", "doc", local_instant(first, 0) - timedelta(days=3))  # before any start
+    return data
+
+
+def reference_moments(data: Data, period: str, prop: str) -> dict[tuple[date, str, str], list[int]]:
+    """{(cohort, segment, moment): [matured, reached]} of ``MOMENTS``, from the raw events."""
+    starts: dict[str, int] = {}
+    for e in data.events:
+        if e["event"] == "signed_up" and e["t"] < CUTOFF_US:
+            starts[e["distinct_id"]] = min(starts.get(e["distinct_id"], e["t"]), e["t"])
+    by_unit = data.by_unit()
+    out: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for unit, start in starts.items():
+        cohort = local_day(start) if period == "day" else monday_of(local_day(start))
+        for m in MOMENTS:
+            window = m["window_days"] * DAY
+            if start + window > CUTOFF_US:
+                continue
+            times = [
+                e["t"]
+                for e in by_unit[unit]
+                if e["event"] == m["event"] and start <= e["t"] < start + window
+            ]
+            days = {(t - start) // (24 * HOUR) for t in times}
+            cell = out[(cohort, segment_of(data, unit, prop), m["name"])]
+            cell[0] += 1
+            cell[1] += len(times) >= m["min_count"] and len(days) >= m["min_distinct_days"]
+    return out
+
+
 def rows_by(rows: Iterable[KpiRow]) -> dict[tuple[str, date, str, str], KpiRow]:
     return {(r.kpi, r.date, r.segment, r.dimension): r for r in rows}
 

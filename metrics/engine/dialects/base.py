@@ -25,22 +25,35 @@ class Dialect:
     sqlglot = ""
     # Whether ``a / b`` on two integers is integer division on this engine.
     integer_division = True
+    # Whether scalar subqueries that look a row up by an outer column must become LEFT JOINs
+    # (see ``decorrelate``): engines whose correlated subqueries fail on them.
+    decorrelate_lookups = False
 
     # --- rendering ----------------------------------------------------------------------------
     def render(self, tree: exp.Expr, params: Mapping[str, Any]) -> str:
         """Return the engine's SQL text for ``tree``; placeholders stay named parameters."""
         if not self.integer_division:
-            tree = tree.transform(self._integer_division)
+            tree = self._integer_divisions(tree)
+        if self.decorrelate_lookups:
+            tree = decorrelate(tree)
         return self.finish(tree, params).sql(dialect=self.sqlglot)
 
     def finish(self, tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
         """A last rewrite before rendering (typed placeholders, for one); none by default."""
         return tree
 
-    def _integer_division(self, node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Div) and node.args.get("typed"):
-            return self.int_div(node.this, node.expression)
-        return node
+    def _integer_divisions(self, tree: exp.Expr) -> exp.Expr:
+        """Rewrite every integer division, inner ones first: a division nested in another
+        (a local day divided into ISO weeks) is rewritten too, which ``transform`` would skip
+        once it had replaced the outer one."""
+        tree = tree.copy()
+        divisions = [d for d in tree.find_all(exp.Div) if d.args.get("typed")]
+        for node in reversed(divisions):  # find_all is depth-first: descendants come last
+            replacement = self.int_div(node.this, node.expression)
+            if node is tree:
+                return replacement
+            node.replace(replacement)
+        return tree
 
     def int_div(self, left: exp.Expr, right: exp.Expr) -> exp.Expr:
         """Integer division of two non-negative integers (the same result on every engine)."""
@@ -92,3 +105,88 @@ def lit(text: str) -> exp.Literal:
 def json_path(key: exp.Expr) -> exp.Expr:
     """The JSON path ``$."key"`` built from a bound key (property names never hold quotes)."""
     return exp.DPipe(this=exp.DPipe(this=lit('$."'), expression=key), expression=lit('"'))
+
+
+# --- correlated lookups ------------------------------------------------------------------
+FROM_ARG = "from_" if "from_" in exp.Select.arg_types else "from"  # renamed in sqlglot 30
+
+
+def decorrelate(tree: exp.Expr) -> exp.Expr:
+    """Rewrite scalar subqueries ``(SELECT v FROM t WHERE t.k = outer.c AND ...)`` into
+    ``LEFT JOIN (SELECT t.k AS k0, any(v) AS v FROM t WHERE ... GROUP BY t.k) AS __dcN
+    ON __dcN.k0 = outer.c`` in the enclosing SELECT, read as ``__dcN.v``. Subqueries of any
+    other shape (uncorrelated, aggregated, correlated otherwise than by equalities) stay."""
+    tree = tree.copy()
+    subqueries = [s for s in tree.find_all(exp.Subquery) if _scalar(s)]
+    for n, sub in enumerate(reversed(subqueries)):  # inner ones first
+        _decorrelate_one(sub, f"__dc{n}")
+    return tree
+
+
+def _scalar(sub: exp.Subquery) -> bool:
+    return (
+        isinstance(sub.this, exp.Select)
+        and not sub.alias
+        and not isinstance(sub.parent, exp.From | exp.Join | exp.In | exp.Exists)
+    )
+
+
+def _sources(select: exp.Select) -> set[str]:
+    """Aliases (or names) of the tables and derived tables a SELECT reads from."""
+    sources = [select.args.get(FROM_ARG), *select.args.get("joins", [])]
+    return {src.this.alias_or_name for src in sources if src is not None}
+
+
+def _decorrelate_one(sub: exp.Subquery, name: str) -> None:
+    inner: exp.Select = sub.this
+    outer = sub.parent_select
+    where = inner.args.get("where")
+    if (
+        outer is None
+        or where is None
+        or len(inner.expressions) != 1
+        or any(inner.args.get(k) for k in ("group", "having", "limit", "distinct", "order"))
+        or inner.find(exp.AggFunc, exp.Window)
+    ):
+        return
+    own, reachable = _sources(inner), _sources(outer)
+
+    def foreign(node: exp.Expr) -> set[str]:
+        return {c.table for c in node.find_all(exp.Column) if c.table and c.table not in own}
+
+    conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    keys: list[tuple[exp.Expr, exp.Expr]] = []
+    kept: list[exp.Expr] = []
+    for condition in conjuncts:
+        if not foreign(condition):
+            kept.append(condition)
+            continue
+        if not isinstance(condition, exp.EQ):
+            return
+        left, right = condition.this, condition.expression
+        if foreign(left) and not foreign(right):
+            left, right = right, left
+        if foreign(left) or not foreign(right) <= reachable:
+            return  # both sides outer, or an outer table the enclosing SELECT does not read
+        keys.append((left, right))
+    value = inner.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    derived = exp.select(
+        *(exp.alias_(k.copy(), f"k{i}") for i, (k, _) in enumerate(keys)),
+        exp.alias_(exp.AnyValue(this=value.copy()), "v"),
+    )
+    derived.set(FROM_ARG, inner.args[FROM_ARG].copy())
+    for join in inner.args.get("joins", []):
+        derived.append("joins", join.copy())
+    if kept:
+        derived.set("where", exp.Where(this=exp.and_(*(c.copy() for c in kept))))
+    derived.set("group", exp.Group(expressions=[k.copy() for k, _ in keys]))
+    on = exp.and_(
+        *(
+            exp.EQ(this=exp.column(f"k{i}", table=name), expression=o.copy())
+            for i, (_, o) in enumerate(keys)
+        )
+    )
+    table = exp.Subquery(this=derived, alias=exp.TableAlias(this=exp.to_identifier(name)))
+    outer.append("joins", exp.Join(this=table, side="LEFT", on=on))
+    sub.replace(exp.column("v", table=name))

@@ -4,6 +4,10 @@
 (``{p0:Int64}``); JSON is a String column read with JSONType / JSONExtract*, which take the key
 itself, not a path. Statements run with ``join_use_nulls = 1`` (see ``metrics.engines``), so
 a LEFT JOIN gives NULLs, as on every other engine.
+
+ClickHouse's correlated subqueries are experimental: a scalar subquery that looks up a row by
+an outer column (a unit's person property) fails when that column is used nowhere else
+("can't find correlated column"), so such lookups become LEFT JOINs (``decorrelate_lookups``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class ClickHouseDialect(Dialect):
     name = "clickhouse"
     sqlglot = "clickhouse"
     integer_division = False
+    decorrelate_lookups = True
 
     def finish(self, tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
         def typed(node: exp.Expr) -> exp.Expr:

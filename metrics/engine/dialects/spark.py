@@ -1,21 +1,29 @@
 """Spark SQL (local mode in tests; Spark Connect or Databricks in production).
 
 ``/`` is float division, so integer division is ``DIV``; parameters are ``:name`` markers; JSON
-properties are a STRING column read as a VARIANT (``parse_json``), whose
+properties are a STRING column read as a VARIANT (``parse_json``) at path ``$['key']``, whose
 ``schema_of_variant`` tells a number from a string, as JSON semantics need.
+
+A recursive CTE runs as one job per iteration in Spark (seconds each in local mode), so a CTE
+that only counts (``n(x) AS (SELECT a UNION ALL SELECT x + 1 FROM n WHERE x < b)``: the days
+of a range) becomes ``explode(sequence(a, b))``, one step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlglot import exp
 
-from metrics.engine.dialects.base import Dialect, JsonKind, lit
+from metrics.engine.dialects.base import FROM_ARG, Dialect, JsonKind, lit
 
 _NUMBER_PREFIXES = ("BIGINT", "INT", "DOUBLE", "DECIMAL", "FLOAT", "SMALLINT", "TINYINT")
 
 
 def _path(key: exp.Expr) -> exp.Expr:
-    """Spark's JSON path for a bound key: ``$['key']`` (it has no ``$."key"`` form)."""
+    """Spark's JSON path ``$['key']``: get_json_object and variant_get read no ``$."key"``
+    (they return NULL for it), and property names never hold quotes."""
     return exp.DPipe(this=exp.DPipe(this=lit("$['"), expression=key), expression=lit("']"))
 
 
@@ -23,6 +31,21 @@ class SparkDialect(Dialect):
     name = "spark"
     sqlglot = "spark"
     integer_division = False
+    # Correlated lookups hit an optimizer bug (PushProjectionThroughUnion: "key not found")
+    # when the outer column comes from a UNION ALL: feature adoption by segment.
+    decorrelate_lookups = True
+
+    def finish(self, tree: exp.Expr, params: Mapping[str, Any]) -> exp.Expr:
+        tree = tree.copy()
+        for with_ in tree.find_all(exp.With):
+            if not with_.args.get("recursive"):
+                continue
+            for cte in with_.expressions:
+                sequence = counting_sequence(cte)
+                if sequence is not None:
+                    cte.set("this", sequence)
+            with_.set("recursive", any(_self_referencing(cte) for cte in with_.expressions))
+        return tree
 
     def _value(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
         variant = exp.Anonymous(this="try_parse_json", expressions=[column])
@@ -68,3 +91,58 @@ class SparkDialect(Dialect):
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])
+
+
+def _self_referencing(cte: exp.CTE) -> bool:
+    return any(t.name == cte.alias_or_name for t in cte.this.find_all(exp.Table))
+
+
+def counting_sequence(cte: exp.CTE) -> exp.Select | None:
+    """``SELECT explode(sequence(a, greatest(a, b))) AS x`` for a CTE ``n(x)`` that counts from
+    ``a`` to ``b`` by recursion (the same rows: ``a`` alone when ``b < a``), else None."""
+    alias = cte.args.get("alias")
+    body = cte.this
+    if (
+        alias is None
+        or len(alias.columns) != 1
+        or not isinstance(body, exp.Union)
+        or body.args.get("distinct")
+    ):
+        return None
+    name, column = alias.name, alias.columns[0].name
+    seed, step = body.this, body.expression
+    if not (
+        isinstance(seed, exp.Select)
+        and isinstance(step, exp.Select)
+        and len(seed.expressions) == 1
+        and len(step.expressions) == 1
+        and seed.args.get(FROM_ARG) is None
+        and not seed.args.get("where")
+        and not step.args.get("joins")
+    ):
+        return None
+    source = step.args.get(FROM_ARG)
+    increment = step.expressions[0]
+    where = step.args.get("where")
+    bound = where.this if where is not None else None
+    if not (
+        source is not None
+        and isinstance(source.this, exp.Table)
+        and source.this.name == name
+        and isinstance(increment, exp.Add)
+        and _is_column(increment.this, column)
+        and increment.expression == exp.Literal.number(1)
+        and isinstance(bound, exp.LT)
+        and _is_column(bound.this, column)
+        and bound.expression.find(exp.Column) is None
+    ):
+        return None
+    start = seed.expressions[0]
+    start = start.this if isinstance(start, exp.Alias) else start
+    end = exp.Greatest(this=start.copy(), expressions=[bound.expression.copy()])
+    sequence = exp.Anonymous(this="sequence", expressions=[start.copy(), end])
+    return exp.select(exp.alias_(exp.Explode(this=sequence), column))
+
+
+def _is_column(node: exp.Expr, name: str) -> bool:
+    return isinstance(node, exp.Column) and node.name == name

@@ -245,3 +245,14 @@ def features_query(
         is_feature=s.event_in(exp.column("event", "e"), feature_events),
     )
     return s.render(tree, FEATURE_COLUMNS)
+
+
+# --- 2c. the first event: where a refresh's history starts -----------------------------------
+FIRST_EVENT_COLUMNS = ("first_us",)
+
+
+def first_event_query(*, dialect: str, workspace_id: int) -> RenderedQuery:
+    """The instant of the workspace's first event (NULL without events)."""
+    s = KpiStatement(dialect=dialect, workspace_id=workspace_id, zone="UTC")
+    template = "SELECT MIN(e.timestamp_us) AS first_us FROM EVENTS AS e WHERE e.workspace_id = :ws"
+    return s.render(s.fill(template, ws=workspace_id), FIRST_EVENT_COLUMNS)

@@ -3,7 +3,6 @@ across daylight-saving changes; another workspace's events never mix in."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
@@ -11,10 +10,10 @@ import pytest
 from outcomes.kpis.compute import activity_rows, cohort_rows
 from outcomes.kpis.models import KpiValue
 from outcomes.kpis.settings import kpi_settings_get
+from tests.outcomes.kpis.checks import check_activity
 from tests.outcomes.support import (
     CUTOFF_US,
     FIRST_DAY,
-    KPI_CONFIG,
     LAST_DAY,
     Data,
     assert_close,
@@ -22,7 +21,6 @@ from tests.outcomes.support import (
     days_between,
     local_day,
     local_instant,
-    reference_activity,
     rows_by,
     store,
 )
@@ -34,43 +32,7 @@ pytestmark = pytest.mark.django_db
 def test_activity_kpis_equal_brute_force_across_the_spring_dst_change(workspace, kpi_data):
     settings = kpi_settings_get(workspace=workspace)
     rows = rows_by(activity_rows(settings=settings, first_day=FIRST_DAY, last_day=LAST_DAY))
-    checked = 0
-    for day in days_between(FIRST_DAY, LAST_DAY):
-        for prop in ("", "plan"):
-            expected = reference_activity(kpi_data, KPI_CONFIG, day, prop)
-            segments = [""] if not prop else list(expected)
-            for seg in segments:
-                c = expected.get(seg, defaultdict(float))
-                get = lambda kpi, dim="", seg=seg, day=day: rows[(kpi, day, seg, dim)]  # noqa: E731
-                label = f"{day} {seg!r}"
-                for kpi, key in (
-                    ("dau", "dau"),
-                    ("wau", "wau"),
-                    ("mau", "mau"),
-                    ("new_users", "new_users"),
-                    ("resurrected_users", "resurrected"),
-                    ("churned_users", "churned"),
-                ):
-                    assert_close(get(kpi).value, c[key], f"{label} {kpi}")
-                mau, dau, wau = c["mau"], c["dau"], c["wau"]
-                ratio = lambda a, b: a / b if b else None  # noqa: E731
-                assert_close(get("stickiness_dau_mau").value, ratio(dau, mau), label)
-                assert_close(get("stickiness_dau_wau").value, ratio(dau, wau), label)
-                assert_close(get("stickiness_wau_mau").value, ratio(wau, mau), label)
-                assert_close(get("churn_rate").value, ratio(c["churned"], c["previous_mau"]), label)
-                grow = c["new_users"] + c["resurrected"]
-                assert_close(get("growth_ratio").value, ratio(grow, c["churned"]), label)
-                core = sum(c[f"core:{e}"] for e in KPI_CONFIG["core_events"])
-                adoption = ratio(core, 3 * mau)
-                assert_close(get("core_adoption").value, adoption, label)
-                growth = ratio(grow, grow + c["churned"])
-                parts = (adoption, ratio(dau, mau), growth)
-                pes = None if None in parts else sum(parts) / 3
-                assert_close(get("pes").value, pes, f"{label} pes")
-                for name in [k for k in c if k.startswith("feature:")]:
-                    feature = name.split(":", 1)[1]
-                    assert_close(get("feature_adoption", feature).value, ratio(c[name], mau), label)
-                checked += 1
+    checked = check_activity(rows, kpi_data, FIRST_DAY, LAST_DAY)
     assert checked > 40
     # The data really exercises churn, resurrection and the short day.
     assert any(r.kpi == "resurrected_users" and r.value for r in rows.values())

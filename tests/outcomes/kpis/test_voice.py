@@ -3,25 +3,20 @@ brute-force computation over the survey answers."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
 from outcomes.kpis.compute import voice_rows
 from outcomes.kpis.settings import kpi_settings_get
+from tests.outcomes.kpis.checks import check_ces, check_nps
 from tests.outcomes.support import (
     DATA_END,
     DATA_START,
     Data,
-    assert_close,
     configure,
-    days_between,
-    local_day,
     local_instant,
-    number,
     rows_by,
-    segment_of,
     store,
 )
 
@@ -33,65 +28,10 @@ def test_nps_and_ces_equal_brute_force(workspace, kpi_data):
     settings = kpi_settings_get(workspace=workspace)
     first, last = DATA_START, DATA_END
     rows = rows_by(voice_rows(settings=settings, first_day=first, last_day=last))
-    expected: dict[tuple[date, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for e in kpi_data.events:
-        for prop in ("", "plan"):
-            c = expected[(local_day(e["t"]), segment_of(kpi_data, e["distinct_id"], prop))]
-            if e["event"] == "ces":
-                effort = number(e["properties"].get("effort"))
-                if effort is not None and 1 <= effort <= 7:
-                    c["ces_n"] += 1
-                    c["ces_sum"] += effort
-    answered = 0
-    for (day, seg), c in expected.items():
-        if not first <= day <= last or (seg == "" and not c) or (not c["ces_n"] and seg):
-            continue
-        assert_close(
-            rows[("ces", day, seg, "")].value,
-            c["ces_sum"] / c["ces_n"] if c["ces_n"] else None,
-            str(day),
-        )
-        answered += c["ces_n"] > 0
-    assert answered > 5
-    checked = repeat = 0
-    for day in days_between(first, last):
-        for prop in ("", "plan"):
-            for seg, (n, p, d, repeats) in reference_nps(kpi_data, day, prop).items():
-                nps = rows[("nps", day, seg, "")]
-                assert nps.denominator == n, (day, seg)
-                assert_close(nps.value, 100 * (p - d) / n if n else None, f"{day} {seg}")
-                assert_close(rows[("nps_promoters", day, seg, "")].value, p / n, f"{day}")
-                assert_close(rows[("nps_detractors", day, seg, "")].value, d / n, f"{day}")
-                checked += 1
-                repeat += repeats
+    assert check_ces(rows, kpi_data, first, last) > 5
+    checked, repeat = check_nps(rows, kpi_data, first, last)
     assert checked > 50
     assert repeat > 0, "the data has respondents who answered twice in 30 days"
-
-
-def reference_nps(data, day: date, prop: str) -> dict[str, tuple[int, int, int, int]]:
-    """Per segment: respondents with a valid answer in the 30 local days ending ``day``, and
-    the promoters and detractors among them by their latest answer (the later stored on a
-    tie); and how many respondents answered more than once."""
-    latest: dict[str, tuple[int, int, float]] = {}
-    answers: dict[str, int] = defaultdict(int)
-    for i, e in enumerate(data.events):
-        if e["event"] != "nps" or not day - timedelta(days=29) <= local_day(e["t"]) <= day:
-            continue
-        score = number(e["properties"].get("score"))
-        if score is None or not 0 <= score <= 10:
-            continue
-        unit = e["distinct_id"]
-        answers[unit] += 1
-        if unit not in latest or (e["t"], i) > latest[unit][:2]:
-            latest[unit] = (e["t"], i, score)
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for unit, (_, _, score) in latest.items():
-        c = out[segment_of(data, unit, prop)]
-        c[0] += 1
-        c[1] += score >= 9
-        c[2] += score < 7
-        c[3] += answers[unit] > 1
-    return {seg: tuple(c) for seg, c in out.items()}
 
 
 def test_a_respondent_who_answers_twice_counts_once_by_the_latest_answer(workspace):
