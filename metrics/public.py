@@ -41,6 +41,7 @@ from metrics.sources.connect import (
 )
 from metrics.sources.probes import ExposureSummary, exposure_summary, source_problems
 from metrics.sources.selectors import SOURCE_NOT_FOUND, source_get, sources_list
+from metrics.stores import engine_for_workspace
 
 __all__ = [
     "AppDatabaseEngine",
@@ -63,6 +64,7 @@ __all__ = [
     "ExposureSummary",
     "ExposureTable",
     "FirstSeenPopulation",
+    "engine_for_workspace",
     "Metric",
     "MetricDefinition",
     "MetricKind",

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from metrics.public import engine_for_workspace
 from outcomes.kpis.refresh import RefreshResult, Step, first_event_day, plan_steps, run_steps
 from outcomes.kpis.settings import kpi_settings_get
 from plg_platform.clock import local_today
@@ -104,7 +105,8 @@ def kpi_recompute_run(
     first, last = date.fromisoformat(first_text), date.fromisoformat(last_text)
     workspace = job.workspace
     settings = kpi_settings_get(workspace=workspace)
-    floor = first_event_day(workspace) or first
+    engine = engine_for_workspace(workspace)  # the app database unless routed elsewhere
+    floor = first_event_day(workspace, engine) or first
     steps = plan_steps(settings=settings, first_day=first, last_day=last, floor=min(floor, first))
     job_start(job=job, message=f"Recomputing {len(steps)} steps")
 
@@ -112,7 +114,9 @@ def kpi_recompute_run(
         job_progress(job=job, progress=done / total, message=f"{step.family} {step.first}")
 
     try:
-        result = run_steps(settings=settings, steps=steps, now=now, on_progress=progress)
+        result = run_steps(
+            settings=settings, steps=steps, now=now, on_progress=progress, engine=engine
+        )
     except Exception as error:
         text = f"{type(error).__name__}: {error}"
         if isinstance(error, retry_on):

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from metrics.public import Engine
+from metrics.public import Engine, engine_for_workspace
 from outcomes.kpis import catalog as kpi_catalog
 from outcomes.kpis.compute import (
     COHORT_TABLE_WEEKS,
@@ -251,6 +251,7 @@ def kpis_refresh(
     values computed from the events as they are.
     """
     now = now or timezone.now()
+    engine = engine or engine_for_workspace(workspace)  # its own store, if routed there
     settings = kpi_settings_get(workspace=workspace)
     today = local_today(workspace, now)
     floor = first_event_day(workspace, engine)
