@@ -41,7 +41,7 @@ from metrics.sources.connect import (
 )
 from metrics.sources.probes import ExposureSummary, exposure_summary, source_problems
 from metrics.sources.selectors import SOURCE_NOT_FOUND, source_get, sources_list
-from metrics.stores import engine_for_workspace
+from metrics.stores import engine_for_workspace, store_exposures
 
 __all__ = [
     "AppDatabaseEngine",
@@ -65,6 +65,7 @@ __all__ = [
     "ExposureTable",
     "FirstSeenPopulation",
     "engine_for_workspace",
+    "store_exposures",
     "Metric",
     "MetricDefinition",
     "MetricKind",

@@ -485,8 +485,10 @@ def exposure_summary(
     maturity_us: int = 0,
     starts_from_us: int | None = None,
     starts_before_us: int | None = None,
+    workspace_id: int | None = None,
 ) -> ExposureSummary:
-    """Count the experiment's exposed units in one statement (see ``ExposureSummary``)."""
+    """Count the experiment's exposed units in one statement (see ``ExposureSummary``);
+    ``workspace_id`` filters a store shared by workspaces (``exposures.workspace_column``)."""
     params = Params()
     raw = _exposure_rows(engine.dialect, exposures).where(
         exp.EQ(
@@ -494,6 +496,10 @@ def exposure_summary(
             expression=params.bind(exposures.experiment_id),
         )
     )
+    if exposures.workspace_column:
+        raw = raw.where(
+            exp.EQ(this=col(exposures.workspace_column, "xr"), expression=params.bind(workspace_id))
+        )
     t = col("t", "r")
     bounds: list[exp.Expr] = [exp.LT(this=t, expression=params.bind(cutoff_us))]
     if starts_from_us is not None:

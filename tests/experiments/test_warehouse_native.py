@@ -111,8 +111,8 @@ def _experiment(workspace, source, *, key: str = "checkout", cuped: bool = True)
         primary_metric="purchased",
         secondary_metrics=("revenue", "views", "pro-items", "avg-revenue"),
         cuped=cuped,
-        source=source.pk,
-        source_experiment_id=EXPERIMENT_ID,
+        source=source.pk if source is not None else None,
+        source_experiment_id=EXPERIMENT_ID if source is not None else "",
     )
     experiment = experiment_start(
         experiment=experiment_create(workspace=workspace, design=design, actor=None), actor=None
@@ -486,3 +486,67 @@ def test_the_exposure_sync_leaves_out_experiments_read_from_a_source(
 
     assert exposures_sync_request_running() == 0
     assert queued == []
+
+
+# --- a workspace whose own ingestion is routed to DuckDB or ClickHouse --------------------------
+@pytest.mark.parametrize("store", ["duckdb", "clickhouse"])
+def test_an_experiment_in_a_routed_store_is_analysed_there(
+    store, workspace, data, no_queue, settings, tmp_path
+):
+    """The same events and exposures, sent through ingestion to the workspace's own store (the
+    exposures as the SDK's ``$exposure`` events): the same statistics as the brute force."""
+    from metrics.stores import clickhouse_store_close
+    from plg_platform.models import Event
+    from plg_platform.services.ingestion import events_ingest
+
+    settings.METRICS_STORE_DIR = str(tmp_path / "stores")
+    settings.METRICS_CLICKHOUSE_URL = f"chdb://{tmp_path / 'clickhouse'}"
+    workspace.event_store = store
+    workspace.save(update_fields=["event_store"])
+    sent = []
+    for e in data.events:
+        properties = {
+            k: v for k, v in json.loads(e.payload).items() if k not in ("plan", "revenue")
+        }
+        properties.update(
+            {k: v for k, v in (("plan", e.plan), ("revenue", e.revenue)) if v is not None}
+        )
+        sent.append(
+            {
+                "event": e.event_name,
+                "distinct_id": str(e.account_user),
+                "timestamp": e.occurred_at.isoformat(),
+                "properties": properties,
+            }
+        )
+    for x in data.exposures:
+        sent.append(
+            {
+                "event": "$exposure",
+                "distinct_id": x.user_id,
+                "timestamp": x.timestamp.isoformat(),
+                "properties": {"experiment": x.experiment_id, "variant": x.variation_id},
+            }
+        )
+    try:
+        for i in range(0, len(sent), 1000):
+            assert events_ingest(workspace=workspace, raw_events=sent[i : i + 1000]).rejected == []
+        experiment = _experiment(workspace, None, key=EXPERIMENT_ID)
+
+        snapshot = _run(experiment)
+    finally:
+        clickhouse_store_close()
+
+    assert Event.objects.filter(workspace=workspace).count() == 0
+    assert snapshot is not None
+    expected = reference(data, CUPED_PRE_PERIOD_DAYS)
+    got = _overall(snapshot)
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        for name in ("units", "immature_units", "n"):
+            assert got[key][name] == want[name], (key, name)
+        for name in ("sum", "sum_squares", "covariate_sum", "covariate_sum_product"):
+            assert math.isclose(got[key][name], want[name], rel_tol=1e-9, abs_tol=1e-9), key
+    population = _population(data)
+    units = {v: sum(1 for variant, _ in population.values() if variant == v) for v in VARIANTS}
+    assert snapshot.health["srm"]["counts"] == units

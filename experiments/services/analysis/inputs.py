@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from experiments.models import Experiment, Exposure, MetricRole, Phase
-from experiments.services.analysis.warehouse import Warehouse, warehouse_open
+from experiments.services.analysis.warehouse import Warehouse, store_open, warehouse_open
 from metrics.public import (
     ExposureSummary,
     MetricDefinition,
@@ -30,6 +30,7 @@ from metrics.public import (
     metrics_list,
 )
 from plg_platform.errors import Conflict
+from plg_platform.models import EventStore
 from plg_platform.services.ingestion import to_epoch_us
 
 # CUPED's pre-period: each metric's value over the 14 days before a unit's first exposure.
@@ -98,6 +99,8 @@ class AnalysisPlan:
     # id in its exposure table; the phase's end bounds the exposures read there.
     source_id: int | None = None
     source_experiment_id: str = ""
+    # The workspace's ingestion is routed to DuckDB or ClickHouse: analysed in that store.
+    routed_store: bool = False
     phase_ended_at: datetime | None = None
     # Variant keys in the experiment's order: GrowthBook's variation index i is the i-th.
     variant_order: tuple[str, ...] = ()
@@ -187,6 +190,7 @@ def analysis_plan(*, experiment: Experiment, cutoff: datetime) -> AnalysisPlan:
         variant_names=tuple(names.get(k, k) for k in keys),
         source_id=experiment.source_id,
         source_experiment_id=experiment.source_experiment_id or experiment.key,
+        routed_store=experiment.workspace.event_store != EventStore.APP,
         phase_ended_at=phase.ended_at,
         variant_order=tuple(order),
     )
@@ -292,6 +296,14 @@ def exposure_population(
 
 def _warehouse(plan: AnalysisPlan) -> AbstractContextManager[Warehouse | None]:
     """The plan's event source, open for the analysis (nothing for our own store)."""
+    if plan.source_id is None and plan.routed_store:
+        return store_open(
+            workspace_id=plan.workspace_id,
+            experiment_key=plan.source_experiment_id,
+            starts_from_us=to_epoch_us(plan.phase_started_at),
+            starts_before_us=to_epoch_us(plan.phase_ended_at) if plan.phase_ended_at else None,
+            variant_order=plan.variant_order,
+        )
     if plan.source_id is None:
         return nullcontext()
     return warehouse_open(

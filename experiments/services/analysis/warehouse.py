@@ -24,12 +24,15 @@ from metrics.public import (
     ExposureTable,
     MetricStatistics,
     engine_for_source,
+    engine_for_workspace,
     event_table_of,
     exposure_summary,
     exposure_table_of,
     source_get,
     source_problems,
+    store_exposures,
 )
+from plg_platform.models import Workspace
 
 SOURCE_FAILED = "The analysis could not be computed in its event source. {detail}"
 
@@ -42,13 +45,14 @@ class SourceFailed(Exception):
 class Warehouse:
     """An open source and what an analysis of one phase reads there."""
 
-    source: EventSource
+    source: EventSource | None  # None: the workspace's own store outside the app database
     engine: Engine
     events: EventTable
     exposures: ExposureTable
     starts_from_us: int
     starts_before_us: int | None
     variant_of: Mapping[str, str]  # the source's variation id → variant key
+    workspace_id: int | None = None  # filters a store shared by workspaces
 
     def population(self, *, segment_property: str, bucket_us: int) -> ExposurePopulation:
         """The phase's exposed units: first exposure in the phase, one variation only."""
@@ -74,6 +78,7 @@ class Warehouse:
             maturity_us=maturity_us,
             starts_from_us=self.starts_from_us,
             starts_before_us=self.starts_before_us,
+            workspace_id=self.workspace_id,
         )
         units, matured = self._by_variant(counted.units), self._by_variant(counted.matured)
         return replace(counted, units=units, matured=matured)
@@ -87,9 +92,11 @@ class Warehouse:
         return out
 
 
-def _explained(source: EventSource, error: EngineError) -> str:
+def _explained(source: EventSource | None, error: EngineError) -> str:
     """What the source's schema says is wrong (missing or mistyped columns), else the
     engine's own message; either names the source."""
+    if source is None:
+        return SOURCE_FAILED.format(detail=error.message)
     problems = source_problems(source) if error.kind in ("missing", "type") else []
     return SOURCE_FAILED.format(detail=" ".join(problems) or error.message)
 
@@ -127,3 +134,36 @@ def warehouse_open(
         raise SourceFailed(_explained(source, error)) from error
     finally:
         engine.close()
+
+
+@contextmanager
+def store_open(
+    *,
+    workspace_id: int,
+    experiment_key: str,
+    starts_from_us: int,
+    starts_before_us: int | None,
+    variant_order: Sequence[str],
+) -> Iterator[Warehouse]:
+    """The workspace's own DuckDB or ClickHouse store (its ingestion is routed there), read
+    like a source: exposures are the ``$exposure`` events the SDKs sent."""
+    workspace = Workspace.objects.get(pk=workspace_id)
+    try:
+        engine = engine_for_workspace(workspace)
+    except EngineError as error:
+        raise SourceFailed(_explained(None, error)) from error
+    variant_of = {str(i): key for i, key in enumerate(variant_order)}
+    variant_of.update({key: key for key in variant_order})
+    try:
+        yield Warehouse(
+            source=None,
+            engine=engine,
+            events=EventTable(),
+            exposures=store_exposures(experiment_key),
+            starts_from_us=starts_from_us,
+            starts_before_us=starts_before_us,
+            variant_of=variant_of,
+            workspace_id=workspace_id,
+        )
+    except EngineError as error:
+        raise SourceFailed(_explained(None, error)) from error
