@@ -1,7 +1,7 @@
 """Spark SQL (local mode in tests; Spark Connect or Databricks in production).
 
 ``/`` is float division, so integer division is ``DIV``; parameters are ``:name`` markers; JSON
-properties are a STRING column read as a VARIANT (``parse_json``), whose
+properties are a STRING column read as a VARIANT (``parse_json``) at path ``$['key']``, whose
 ``schema_of_variant`` tells a number from a string, as JSON semantics need.
 """
 
@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from metrics.engine.dialects.base import Dialect, JsonKind, json_path, lit
+from metrics.engine.dialects.base import Dialect, JsonKind, lit
 
 _NUMBER_PREFIXES = ("BIGINT", "INT", "DOUBLE", "DECIMAL", "FLOAT", "SMALLINT", "TINYINT")
+
+
+def json_path(key: exp.Expr) -> exp.Expr:
+    """Spark's JSON path ``$['key']``: get_json_object and variant_get read no ``$."key"``
+    (they return NULL for it), and property names never hold quotes."""
+    return exp.DPipe(this=exp.DPipe(this=lit("$['"), expression=key), expression=lit("']"))
 
 
 class SparkDialect(Dialect):
