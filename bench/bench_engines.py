@@ -483,18 +483,46 @@ def _all_fields(stats: Sequence[Any]) -> list[float]:
     ]
 
 
+def cpu_clock(name: str, engine: Any) -> Callable[[], float] | None:
+    """CPU seconds spent so far by the process that runs ``engine``'s statements.
+
+    DuckDB and chdb run in our process; Spark local in its JVM (the gateway's child, whose
+    /proc entry we read). PostgreSQL runs in server processes shared with other clients
+    (parallel workers come and go), so it gets none.
+    """
+    if name in ("duckdb", "chdb"):
+        return time.process_time
+    if name == "spark":
+        pid = engine.session.sparkContext._gateway.proc.pid
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def jvm_seconds() -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks + time.process_time()
+
+        return jvm_seconds
+    return None
+
+
 def time_side_by_side(
-    first: Callable[[], Any], second: Callable[[], Any], repeats: int
-) -> tuple[float, float]:
-    """Median seconds of each, alternating which runs first (one is not always warmer)."""
-    times: tuple[list[float], list[float]] = ([], [])
+    runs: Sequence[Callable[[], Any]], repeats: int, cpu: Callable[[], float] | None
+) -> list[tuple[float, float | None]]:
+    """Median wall (and CPU) seconds of each run, rotating which goes first."""
+    wall: list[list[float]] = [[] for _ in runs]
+    used: list[list[float]] = [[] for _ in runs]
     for i in range(repeats):
-        order = (0, 1) if i % 2 == 0 else (1, 0)
+        order = list(range(len(runs)))
+        order = order[i % len(runs) :] + order[: i % len(runs)]
         for which in order:
+            cpu_before = cpu() if cpu else 0.0
             started = time.perf_counter()
-            (first, second)[which]()
-            times[which].append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
+            runs[which]()
+            wall[which].append(time.perf_counter() - started)
+            used[which].append((cpu() if cpu else 0.0) - cpu_before)
+    return [
+        (statistics.median(w), statistics.median(u) if cpu else None)
+        for w, u in zip(wall, used, strict=True)
+    ]
 
 
 def open_engine(name: str, path: Path, rows: int, stem: str) -> tuple[Any, int]:
@@ -508,6 +536,57 @@ def open_engine(name: str, path: Path, rows: int, stem: str) -> tuple[Any, int]:
     if name == "chdb":
         return open_chdb(path, rows, stem), PARQUET_WORKSPACE
     return open_spark(path), PARQUET_WORKSPACE
+
+
+class ResultsDiffer(RuntimeError):
+    """Two statements that should give the same statistics did not."""
+
+
+def measure(
+    name: str, path: Path, rows: int, stem: str, repeats: int, reference: list[float] | None
+) -> tuple[float, float, list[float]]:
+    """Check then time one engine; print its lines; return the two medians and its results."""
+    started = time.perf_counter()
+    engine, workspace_id = open_engine(name, path, rows, stem)
+    log(f"{name}: ready in {time.perf_counter() - started:.1f} s")
+    ours = compiled(engine, workspace_id)  # also the warm-up run
+    theirs = hand_written(name, engine, workspace_id)
+    if _differs(_comparable(ours), theirs):
+        raise ResultsDiffer(f"{name}: compiled {_comparable(ours)} != hand-written {theirs}")
+    if reference is not None and _differs(_all_fields(ours), reference):
+        raise ResultsDiffer(f"{name}: {_all_fields(ours)} != the first engine's {reference}")
+    (ours_s, ours_cpu), (theirs_s, theirs_cpu) = time_side_by_side(
+        [
+            functools.partial(compiled, engine, workspace_id),
+            functools.partial(hand_written, name, engine, workspace_id),
+        ],
+        repeats,
+        cpu_clock(name, engine),
+    )
+    if name != "spark":  # Spark's session is the process's, reused
+        engine.close()  # frees the engine's memory before the next one runs
+    print(f"engines_{name}_compiled_seconds: {ours_s:.2f}")
+    print(f"engines_{name}_hand_written_seconds: {theirs_s:.2f}")
+    print(
+        f"engines_{name}_compiled_vs_hand_written_ratio: {ours_s / theirs_s:.2f} "
+        f"(target <= {TARGET_RATIO})"
+    )
+    if ours_cpu is not None and theirs_cpu:
+        print(f"engines_{name}_compiled_cpu_seconds: {ours_cpu:.2f}")
+        print(f"engines_{name}_hand_written_cpu_seconds: {theirs_cpu:.2f}")
+        print(f"engines_{name}_compiled_vs_hand_written_cpu_ratio: {ours_cpu / theirs_cpu:.2f}")
+    return ours_s, theirs_s, _all_fields(ours)
+
+
+def print_speedups(seconds: dict[str, tuple[float, float]]) -> None:
+    """Each engine against PostgreSQL, compiled and hand-written."""
+    pg_ours, pg_theirs = seconds["postgres"]
+    for name, (ours_s, theirs_s) in seconds.items():
+        if name == "postgres":
+            continue
+        target = f" (target >= {TARGET_SPEEDUP:.0f})" if name in ("duckdb", "chdb") else ""
+        print(f"engines_{name}_vs_postgres_compiled_speedup: {pg_ours / ours_s:.1f}{target}")
+        print(f"engines_{name}_vs_postgres_hand_written_speedup: {pg_theirs / theirs_s:.1f}")
 
 
 def main() -> int:
@@ -539,43 +618,16 @@ def main() -> int:
     seconds: dict[str, tuple[float, float]] = {}
     reference: list[float] | None = None
     for name in names:
-        started = time.perf_counter()
-        engine, workspace_id = open_engine(name, path, rows, stem)
-        log(f"{name}: ready in {time.perf_counter() - started:.1f} s")
-        ours = compiled(engine, workspace_id)  # also the warm-up run
-        theirs = hand_written(name, engine, workspace_id)
-        if _differs(_comparable(ours), theirs):
-            log(f"!! {name}: compiled {_comparable(ours)} != hand-written {theirs}")
+        try:
+            ours_s, theirs_s, results = measure(name, path, rows, stem, args.repeats, reference)
+        except ResultsDiffer as error:
+            log(f"!! {error}")
             return 1
-        if reference is None:
-            reference = _all_fields(ours)
-        elif _differs(_all_fields(ours), reference):
-            log(f"!! {name}: statistics differ from {names[0]}'s: {_all_fields(ours)}")
-            return 1
-        seconds[name] = time_side_by_side(
-            functools.partial(compiled, engine, workspace_id),
-            functools.partial(hand_written, name, engine, workspace_id),
-            args.repeats,
-        )
-        if name != "spark":
-            engine.close()  # frees the engine's memory before the next one runs
-        ours_s, theirs_s = seconds[name]
-        print(f"engines_{name}_compiled_seconds: {ours_s:.2f}")
-        print(f"engines_{name}_hand_written_seconds: {theirs_s:.2f}")
-        print(
-            f"engines_{name}_compiled_vs_hand_written_ratio: {ours_s / theirs_s:.2f} "
-            f"(target <= {TARGET_RATIO})"
-        )
+        seconds[name] = (ours_s, theirs_s)
+        reference = reference or results
     print(f"engines_results_equal_across_engines: {','.join(names)} (relative {TOLERANCE})")
     if "postgres" in seconds:
-        pg_ours, pg_theirs = seconds["postgres"]
-        for name in names:
-            if name == "postgres":
-                continue
-            ours_s, theirs_s = seconds[name]
-            target = f" (target >= {TARGET_SPEEDUP:.0f})" if name in ("duckdb", "chdb") else ""
-            print(f"engines_{name}_vs_postgres_compiled_speedup: {pg_ours / ours_s:.1f}{target}")
-            print(f"engines_{name}_vs_postgres_hand_written_speedup: {pg_theirs / theirs_s:.1f}")
+        print_speedups(seconds)
     return 0
 
 
