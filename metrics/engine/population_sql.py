@@ -12,7 +12,12 @@ from sqlglot import exp
 from metrics.engine.dialects import get_dialect
 from metrics.engine.event_tables import EventTable
 from metrics.engine.json_access import TYPED_PREFIX, JsonAccess
-from metrics.engine.populations import ExposurePopulation, Population, TablePopulation
+from metrics.engine.populations import (
+    ExposurePopulation,
+    FirstSeenPopulation,
+    Population,
+    TablePopulation,
+)
 from metrics.engine.sql import CompilerError, Params, and_, col
 
 NO_PERSONS = (
@@ -202,16 +207,17 @@ class PopulationSql:
                 )
             )
         )
-        return exp.select(
+        select = exp.select(
             col("unit_id", "fx"),
             col("start_us", "fx"),
             col("grp", "fx"),
-            exp.alias_(exp.Literal.string("all"), "seg"),
             exp.alias_(self._bucket_of(col("start_us", "fx"), pop.bucket_us), "bkt"),
         ).from_(first.subquery("fx"))
+        return self._with_segment(select, col("unit_id", "fx"))
 
     def _first_seen_population(self) -> exp.Select:
         pop = self.population
+        assert isinstance(pop, FirstSeenPopulation)
         first = (
             exp.select(
                 col("unit_id", "src"),

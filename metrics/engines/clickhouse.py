@@ -40,6 +40,11 @@ class ChdbEngine(Engine):
             except Exception as error:  # chdb raises plain RuntimeError with the server message
                 raise EngineError(f"{self.label}: {error}", kind=_kind(str(error))) from error
 
+    def insert_arrow(self, table: str, batch: Any) -> None:
+        """Insert an Arrow table: chdb reads the Python variable through ``Python()``."""
+        staged = batch  # noqa: F841  (read by name by chdb's Python() table function)
+        self.command(f"INSERT INTO {table} SELECT * FROM Python(staged)")  # noqa: S608
+
     def _run(self, sql: str, params: Mapping[str, Any]):
         with self._lock:
             try:
@@ -90,6 +95,20 @@ class ClickHouseEngine(Engine):
         except Exception as error:  # the driver's OperationalError and socket errors alike
             raise EngineError(f"{self.label}: unreachable: {error}", kind="unreachable") from error
 
+    def command(self, sql: str) -> None:
+        """Run DDL or an insert (no rows back)."""
+        try:
+            self.client.command(sql)
+        except Exception as error:  # see _run()
+            raise EngineError(f"{self.label}: {error}", kind=_kind(str(error))) from error
+
+    def insert_arrow(self, table: str, batch: Any) -> None:
+        """Insert an Arrow table."""
+        try:
+            self.client.insert_arrow(table, batch)
+        except Exception as error:  # see _run()
+            raise EngineError(f"{self.label}: {error}", kind=_kind(str(error))) from error
+
     def _run(self, sql: str, params: Mapping[str, Any]):
         try:
             result = self.client.query(sql, parameters=dict(params))
@@ -112,7 +131,7 @@ def _plain(value: Any) -> Any:
     if value is None:
         return None
     try:
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         if pd.isna(value):
             return None

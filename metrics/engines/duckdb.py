@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,16 @@ class DuckDBEngine(Engine):
                 self.connection.execute(sql, dict(params or {})).fetchall()
             except duckdb.Error as error:
                 raise EngineError(f"{self.label}: {error}", kind=_kind(error)) from error
+
+    @contextmanager
+    def registered(self, name: str, table: Any) -> Iterator[None]:
+        """Make an Arrow table (or DataFrame) readable as ``name`` for the ``with`` block."""
+        with self._lock:
+            self.connection.register(name, table)
+            try:
+                yield
+            finally:
+                self.connection.unregister(name)
 
     def _run(self, sql: str, params: Mapping[str, Any]):
         used = {k: v for k, v in params.items() if f"${k}" in sql}

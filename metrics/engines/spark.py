@@ -4,6 +4,8 @@ costs seconds."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +14,8 @@ from typing import Any
 from metrics.engines.base import Engine, EngineError
 
 _SESSIONS: dict[str, Any] = {}
+# Tables of a local session (tests, local use) live here, never in the working directory.
+WAREHOUSE_DIR = os.path.join(tempfile.gettempdir(), f"plg-spark-warehouse-{os.getpid()}")
 _SESSIONS_LOCK = threading.Lock()
 
 
@@ -33,6 +37,11 @@ def spark_session(master: str = "local[2]", remote: str = "") -> Any:
                     .config("spark.sql.session.timeZone", "UTC")
                     .config("spark.sql.ansi.enabled", "false")
                     .config("spark.driver.memory", "2g")
+                    .config("spark.sql.warehouse.dir", WAREHOUSE_DIR)
+                    .config(
+                        "spark.driver.extraJavaOptions",
+                        f"-Dderby.system.home={WAREHOUSE_DIR}",
+                    )
                 )
             _SESSIONS[key] = builder.getOrCreate()
         return _SESSIONS[key]
@@ -50,6 +59,10 @@ class SparkEngine(Engine):
             self.session = spark_session(self.master, self.remote)
         except Exception as error:  # py4j / Spark Connect errors when the cluster is unreachable
             raise EngineError(f"{self.label}: unreachable: {error}", kind="unreachable") from error
+
+    def command(self, sql: str) -> None:
+        """Run DDL or an insert (no rows back)."""
+        self._run(sql, {})
 
     def _run(self, sql: str, params: Mapping[str, Any]):
         used = {k: v for k, v in params.items() if f":{k}" in sql}

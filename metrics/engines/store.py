@@ -13,10 +13,13 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE
 from metrics.engines.base import Engine
+from metrics.engines.clickhouse import ChdbEngine, ClickHouseEngine
+from metrics.engines.duckdb import DuckDBEngine
+from metrics.engines.spark import SparkEngine
 
 EVENT_COLUMNS = ("workspace_id", "event", "distinct_id", "timestamp_us", "insert_id", "properties")
 PERSON_COLUMNS = ("workspace_id", "distinct_id", "properties")
@@ -60,7 +63,7 @@ def person_table(rows: Iterable[Sequence[Any]]) -> pa.Table:
 
 def create_store(engine: Engine) -> None:
     """Create the event store's tables in ``engine`` if they do not exist."""
-    if engine.dialect == "duckdb":
+    if isinstance(engine, DuckDBEngine):
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (workspace_id BIGINT, event VARCHAR, "
             "distinct_id VARCHAR, timestamp_us BIGINT, insert_id VARCHAR, properties VARCHAR)"
@@ -69,7 +72,7 @@ def create_store(engine: Engine) -> None:
             f"CREATE TABLE IF NOT EXISTS {PERSONS_TABLE} (workspace_id BIGINT, "
             "distinct_id VARCHAR, properties VARCHAR)"
         )
-    elif engine.dialect == "clickhouse":
+    elif isinstance(engine, ChdbEngine | ClickHouseEngine):
         engine.command(
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (workspace_id Int64, event String, "
             "distinct_id String, timestamp_us Int64, insert_id Nullable(String), "
@@ -81,13 +84,13 @@ def create_store(engine: Engine) -> None:
             "distinct_id String, properties String) ENGINE = ReplacingMergeTree "
             "ORDER BY (workspace_id, distinct_id)"
         )
-    elif engine.dialect == "spark":
-        engine.session.sql(
+    elif isinstance(engine, SparkEngine):
+        engine.command(
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (workspace_id BIGINT, event STRING, "
             "distinct_id STRING, timestamp_us BIGINT, insert_id STRING, properties STRING) "
             "USING parquet"
         )
-        engine.session.sql(
+        engine.command(
             f"CREATE TABLE IF NOT EXISTS {PERSONS_TABLE} (workspace_id BIGINT, "
             "distinct_id STRING, properties STRING) USING parquet"
         )
@@ -109,86 +112,103 @@ def _dedupe(batch: pa.Table) -> pa.Table:
     return batch.filter(pa.array(keep))
 
 
+def _count(engine: Engine) -> int:
+    return int(engine.execute(f"SELECT count(*) FROM {EVENTS_TABLE}", {})[0][0])  # noqa: S608
+
+
 def insert_events(engine: Engine, batch: pa.Table) -> int:
     """Insert events, skipping insert_ids already stored for the workspace; return rows added."""
     batch = _dedupe(batch)
-    if engine.dialect == "duckdb":
-        con = engine.connection
-        before = con.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchall()[0][0]
-        con.register("incoming_events", batch)
-        try:
+    if batch.num_rows == 0:
+        return 0
+    before = _count(engine)
+    if isinstance(engine, DuckDBEngine):
+        with engine.registered("incoming_events", batch):
             engine.command(
                 f"INSERT INTO {EVENTS_TABLE} SELECT i.* FROM incoming_events i "
                 f"WHERE i.insert_id IS NULL OR NOT EXISTS (SELECT 1 FROM {EVENTS_TABLE} s "
                 "WHERE s.workspace_id = i.workspace_id AND s.insert_id = i.insert_id)"
             )
-        finally:
-            con.unregister("incoming_events")
-        return con.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchall()[0][0] - before
-    if engine.dialect == "clickhouse":
-        return _insert_clickhouse(engine, batch)
-    if engine.dialect == "spark":
-        frame = engine.session.createDataFrame(batch.to_pandas())
-        frame.createOrReplaceTempView("incoming_events")
-        engine.session.sql(
+    elif isinstance(engine, ChdbEngine | ClickHouseEngine):
+        _insert_clickhouse(engine, batch)
+    elif isinstance(engine, SparkEngine):
+        engine.session.createDataFrame(batch.to_pandas()).createOrReplaceTempView("incoming_events")
+        engine.command(
             f"INSERT INTO {EVENTS_TABLE} SELECT i.* FROM incoming_events i "
             f"LEFT ANTI JOIN {EVENTS_TABLE} s ON s.workspace_id = i.workspace_id "
             "AND s.insert_id = i.insert_id"
         )
-        return batch.num_rows
-    raise ValueError(f"No event store for dialect {engine.dialect!r}.")
+    else:
+        raise ValueError(f"No event store for dialect {engine.dialect!r}.")
+    return _count(engine) - before
 
 
-def _insert_clickhouse(engine: Engine, batch: pa.Table) -> int:
+def _insert_clickhouse(engine: ChdbEngine | ClickHouseEngine, batch: pa.Table) -> None:
     """ClickHouse: stage the batch, then insert the rows whose insert_id is new."""
-    if batch.num_rows == 0:
-        return 0
     engine.command("DROP TABLE IF EXISTS incoming_events")
     engine.command(
         "CREATE TABLE incoming_events (workspace_id Int64, event String, distinct_id String, "
         "timestamp_us Int64, insert_id Nullable(String), properties String) ENGINE = Memory"
     )
-    if hasattr(engine, "session"):  # chdb: insert the Arrow batch through Python()
-        _chdb_insert(engine, batch)
-    else:
-        engine.client.insert_arrow("incoming_events", batch)
-    before = int(engine.execute(f"SELECT count() FROM {EVENTS_TABLE}", {})[0][0])
+    engine.insert_arrow("incoming_events", batch)
     engine.command(
         f"INSERT INTO {EVENTS_TABLE} SELECT * FROM incoming_events i WHERE i.insert_id IS NULL "
         f"OR (i.workspace_id, assumeNotNull(i.insert_id)) NOT IN (SELECT workspace_id, "
         f"assumeNotNull(insert_id) FROM {EVENTS_TABLE} WHERE insert_id IS NOT NULL)"
     )
     engine.command("DROP TABLE IF EXISTS incoming_events")
-    return int(engine.execute(f"SELECT count() FROM {EVENTS_TABLE}", {})[0][0]) - before
-
-
-def _chdb_insert(engine: Engine, batch: pa.Table) -> None:
-    """chdb reads a Python Arrow table by variable name through the Python() table function."""
-    staged = batch  # noqa: F841  (read by name by chdb's Python() table function)
-    engine.session.query("INSERT INTO incoming_events SELECT * FROM Python(staged)")
 
 
 def insert_persons(engine: Engine, batch: pa.Table) -> None:
-    """Insert (or, in ClickHouse, replace) person rows."""
-    if engine.dialect == "duckdb":
-        engine.connection.register("incoming_persons", batch)
-        try:
+    """Insert (or replace) person rows."""
+    if isinstance(engine, DuckDBEngine):
+        with engine.registered("incoming_persons", batch):
             engine.command(
                 f"DELETE FROM {PERSONS_TABLE} WHERE (workspace_id, distinct_id) IN "
                 "(SELECT workspace_id, distinct_id FROM incoming_persons)"
             )
             engine.command(f"INSERT INTO {PERSONS_TABLE} SELECT * FROM incoming_persons")
-        finally:
-            engine.connection.unregister("incoming_persons")
-    elif engine.dialect == "clickhouse":
-        staged = batch  # noqa: F841  (read by name by chdb's Python() table function)
-        if hasattr(engine, "session"):
-            engine.session.query(f"INSERT INTO {PERSONS_TABLE} SELECT * FROM Python(staged)")
-        else:
-            engine.client.insert_arrow(PERSONS_TABLE, batch)
+    elif isinstance(engine, ChdbEngine | ClickHouseEngine):
+        engine.insert_arrow(PERSONS_TABLE, batch)
         engine.command(f"OPTIMIZE TABLE {PERSONS_TABLE} FINAL")
-    elif engine.dialect == "spark":
-        frame = engine.session.createDataFrame(batch.to_pandas())
-        frame.write.mode("append").insertInto(PERSONS_TABLE)
+    elif isinstance(engine, SparkEngine):
+        engine.session.createDataFrame(batch.to_pandas()).write.mode("append").insertInto(
+            PERSONS_TABLE
+        )
     else:
         raise ValueError(f"No event store for dialect {engine.dialect!r}.")
+
+
+def load_table(engine: Engine, name: str, table: pa.Table) -> None:
+    """Create table ``name`` in ``engine`` holding ``table`` (Arrow), replacing any old one.
+
+    For tables the engine's users already have (a warehouse's exposures, a benchmark's
+    events); our own store's tables come from ``create_store``.
+    """
+    if isinstance(engine, DuckDBEngine):
+        with engine.registered("incoming_table", table):
+            engine.command(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming_table")
+    elif isinstance(engine, ChdbEngine | ClickHouseEngine):
+        engine.command(f"DROP TABLE IF EXISTS {name}")
+        columns = ", ".join(
+            f"{field.name} {_clickhouse_type(field.type)}" for field in table.schema
+        )
+        engine.command(f"CREATE TABLE {name} ({columns}) ENGINE = MergeTree ORDER BY tuple()")
+        engine.insert_arrow(name, table)
+    elif isinstance(engine, SparkEngine):
+        frame = engine.session.createDataFrame(table.to_pandas())
+        frame.write.mode("overwrite").saveAsTable(name)
+    else:
+        raise ValueError(f"No tables for dialect {engine.dialect!r}.")
+
+
+def _clickhouse_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return f"Nullable(DateTime64(6, '{arrow_type.tz or 'UTC'}'))"
+    if pa.types.is_integer(arrow_type):
+        return "Nullable(Int64)"
+    if pa.types.is_floating(arrow_type):
+        return "Nullable(Float64)"
+    if pa.types.is_boolean(arrow_type):
+        return "Nullable(Bool)"
+    return "Nullable(String)"

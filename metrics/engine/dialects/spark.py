@@ -1,7 +1,7 @@
 """Spark SQL (local mode in tests; Spark Connect or Databricks in production).
 
 ``/`` is float division, so integer division is ``DIV``; parameters are ``:name`` markers; JSON
-properties are a STRING column read as a VARIANT (``parse_json``) at path ``$['key']``, whose
+properties are a STRING column read as a VARIANT (``parse_json``), whose
 ``schema_of_variant`` tells a number from a string, as JSON semantics need.
 """
 
@@ -14,9 +14,8 @@ from metrics.engine.dialects.base import Dialect, JsonKind, lit
 _NUMBER_PREFIXES = ("BIGINT", "INT", "DOUBLE", "DECIMAL", "FLOAT", "SMALLINT", "TINYINT")
 
 
-def json_path(key: exp.Expr) -> exp.Expr:
-    """Spark's JSON path ``$['key']``: get_json_object and variant_get read no ``$."key"``
-    (they return NULL for it), and property names never hold quotes."""
+def _path(key: exp.Expr) -> exp.Expr:
+    """Spark's JSON path for a bound key: ``$['key']`` (it has no ``$."key"`` form)."""
     return exp.DPipe(this=exp.DPipe(this=lit("$['"), expression=key), expression=lit("']"))
 
 
@@ -27,20 +26,18 @@ class SparkDialect(Dialect):
 
     def _value(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
         variant = exp.Anonymous(this="try_parse_json", expressions=[column])
-        return exp.Anonymous(
-            this="variant_get", expressions=[variant, json_path(key), lit("variant")]
-        )
+        return exp.Anonymous(this="variant_get", expressions=[variant, _path(key), lit("variant")])
 
     def _type(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="schema_of_variant", expressions=[self._value(column, key)])
 
     def json_text(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
-        return exp.Anonymous(this="get_json_object", expressions=[column, json_path(key)])
+        return exp.Anonymous(this="get_json_object", expressions=[column, _path(key)])
 
     def json_number(self, column: exp.Expr, key: exp.Expr) -> exp.Expr:
         variant = exp.Anonymous(this="try_parse_json", expressions=[column.copy()])
         value = exp.Anonymous(
-            this="try_variant_get", expressions=[variant, json_path(key.copy()), lit("double")]
+            this="try_variant_get", expressions=[variant, _path(key.copy()), lit("double")]
         )
         return exp.Case().when(self.json_is(column, key, "number"), value)
 
@@ -58,9 +55,7 @@ class SparkDialect(Dialect):
             )
         if kind == "string":
             return exp.EQ(this=schema, expression=lit("STRING"))
-        text = exp.Anonymous(
-            this="get_json_object", expressions=[column.copy(), json_path(key.copy())]
-        )
+        text = exp.Anonymous(this="get_json_object", expressions=[column.copy(), _path(key.copy())])
         return exp.and_(
             exp.EQ(this=schema, expression=lit("BOOLEAN")), exp.EQ(this=text, expression=lit(kind))
         )

@@ -1,0 +1,310 @@
+"""One metric definition, the same numbers on every engine.
+
+The seeded events of tests/metrics/reference.py (window edges, a daylight-saving change,
+duplicates, wrong JSON types, events after the cut-off) go into the app database (SQLite or
+PostgreSQL, through real ingestion) and into our event store in DuckDB, ClickHouse (chdb, the
+real engine in-process) and Spark (local mode); each engine's sufficient statistics must equal
+the brute-force reference to 1e-9 relative, for every metric type, segments, cohort buckets,
+CUPED covariates, account units, and a warehouse exposure table.
+
+The columnar stores are loaded once per module (Spark costs seconds per statement): every
+statement here computes all fourteen metrics at once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from metrics.engine.event_tables import ExposureTable
+from metrics.engine.populations import ExposurePopulation, FirstSeenPopulation
+from metrics.engine.time_units import DAY_US
+from metrics.engines.app_db import AppDatabaseEngine
+from metrics.engines.base import Engine
+from metrics.engines.store import (
+    create_store,
+    event_table,
+    insert_events,
+    insert_persons,
+    load_table,
+    person_table,
+)
+from metrics.runner import compute_metric_statistics
+from plg_platform.services.ingestion import events_ingest, persons_identify, to_epoch_us
+from tests.conftest import require_or_skip
+from tests.metrics.reference import (
+    CUTOFF,
+    CUTOFF_US,
+    DEFINITIONS,
+    SPECS,
+    assert_equal,
+    brute_force,
+    first_seen,
+    generate_events,
+)
+
+RAW, PLANS = generate_events(seed=20261124)
+STORE_WORKSPACE = 7
+OTHER_WORKSPACE = 8  # the same events under another workspace: must never count
+ENGINES = ["app", "duckdb", "chdb", pytest.param("spark", marks=pytest.mark.spark)]
+COLUMNAR = ["duckdb", "chdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+def _traits(unit: str, plan: str) -> dict[str, str]:
+    return {"plan": plan, "account_id": f"acct-{int(unit[1:]) % 7}"}
+
+
+def _event_rows(workspace_id: int) -> list[tuple[Any, ...]]:
+    return [
+        (
+            workspace_id,
+            e["event"],
+            e["distinct_id"],
+            to_epoch_us(datetime.fromisoformat(e["timestamp"])),
+            e["insert_id"],
+            json.dumps(e["properties"]),
+        )
+        for e in RAW
+    ]
+
+
+def _open(name: str, tmp: Any) -> Engine:
+    if name == "duckdb":
+        from metrics.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine(path=str(tmp / "store.duckdb"))
+    if name == "chdb":
+        from metrics.engines.clickhouse import ChdbEngine
+
+        return ChdbEngine(path=str(tmp / "chdb"))
+    require_or_skip(shutil.which("java") is not None, "Java 17 for Spark (openjdk-17-jre)")
+    from metrics.engines.spark import SparkEngine
+
+    return SparkEngine(master="local[2]")
+
+
+@pytest.fixture(scope="module")
+def columnar_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Engines opened and loaded on first use, closed at the end of the module."""
+    opened: dict[str, Any] = {}
+
+    def get(name: str) -> tuple[Engine, dict[str, int]]:
+        if name not in opened:
+            engine = _open(name, tmp_path_factory.mktemp(name))
+            create_store(engine)
+            batch = event_table(_event_rows(STORE_WORKSPACE))
+            added = {
+                "first": insert_events(engine, batch),
+                "again": insert_events(engine, batch),  # the same insert_ids: nothing added
+                "other": insert_events(engine, event_table(_event_rows(OTHER_WORKSPACE))),
+            }
+            insert_persons(
+                engine,
+                person_table(
+                    (STORE_WORKSPACE, unit, json.dumps(_traits(unit, plan)))
+                    for unit, plan in PLANS.items()
+                ),
+            )
+            opened[name] = (engine, added)
+        return opened[name]
+
+    yield {"get": get}
+    for engine, _ in opened.values():
+        if engine.dialect != "spark":  # the Spark session is the process's, reused
+            engine.close()
+
+
+@pytest.fixture
+def engine_case(request: pytest.FixtureRequest, columnar_stores) -> tuple[Engine, int]:
+    """(engine, workspace id) with the reference events loaded, for ``request.param``."""
+    if request.param != "app":
+        engine, _ = columnar_stores["get"](request.param)
+        return engine, STORE_WORKSPACE
+    workspace = request.getfixturevalue("workspace")
+    for i in range(0, len(RAW), 500):
+        assert events_ingest(workspace=workspace, raw_events=RAW[i : i + 500]).rejected == []
+    persons_identify(
+        workspace=workspace, traits=[(u, _traits(u, plan)) for u, plan in PLANS.items()]
+    )
+    return AppDatabaseEngine(), workspace.id
+
+
+def _by_key(stats) -> dict[tuple[str, str, str], Any]:
+    return {(s.metric, s.group, s.segment): s for s in stats}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ENGINES, indirect=True)
+def test_every_metric_type_matches_brute_force(engine_case) -> None:
+    engine, workspace_id = engine_case
+    stats = compute_metric_statistics(
+        workspace_id=workspace_id,
+        metrics=DEFINITIONS,
+        population=FirstSeenPopulation(event="signup"),
+        cutoff_us=CUTOFF_US,
+        engine=engine,
+    )
+    assert len(stats) == len(DEFINITIONS)
+    population = {u: (s, "all") for u, s in first_seen(RAW, "signup").items()}
+    by_key = _by_key(stats)
+    for m in DEFINITIONS:
+        assert_equal(by_key[(m.key, "all", "all")], brute_force(RAW, m, population)["all"], m.key)
+    # The planted cases are there on this engine too.
+    assert by_key[("d7_14", "all", "all")].immature_units > 0
+    assert 0 < by_key[("ttv", "all", "all")].n < by_key[("ttv", "all", "all")].units
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ENGINES, indirect=True)
+def test_segments_buckets_and_covariates_match_brute_force(engine_case) -> None:
+    engine, workspace_id = engine_case
+    week = 7 * DAY_US
+    stats = compute_metric_statistics(
+        workspace_id=workspace_id,
+        metrics=DEFINITIONS,
+        population=FirstSeenPopulation(bucket_us=week, segment_property="plan"),
+        cutoff_us=CUTOFF_US,
+        covariate_days=3,
+        engine=engine,
+    )
+    population = {
+        unit: (start, f"{start // week}|{PLANS.get(unit) or '(none)'}")
+        for unit, start in first_seen(RAW).items()
+    }
+    by_key = _by_key(stats)
+    compared = 0
+    for m in DEFINITIONS:
+        for key, values in brute_force(RAW, m, population, covariate_days=3).items():
+            group, segment = key.split("|")
+            assert_equal(by_key[(m.key, group, segment)], values, f"{m.key}/{key}")
+            compared += 1
+    assert compared == len(stats)
+    assert {s.segment for s in stats} == {"free", "pro", "team"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ENGINES, indirect=True)
+def test_account_units_match_brute_force(engine_case) -> None:
+    from metrics.engine.definition import parse_definition
+
+    engine, workspace_id = engine_case
+    accounts = [
+        parse_definition({**SPECS[2], "unit_property": "account_id"}),
+        parse_definition({**SPECS[0], "unit_property": "account_id"}),
+    ]
+    stats = compute_metric_statistics(
+        workspace_id=workspace_id,
+        metrics=accounts,
+        population=FirstSeenPopulation(),
+        cutoff_us=CUTOFF_US,
+        engine=engine,
+    )
+    as_accounts = [{**e, "distinct_id": _traits(e["distinct_id"], "")["account_id"]} for e in RAW]
+    population = {a: (s, "all") for a, s in first_seen(as_accounts).items()}
+    for m, actual in zip(accounts, stats, strict=True):
+        assert_equal(actual, brute_force(as_accounts, m, population)["all"], m.key)
+
+
+def _exposures(seed: int) -> list[dict[str, Any]]:
+    """A warehouse exposure table (GrowthBook's shape) over the signed-up units: repeated
+    exposures, units seeing both variations, another experiment, exposures after the cut-off."""
+    rng = random.Random(seed)
+    rows = []
+    for unit, start in sorted(first_seen(RAW, "signup").items()):
+        at = datetime.fromtimestamp(start / 1e6, UTC) + timedelta(hours=rng.uniform(0, 72))
+        experiment = "exp-a" if rng.random() < 0.85 else "exp-b"
+        variation = rng.choice(["0", "1"])
+        rows.append((unit, experiment, variation, at))
+        if rng.random() < 0.3:  # seen again later: the first exposure counts
+            rows.append((unit, experiment, variation, at + timedelta(days=rng.uniform(0, 9))))
+        if rng.random() < 0.08:  # saw the other variation too: left out
+            other = "1" if variation == "0" else "0"
+            rows.append((unit, experiment, other, at + timedelta(hours=rng.uniform(0, 50))))
+    for i in range(5):  # first exposed after the cut-off: not in the population
+        rows.append((f"late{i}", "exp-a", "1", CUTOFF + timedelta(minutes=i)))
+    return [
+        {"user_id": u, "experiment_id": x, "variation_id": v, "timestamp": t} for u, x, v, t in rows
+    ]
+
+
+def _exposure_reference(rows: list[dict[str, Any]], experiment: str) -> dict[str, tuple]:
+    """Each unit's first exposure and variation; units seeing two variations are left out."""
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for r in rows:
+        t = to_epoch_us(r["timestamp"])
+        if r["experiment_id"] == experiment and t < CUTOFF_US:
+            seen.setdefault(r["user_id"], []).append((t, r["variation_id"]))
+    return {
+        unit: min(hits)
+        for unit, hits in seen.items()
+        if len({variation for _, variation in hits}) == 1
+    }
+
+
+@pytest.mark.parametrize("name", COLUMNAR)
+def test_warehouse_exposure_table_matches_brute_force(name: str, columnar_stores) -> None:
+    engine, _ = columnar_stores["get"](name)
+    rows = _exposures(seed=5)
+    load_table(
+        engine,
+        "wh_exposures",
+        pa.table(
+            {
+                "user_id": [r["user_id"] for r in rows],
+                "experiment_id": [r["experiment_id"] for r in rows],
+                "variation_id": [r["variation_id"] for r in rows],
+                "timestamp": pa.array(
+                    [r["timestamp"] for r in rows], type=pa.timestamp("us", tz="UTC")
+                ),
+            }
+        ),
+    )
+    stats = compute_metric_statistics(
+        workspace_id=STORE_WORKSPACE,
+        metrics=DEFINITIONS,
+        population=ExposurePopulation(
+            exposures=ExposureTable(table="wh_exposures", experiment_id="exp-a"),
+            segment_property="plan",
+        ),
+        cutoff_us=CUTOFF_US,
+        covariate_days=2,
+        engine=engine,
+    )
+    firsts = _exposure_reference(rows, "exp-a")
+    both = {r["user_id"] for r in rows} - set(firsts) - {f"late{i}" for i in range(5)}
+    assert both, "some units saw both variations"
+    population = {
+        unit: (start, f"{variation}|{PLANS.get(unit) or '(none)'}")
+        for unit, (start, variation) in firsts.items()
+    }
+    by_key = _by_key(stats)
+    compared = 0
+    for m in DEFINITIONS:
+        for key, values in brute_force(RAW, m, population, covariate_days=2).items():
+            variation, segment = key.split("|")
+            assert_equal(by_key[(m.key, variation, segment)], values, f"{m.key}/{key}")
+            compared += 1
+    assert compared == len(stats)
+    assert {s.group for s in stats} == {"0", "1"}
+
+
+@pytest.mark.parametrize("name", COLUMNAR)
+def test_store_keeps_one_row_per_insert_id_and_workspace(name: str, columnar_stores) -> None:
+    engine, added = columnar_stores["get"](name)
+    assert added == {"first": len(RAW), "again": 0, "other": len(RAW)}
+    rows = engine.execute(
+        "SELECT workspace_id, count(*) FROM plg_platform_event GROUP BY workspace_id "
+        "ORDER BY workspace_id",
+        {},
+    )
+    assert [tuple(int(v) for v in row) for row in rows] == [
+        (STORE_WORKSPACE, len(RAW)),
+        (OTHER_WORKSPACE, len(RAW)),
+    ]
