@@ -9,7 +9,8 @@ engine: PostgreSQL (its own database, ``BENCH_ENGINES_DATABASE_URL``, default
 postgres://postgres@127.0.0.1:5432/plg_bench_engines), a DuckDB file and a chdb directory
 under ``var/bench/`` (the event store's tables, ``metrics.engines.store``), and Spark local
 (a view over the Parquet file). A rerun with the same sizes reuses the file and the loaded
-tables.
+tables; sizes other than the default load into a database named after them (one data set per
+database: another would lengthen PostgreSQL's scans).
 
 On each engine the compiled statement (``metrics.runner.compute_metric_statistics``) is timed
 against one hand-written statement in that engine's SQL computing the same sufficient
@@ -44,6 +45,8 @@ SPAN_DAYS = 120
 CUTOFF_US = ORIGIN_US + SPAN_DAYS * DAY_US
 PARQUET_WORKSPACE = 1  # workspace_id written in the Parquet file (PostgreSQL gets its own id)
 CHUNK_UNITS = 50_000
+DEFAULT_UNITS = 1_000_000
+DEFAULT_EVENTS_PER_UNIT = 20
 TARGET_RATIO = 1.2  # compiled vs hand-written, on each engine
 TARGET_SPEEDUP = 10.0  # DuckDB and chdb vs PostgreSQL
 TOLERANCE = 1e-9
@@ -137,19 +140,27 @@ def parquet_rows(path: Path) -> int:
 
 
 # --- loading into each engine ----------------------------------------------------------------
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = DATABASE_URL
+def database_url(units: int, events_per_unit: int) -> str:
+    """The default sizes load into ``DATABASE_URL``; other sizes into a database of their own,
+    so that each database holds one data set (another would slow PostgreSQL's scans)."""
+    if (units, events_per_unit) == (DEFAULT_UNITS, DEFAULT_EVENTS_PER_UNIT):
+        return DATABASE_URL
+    return f"{DATABASE_URL}_u{units}_e{events_per_unit}"
+
+
+def _setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "plg_platform.settings")
     import django
 
     django.setup()
 
 
-def _ensure_database() -> None:
+def _ensure_database(url: str) -> None:
     import psycopg
 
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
@@ -591,8 +602,8 @@ def print_speedups(seconds: dict[str, tuple[float, float]]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--units", type=int, default=1_000_000)
-    parser.add_argument("--events-per-unit", type=int, default=20)
+    parser.add_argument("--units", type=int, default=DEFAULT_UNITS)
+    parser.add_argument("--events-per-unit", type=int, default=DEFAULT_EVENTS_PER_UNIT)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated")
     parser.add_argument("--quick", action="store_true", help="100,000 units, one repeat")
@@ -604,9 +615,10 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
 
+    url = database_url(args.units, args.events_per_unit)
     if "postgres" in names:
-        _ensure_database()
-    _setup_django()
+        _ensure_database(url)
+    _setup_django(url)
     path = ensure_parquet(args.units, args.events_per_unit, seed=1)
     rows = parquet_rows(path)
     stem = f"u{args.units}_e{args.events_per_unit}_s1"
