@@ -21,6 +21,14 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+class EventStore(models.TextChoices):
+    """Where a workspace's ingested events are kept (see docs/engines.md)."""
+
+    APP = "app", "App database"
+    DUCKDB = "duckdb", "DuckDB (Parquet files on this server)"
+    CLICKHOUSE = "clickhouse", "ClickHouse"
+
+
 class Workspace(TimeStampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -32,6 +40,12 @@ class Workspace(TimeStampedModel):
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces"
+    )
+    event_store = models.CharField(
+        max_length=16,
+        choices=EventStore.choices,
+        default=EventStore.APP,
+        help_text="Where ingested events are stored; metrics and KPIs are computed there.",
     )
 
     class Meta:

@@ -367,3 +367,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
     },
 }
+
+# Columnar event stores (docs/engines.md): a workspace whose event_store is "duckdb" keeps its
+# events as Parquet parts here; "clickhouse" uses this ClickHouse (chdb:///path in-process, or
+# http(s)://user:password@host:port/database for a server).
+METRICS_STORE_DIR = env.str("METRICS_STORE_DIR", default=str(VAR_DIR / "stores"))
+METRICS_CLICKHOUSE_URL = env.str("METRICS_CLICKHOUSE_URL", default="")

@@ -20,7 +20,7 @@ from plg_platform.demo.config import DemoConfig
 from plg_platform.demo.writer import demo_data_write
 from plg_platform.models import ApiKeyKind, Membership, Role
 from plg_platform.permissions import SESSION_WORKSPACE_KEY, request_membership
-from plg_platform.selectors import events_list, onboarding_checklist
+from plg_platform.selectors import events_list, events_overview, onboarding_checklist
 from plg_platform.services.ingestion import from_epoch_us
 from plg_platform.services.keys import api_key_create
 from plg_platform.services.workspaces import membership_choose
@@ -53,8 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
     checklist = onboarding_checklist(workspace=workspace)
     done = sum(1 for item in checklist if item.done)
     since = timezone.now() - timedelta(days=RECENT_DAYS)
-    recent = events_list(workspace=workspace, after=since)
-    latest = events_list(workspace=workspace).values_list("timestamp_us", flat=True).first()
+    latest, recent_events, recent_users = events_overview(workspace=workspace, since=since)
     return render(
         request,
         "plg_platform/home.html",
@@ -64,10 +63,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "checklist_percent": round(100 * done / len(checklist)),
             "is_empty": latest is None,
             "recent_days": RECENT_DAYS,
-            "recent_events": recent.count() if latest is not None else 0,
-            "recent_users": (
-                recent.values("distinct_id").distinct().count() if latest is not None else 0
-            ),
+            "recent_events": recent_events,
+            "recent_users": recent_users,
             "latest_event_at": from_epoch_us(latest) if latest is not None else None,
             "base_url": request.build_absolute_uri("/").rstrip("/"),
             "new_keys": request.session.pop(SESSION_NEW_KEYS, None),

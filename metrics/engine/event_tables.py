@@ -60,3 +60,4 @@ class ExposureTable:
     unit_column: str = "user_id"
     timestamp_column: str = "timestamp"
     time_type: str = "timestamp"
+    workspace_column: str = ""  # set only for a store shared by workspaces (ours)

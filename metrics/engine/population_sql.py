@@ -191,6 +191,13 @@ class PopulationSql:
                 )
             )
         )
+        if x.workspace_column:
+            raw = raw.where(
+                exp.EQ(
+                    this=col(x.workspace_column, "xr"),
+                    expression=self.params.bind(self.workspace_id),
+                )
+            )
         first = (
             exp.select(
                 col("unit_id", "xe"),

@@ -69,7 +69,10 @@ class EventBatchApi(APIView):
 
 
 class EventOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(
+        allow_null=True,
+        help_text="null for a workspace whose events are kept in DuckDB or ClickHouse",
+    )
     event = serializers.CharField()
     distinct_id = serializers.CharField()
     timestamp = serializers.SerializerMethodField()

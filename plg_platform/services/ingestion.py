@@ -23,8 +23,9 @@ from django.db import connection, transaction
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from plg_platform.event_sinks import EventRow, sink_for
 from plg_platform.json_values import INVALID_UNICODE, NUL_CHARACTER
-from plg_platform.models import Event, Person, Workspace
+from plg_platform.models import Event, EventStore, Person, Workspace
 from plg_platform.services.event_input import EventInput, errors_by_field
 
 __all__ = [
@@ -45,7 +46,6 @@ EVENT_NOT_AN_OBJECT = "Each event must be a JSON object."
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-EventRow = tuple[str, str, int, str | None, dict[str, Any]]
 """A validated event as stored: name, distinct id, epoch microseconds, insert id, properties."""
 
 # One validator call for a whole batch: pydantic's core walks the list without a Python loop.
@@ -189,7 +189,15 @@ def event_rows_store(
     """
     if not rows:
         return
-    received_at = connection.ops.adapt_datetimefield_value(now or datetime.now(tz=UTC))
+    now = now or datetime.now(tz=UTC)
+    if workspace.event_store != EventStore.APP:
+        inserted = sink_for(workspace.event_store).write_events(
+            workspace.pk, rows, to_epoch_us(now)
+        )
+        result.accepted += inserted
+        result.duplicates += len(rows) - inserted
+        return
+    received_at = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             inserted = _insert_postgresql(workspace.pk, rows, received_at)
@@ -270,6 +278,8 @@ def persons_identify(
         merged.setdefault(distinct_id, {}).update(props)
     if not merged:
         return 0
+    if workspace.event_store != EventStore.APP:
+        return sink_for(workspace.event_store).write_persons(workspace.pk, merged)
     now = datetime.now(tz=UTC)
     existing = {
         p.distinct_id: p

@@ -42,6 +42,8 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "a-long-browser-test-password"
 TIMEOUT_MS = 15_000
+# A full-page screenshot is evidence, not a check; on a loaded 2-core machine it took > 15 s.
+SCREENSHOT_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +150,7 @@ def shoot() -> Any:
 
     def save(page: Any, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS)
         return path
 
     return save
