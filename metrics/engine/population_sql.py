@@ -208,9 +208,11 @@ class PopulationSql:
             .where(exp.LT(this=col("t", "xe"), expression=self.params.bind(self.cutoff_us)))
             .group_by(col("unit_id", "xe"))
             .having(
+                # One variation: MIN = MAX, as COUNT(DISTINCT) = 1 but without a distinct
+                # aggregate, which engines plan as a second grouping of every exposure row.
                 exp.EQ(
-                    this=exp.Count(this=exp.Distinct(expressions=[col("variation", "xe")])),
-                    expression=exp.Literal.number(1),
+                    this=exp.Min(this=col("variation", "xe")),
+                    expression=exp.Max(this=col("variation", "xe")),
                 )
             )
         )
