@@ -145,7 +145,7 @@ class MetricCompiler(PopulationSql):
                 typed=True,
             )
             days_ok = exp.GTE(
-                this=exp.Count(this=exp.Distinct(expressions=[case(hit, day_index)])),
+                this=get_dialect(self.dialect).distinct_days(hit, day_index, hi - lo),
                 expression=self.params.bind(m.min_distinct_days),
             )
             return case(and_(count_ok, days_ok), num(1), num(0))

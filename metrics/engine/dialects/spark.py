@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from metrics.engine.dialects.base import Dialect, JsonKind, lit
+from metrics.engine.dialects.base import MAX_BIT_DAYS, Dialect, JsonKind, count_day_bits, lit
 
 _NUMBER_PREFIXES = ("BIGINT", "INT", "DOUBLE", "DECIMAL", "FLOAT", "SMALLINT", "TINYINT")
 
@@ -68,3 +68,10 @@ class SparkDialect(Dialect):
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])
+
+    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
+        if days > MAX_BIT_DAYS:
+            return super().distinct_days(hit, day, days)
+        one = exp.cast(exp.Literal.number(1), "BIGINT")
+        bit = exp.Anonymous(this="shiftleft", expressions=[one, exp.cast(day, "INT")])
+        return count_day_bits(hit, bit, "bit_or", "bit_count")
