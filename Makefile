@@ -7,7 +7,7 @@ DEMO_PORT ?= 8000
 # The demo runs on your machine with Django's debug pages; nothing else turns DEBUG on.
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: install demo test test-fast bench reliability lint format browser clean fuzz
+.PHONY: install demo test test-fast bench reliability lint format browser java clean fuzz
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,18 @@ browser:
 	@if command -v chromium >/dev/null 2>&1; then echo "Chromium for the browser tests: $$(command -v chromium)"; \
 	  else echo "!! Chromium is not installed: browser tests will be SKIPPED (apt-get install -y chromium)"; fi
 
+# Java 17 (or newer) for the Spark tests and benchmark: pyspark runs Spark local in a JVM. From
+# Debian's packages where we may install them; without it the Spark tests are skipped.
+java:
+	@major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }; \
+	  m=$$(major 2>/dev/null); \
+	  if { [ -z "$$m" ] || [ "$$m" -lt 17 ]; } && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq openjdk-17-jre-headless >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) >/dev/null 2>&1 || true; \
+	    m=$$(major 2>/dev/null); \
+	  fi; \
+	  if [ -n "$$m" ] && [ "$$m" -ge 17 ]; then echo "Java $$m for the Spark tests: $$(command -v java)"; \
+	  else echo "!! Java 17 is not installed: Spark tests will be SKIPPED (apt-get install -y openjdk-17-jre-headless)"; fi
+
 demo: install
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --no-input
@@ -39,13 +51,13 @@ demo: install
 	@echo "Starting web (http://127.0.0.1:$(DEMO_PORT)/), Celery worker and beat; Ctrl-C stops them."
 	$(DEMO_ENV) DEMO_PORT=$(DEMO_PORT) $(VENV)/bin/honcho -f Procfile start
 
-test: install browser
+test: install browser java
 	mkdir -p var
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "!! pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-bench: install
+bench: install java
 	mkdir -p var
 	$(PY) bench/run.py
 

@@ -220,9 +220,11 @@ class PopulationSql:
             .where(and_(*bounds))
             .group_by(col("unit_id", "xe"))
             .having(
+                # One variation: MIN = MAX, as COUNT(DISTINCT) = 1 but without a distinct
+                # aggregate, which engines plan as a second grouping of every exposure row.
                 exp.EQ(
-                    this=exp.Count(this=exp.Distinct(expressions=[col("variation", "xe")])),
-                    expression=exp.Literal.number(1),
+                    this=exp.Min(this=col("variation", "xe")),
+                    expression=exp.Max(this=col("variation", "xe")),
                 )
             )
         )

@@ -4,7 +4,8 @@ The compiler writes one sqlglot tree; ``Dialect.render`` turns it into one engin
 sqlglot translates most of it (casts, quoting, functions); a dialect module writes only what it
 cannot: access to a JSON property column with JSON semantics, integer division when the
 engine's ``/`` is not integer on integers, timestamps as microseconds, percentiles, approximate
-distinct counts, and how a bound parameter is written. One small module per engine, like
+distinct counts, distinct day counts (bit aggregates where the engine has them), and how a bound
+parameter is written. One small module per engine, like
 GrowthBook's dialect objects.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from sqlglot import exp
 
 JsonKind = str  # "string", "number", "true", "false"
+MAX_BIT_DAYS = 62  # days that fit in a signed 64-bit mask, one bit each
 
 
 class Dialect:
@@ -96,6 +98,21 @@ class Dialect:
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         """An approximate count of distinct values (exact where the engine has no sketch)."""
         return exp.Count(this=exp.Distinct(expressions=[value]))
+
+    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
+        """The exact number of distinct values of ``day`` (a day number in [0, days)) on the
+        rows where ``hit`` holds, as an aggregate. ``COUNT(DISTINCT)`` here; engines with bit
+        aggregates OR one bit per day instead (``count_day_bits``): a distinct aggregate makes
+        them group every row a second time."""
+        return exp.Count(this=exp.Distinct(expressions=[exp.Case().when(hit, day)]))
+
+
+def count_day_bits(hit: exp.Expr, bit: exp.Expr, bit_or: str, bit_count: str) -> exp.Expr:
+    """``COALESCE(bit_count(bit_or(CASE WHEN hit THEN bit END)), 0)``: how many distinct days
+    have their bit set (``bit`` is ``1 << day``), with the engine's function names."""
+    mask = exp.Anonymous(this=bit_or, expressions=[exp.Case().when(hit, bit)])
+    count = exp.Anonymous(this=bit_count, expressions=[mask])
+    return exp.Coalesce(this=count, expressions=[exp.Literal.number(0)])
 
 
 def lit(text: str) -> exp.Literal:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from metrics.engine.dialects.base import Dialect, JsonKind, lit
+from metrics.engine.dialects.base import MAX_BIT_DAYS, Dialect, JsonKind, count_day_bits, lit
 
 _KINDS = {
     "string": ("String",),
@@ -98,3 +98,19 @@ class ClickHouseDialect(Dialect):
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="uniq", expressions=[value])
+
+    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
+        if days > MAX_BIT_DAYS:
+            return super().distinct_days(hit, day, days)
+        one = exp.Anonymous(this="toInt64", expressions=[exp.Literal.number(1)])
+        # ClickHouse may shift on rows where ``hit`` is false too (and refuses a negative
+        # shift): the day is kept within 0..62 there; where ``hit`` holds it already is.
+        safe = exp.Anonymous(
+            this="least",
+            expressions=[
+                exp.Anonymous(this="greatest", expressions=[day, exp.Literal.number(0)]),
+                exp.Literal.number(MAX_BIT_DAYS),
+            ],
+        )
+        bit = exp.Anonymous(this="bitShiftLeft", expressions=[one, safe])
+        return count_day_bits(hit, bit, "groupBitOr", "bitCount")

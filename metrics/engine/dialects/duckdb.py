@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from metrics.engine.dialects.base import Dialect, JsonKind, json_path, lit
+from metrics.engine.dialects.base import (
+    MAX_BIT_DAYS,
+    Dialect,
+    JsonKind,
+    count_day_bits,
+    json_path,
+    lit,
+)
 
 _KINDS = {
     "string": ("VARCHAR",),
@@ -55,3 +62,10 @@ class DuckDBDialect(Dialect):
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])
+
+    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
+        if days > MAX_BIT_DAYS:
+            return super().distinct_days(hit, day, days)
+        one = exp.cast(exp.Literal.number(1), "BIGINT")
+        bit = exp.BitwiseLeftShift(this=one, expression=exp.cast(day, "INT"))
+        return count_day_bits(hit, bit, "bit_or", "bit_count")

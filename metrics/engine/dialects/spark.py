@@ -16,7 +16,11 @@ from typing import Any
 
 from sqlglot import exp
 
+<<<<<<< HEAD
 from metrics.engine.dialects.base import FROM_ARG, Dialect, JsonKind, lit
+=======
+from metrics.engine.dialects.base import MAX_BIT_DAYS, Dialect, JsonKind, count_day_bits, lit
+>>>>>>> bench
 
 _NUMBER_PREFIXES = ("BIGINT", "INT", "DOUBLE", "DECIMAL", "FLOAT", "SMALLINT", "TINYINT")
 
@@ -92,6 +96,7 @@ class SparkDialect(Dialect):
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])
 
+<<<<<<< HEAD
 
 def _self_referencing(cte: exp.CTE) -> bool:
     return any(t.name == cte.alias_or_name for t in cte.this.find_all(exp.Table))
@@ -146,3 +151,11 @@ def counting_sequence(cte: exp.CTE) -> exp.Select | None:
 
 def _is_column(node: exp.Expr, name: str) -> bool:
     return isinstance(node, exp.Column) and node.name == name
+=======
+    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
+        if days > MAX_BIT_DAYS:
+            return super().distinct_days(hit, day, days)
+        one = exp.cast(exp.Literal.number(1), "BIGINT")
+        bit = exp.Anonymous(this="shiftleft", expressions=[one, exp.cast(day, "INT")])
+        return count_day_bits(hit, bit, "bit_or", "bit_count")
+>>>>>>> bench
