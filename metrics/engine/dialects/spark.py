@@ -16,11 +16,14 @@ from typing import Any
 
 from sqlglot import exp
 
-<<<<<<< HEAD
-from metrics.engine.dialects.base import FROM_ARG, Dialect, JsonKind, lit
-=======
-from metrics.engine.dialects.base import MAX_BIT_DAYS, Dialect, JsonKind, count_day_bits, lit
->>>>>>> bench
+from metrics.engine.dialects.base import (
+    FROM_ARG,
+    MAX_BIT_DAYS,
+    Dialect,
+    JsonKind,
+    count_day_bits,
+    lit,
+)
 
 _NUMBER_PREFIXES = ("BIGINT", "INT", "DOUBLE", "DECIMAL", "FLOAT", "SMALLINT", "TINYINT")
 
@@ -96,7 +99,13 @@ class SparkDialect(Dialect):
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])
 
-<<<<<<< HEAD
+    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
+        if days > MAX_BIT_DAYS:
+            return super().distinct_days(hit, day, days)
+        one = exp.cast(exp.Literal.number(1), "BIGINT")
+        bit = exp.Anonymous(this="shiftleft", expressions=[one, exp.cast(day, "INT")])
+        return count_day_bits(hit, bit, "bit_or", "bit_count")
+
 
 def _self_referencing(cte: exp.CTE) -> bool:
     return any(t.name == cte.alias_or_name for t in cte.this.find_all(exp.Table))
@@ -151,11 +160,3 @@ def counting_sequence(cte: exp.CTE) -> exp.Select | None:
 
 def _is_column(node: exp.Expr, name: str) -> bool:
     return isinstance(node, exp.Column) and node.name == name
-=======
-    def distinct_days(self, hit: exp.Expr, day: exp.Expr, days: int) -> exp.Expr:
-        if days > MAX_BIT_DAYS:
-            return super().distinct_days(hit, day, days)
-        one = exp.cast(exp.Literal.number(1), "BIGINT")
-        bit = exp.Anonymous(this="shiftleft", expressions=[one, exp.cast(day, "INT")])
-        return count_day_bits(hit, bit, "bit_or", "bit_count")
->>>>>>> bench
