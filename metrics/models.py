@@ -125,3 +125,120 @@ class Metric(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+
+# --- Incremental refresh: partial aggregates kept between refreshes (metrics.incremental) ---
+class PartialScope(TimeStampedModel):
+    """One scope's partial aggregates (an experiment phase, say) in one engine's store.
+
+    The rows themselves live in the tables below (in the app database) or in the same tables
+    inside another engine; this row says up to which cut-off they hold events (``watermark_us``)
+    and for which definitions (the fingerprints: a change rebuilds them).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, help_text="e.g. 'experiment:12:phase:3'.")
+    store = models.CharField(
+        max_length=200, default="app", help_text="The engine holding the rows ('app': ours)."
+    )
+    day_fingerprint = models.CharField(max_length=64, blank=True)
+    value_fingerprint = models.CharField(max_length=64, blank=True)
+    watermark_us = models.BigIntegerField(
+        null=True, blank=True, help_text="Events before this time (µs since the epoch) are in."
+    )
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_refresh = models.JSONField(
+        default=dict, blank=True, help_text="Mode, slice and scan statistics of the last refresh."
+    )
+
+    class Meta:
+        db_table = "metrics_partial_scope"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "key", "store"], name="partial_scope_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.store})"
+
+
+# The row tables are written and read by SQL built in ``metrics.engine.partials`` only. Their
+# foreign key to the scope has no database constraint: millions of rows are inserted in bulk
+# per refresh, and deleting a scope deletes them through Django's cascade.
+def _scope_fk() -> models.ForeignKey:
+    return models.ForeignKey(
+        PartialScope, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+
+
+class PartialDay(models.Model):
+    """Per metric part × unit × day after the start × UTC day: the matching events' sums."""
+
+    pk = models.CompositePrimaryKey("scope", "unit_id", "part", "rel_day", "slice_day")
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    part = models.SmallIntegerField()
+    rel_day = models.IntegerField(help_text="floor((t - start) / day); negative before it.")
+    slice_day = models.IntegerField(help_text="floor(t / day): the event's UTC day.")
+    cnt = models.BigIntegerField()
+    total = models.FloatField(help_text="Sum of the part's property (JSON numbers only).")
+    nvals = models.BigIntegerField(help_text="Events whose property is a number.")
+    min_rel_us = models.BigIntegerField(help_text="Earliest t - start.")
+
+    class Meta:
+        db_table = "metrics_partial_day"
+        indexes = [models.Index(fields=["scope", "slice_day"], name="partial_day_slice")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} part {self.part} day {self.rel_day}"
+
+
+class PartialUnit(models.Model):
+    """A unit whose day rows are stored, with the start they were built for."""
+
+    pk = models.CompositePrimaryKey("scope", "unit_id")
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    start_us = models.BigIntegerField()
+
+    class Meta:
+        db_table = "metrics_partial_unit"
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} from {self.start_us}"
+
+
+class PartialValue(models.Model):
+    """A unit's value (x), denominator (y) and covariate (c) of one metric of the scope."""
+
+    pk = models.CompositePrimaryKey("scope", "unit_id", "metric")
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    metric = models.SmallIntegerField()
+    x = models.FloatField(null=True)
+    y = models.FloatField(null=True)
+    c = models.FloatField(null=True)
+
+    class Meta:
+        db_table = "metrics_partial_value"
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} metric {self.metric}"
+
+
+class PartialDirty(models.Model):
+    """Units a refresh in progress must recompute (``rebuild``: from all their events)."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    start_us = models.BigIntegerField(null=True)
+    rebuild = models.BooleanField()
+
+    class Meta:
+        db_table = "metrics_partial_dirty"
+        indexes = [models.Index(fields=["scope", "unit_id"], name="partial_dirty_unit")]
+
+    def __str__(self) -> str:
+        return self.unit_id

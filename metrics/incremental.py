@@ -1,0 +1,381 @@
+"""Incremental refresh of metric statistics: keep a scope's partial aggregates up to date, then
+compute sufficient statistics from them (what is stored: ``metrics.engine.partials``).
+
+``partials_refresh`` brings a scope (an experiment phase, say) up to a cut-off:
+
+- **rebuild** from all events the first time, when the definitions or the population's source
+  changed (the day rows' fingerprint), or on demand (``rebuild=True``, ``partials_invalidate``);
+- **incremental** otherwise: the day rows of the last ``lookback_days`` UTC days before the last
+  cut-off's day (and that day) are deleted and re-aggregated from the events, units that are new
+  or whose start moved are built from all their events, and only the touched units' values are
+  recomputed (all units' values, from day rows, when only a window or minimum changed).
+  An event that arrives later than the lookback is **missed** until the next rebuild;
+- **direct** when the cut-off is before the stored one (a rerun of history) or the engine keeps
+  no partials: the statement over the events, as ``compute_metric_statistics``.
+
+Statements run on the engine holding the events (the app database by default; DuckDB too). The
+app database's transaction covers the whole refresh and locks the scope's row, so two refreshes
+of one scope queue up. Each refresh reports what it cost (``RefreshScan``): statements, seconds
+and the rows the engine read, counted with a statement of its own where the engine cannot tell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from copy import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from metrics.engine.definition import MetricDefinition
+from metrics.engine.event_tables import APP_EVENTS, EventTable
+from metrics.engine.partials import (
+    DAY_TABLE,
+    DIRTY_TABLE,
+    UNIT_TABLE,
+    VALUE_TABLE,
+    PartialStatements,
+    Statement,
+    base_population,
+    day_fingerprint,
+    value_fingerprint,
+)
+from metrics.engine.populations import Population
+from metrics.engine.time_units import DAY_US
+from metrics.engines.app_db import AppDatabaseEngine
+from metrics.engines.base import Engine, ScanStats
+from metrics.models import PartialScope
+from metrics.runner import MetricStatistics, compute_metric_statistics, statistics_of
+from plg_platform.errors import ValidationFailed
+
+# Engines whose store keeps partials: the app database (tables from our migration) and DuckDB
+# (``partials_store_create``). Others compute directly from the events.
+PARTIAL_DIALECTS = ("sqlite", "postgres", "duckdb")
+MAX_LOOKBACK_DAYS = 60
+BAD_LOOKBACK = "The lookback is a whole number of days from 0 to {max}."
+ROWS_COUNTED = "counted: event rows in the ranges the refresh read"
+ROWS_FROM_ENGINE = "reported by the engine"
+
+Mode = str  # "rebuild", "incremental", "direct"
+
+
+@dataclass
+class RefreshScan:
+    """What one refresh cost on its engine, from its first statement to the last one run."""
+
+    engine: Engine
+    started: ScanStats
+    counted_rows: int = 0
+    counting: bool = False
+
+    def stats(self) -> ScanStats:
+        now, then = self.engine.scanned, self.started
+        rows = None
+        if now.rows_read is not None:
+            rows = now.rows_read - (then.rows_read or 0)
+        nbytes = None
+        if now.bytes_read is not None:
+            nbytes = now.bytes_read - (then.bytes_read or 0)
+        return ScanStats(
+            statements=now.statements - then.statements,
+            seconds=now.seconds - then.seconds,
+            rows_read=rows,
+            bytes_read=nbytes,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        stats = self.stats()
+        out = stats.as_dict()
+        if stats.rows_read is None and self.counting:
+            out["rows_read"] = self.counted_rows
+            out["rows_read_source"] = ROWS_COUNTED
+        elif stats.rows_read is not None:
+            out["rows_read_source"] = ROWS_FROM_ENGINE
+        out["engine"] = self.engine.label
+        return out
+
+
+@dataclass
+class PartialsRefresh:
+    """A refreshed scope, ready to give statistics (``partials_statistics``)."""
+
+    mode: Mode
+    reason: str
+    engine: Engine
+    workspace_id: int
+    metrics: tuple[MetricDefinition, ...]
+    population: Population
+    cutoff_us: int
+    covariate_days: int
+    events: EventTable
+    scan: RefreshScan
+    lookback_days: int
+    scope_id: int | None = None
+    since_us: int | None = None
+    new_units: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        """What the refresh did and cost so far (for job statuses): JSON-ready."""
+        return {
+            "mode": self.mode,
+            "reason": self.reason,
+            "lookback_days": self.lookback_days,
+            "since_us": self.since_us,
+            "new_units": self.new_units,
+            **self.scan.as_dict(),
+        }
+
+
+def lookback_days_default() -> int:
+    """The lookback of a refresh when the caller names none (``METRICS_LOOKBACK_DAYS``)."""
+    return int(settings.METRICS_LOOKBACK_DAYS)
+
+
+def _checked_lookback(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOOKBACK_DAYS:
+        raise ValidationFailed(BAD_LOOKBACK.format(max=MAX_LOOKBACK_DAYS), field="lookback_days")
+    return value
+
+
+def _store_of(engine: Engine) -> str:
+    return "app" if isinstance(engine, AppDatabaseEngine) else engine.label
+
+
+@contextlib.contextmanager
+def _engine_transaction(engine: Engine) -> Iterator[None]:
+    """A transaction on an engine other than the app database (whose own ``atomic`` covers
+    it); DuckDB's, where a refresh's statements then apply all or none."""
+    if isinstance(engine, AppDatabaseEngine) or engine.dialect != "duckdb":
+        yield
+        return
+    engine.command("BEGIN TRANSACTION")  # type: ignore[attr-defined]
+    try:
+        yield
+    except BaseException:
+        engine.command("ROLLBACK")  # type: ignore[attr-defined]
+        raise
+    engine.command("COMMIT")  # type: ignore[attr-defined]
+
+
+def _run(engine: Engine, statement: Statement) -> list[tuple[Any, ...]]:
+    return engine.execute(statement.sql, statement.params)
+
+
+def _count(scan: RefreshScan, statement: Statement) -> None:
+    rows = _run(scan.engine, statement)
+    scan.counted_rows += int(rows[0][0] or 0) if rows else 0
+
+
+def partials_refresh(
+    *,
+    workspace_id: int,
+    scope_key: str,
+    metrics: Sequence[MetricDefinition],
+    population: Population,
+    cutoff_us: int,
+    covariate_days: int = 0,
+    lookback_days: int | None = None,
+    rebuild: bool = False,
+    engine: Engine | None = None,
+    using: str = "default",
+    events: EventTable = APP_EVENTS,
+) -> PartialsRefresh:
+    """Bring the scope's partial aggregates up to ``cutoff_us`` (see the module docstring).
+
+    ``population`` is the one statistics are asked for later, segments and day buckets aside.
+    All metrics share one unit of analysis.
+    """
+    lookback = _checked_lookback(
+        lookback_days_default() if lookback_days is None else lookback_days
+    )
+    engine = engine or AppDatabaseEngine(using=using)
+    scan = RefreshScan(engine=engine, started=copy(engine.scanned))
+    scan.counting = engine.scanned.rows_read is None
+    refresh = PartialsRefresh(
+        mode="direct",
+        reason="",
+        engine=engine,
+        workspace_id=workspace_id,
+        metrics=tuple(metrics),
+        population=base_population(population),
+        cutoff_us=cutoff_us,
+        covariate_days=covariate_days,
+        events=events,
+        scan=scan,
+        lookback_days=lookback,
+    )
+    if engine.dialect not in PARTIAL_DIALECTS:
+        refresh.reason = f"{engine.label} keeps no partial aggregates."
+        return refresh
+    with transaction.atomic(using=using):
+        scope, _ = PartialScope.objects.using(using).get_or_create(
+            workspace_id=workspace_id, key=scope_key, store=_store_of(engine)
+        )
+        scope = PartialScope.objects.using(using).select_for_update().get(pk=scope.pk)
+        sql = PartialStatements(
+            dialect=engine.dialect,
+            workspace_id=workspace_id,
+            scope_id=scope.pk,
+            metrics=metrics,
+            population=population,
+            cutoff_us=cutoff_us,
+            covariate_days=covariate_days,
+            events=events,
+        )
+        days_fp = day_fingerprint(
+            layout=sql.layout,
+            population=population,
+            events=events,
+            unit_property=sql.unit_property,
+            workspace_id=workspace_id,
+        )
+        values_fp = value_fingerprint(
+            layout=sql.layout, metrics=sql.metrics, covariate_days=covariate_days
+        )
+        refresh.scope_id = scope.pk
+        same_days = scope.day_fingerprint == days_fp and scope.watermark_us is not None
+        if same_days and not rebuild and cutoff_us < (scope.watermark_us or 0):
+            refresh.reason = "The cut-off is before the stored partials' (a rerun of history)."
+            return refresh
+        with _engine_transaction(engine):
+            if rebuild or not same_days:
+                refresh.mode = "rebuild"
+                refresh.reason = _rebuild_reason(scope, rebuild)
+                _rebuild(sql, scan)
+            else:
+                refresh.mode = "incremental"
+                since_day = (scope.watermark_us or 0) // DAY_US - lookback
+                refresh.since_us = since_day * DAY_US
+                refresh.reason = f"Events from day {since_day} on re-read ({lookback} days back)."
+                _incremental(
+                    sql, scan, since_day, values_changed=scope.value_fingerprint != values_fp
+                )
+            refresh.new_units = _new_units(sql, engine)
+            _finish_values(sql, engine)
+        scope.day_fingerprint = days_fp
+        scope.value_fingerprint = values_fp
+        scope.watermark_us = cutoff_us
+        scope.refreshed_at = timezone.now()
+        scope.last_refresh = refresh.report()
+        scope.save(
+            using=using,
+            update_fields=[
+                "day_fingerprint",
+                "value_fingerprint",
+                "watermark_us",
+                "refreshed_at",
+                "last_refresh",
+                "updated_at",
+            ],
+        )
+    return refresh
+
+
+def _rebuild_reason(scope: PartialScope, asked: bool) -> str:
+    if asked:
+        return "A full rebuild was asked for."
+    if scope.watermark_us is None:
+        return "First refresh: built from all events."
+    return "The metric definitions or the population changed: rebuilt from all events."
+
+
+def _rebuild(sql: PartialStatements, scan: RefreshScan) -> None:
+    engine = scan.engine
+    for table in (DAY_TABLE, UNIT_TABLE, VALUE_TABLE, DIRTY_TABLE):
+        _run(engine, sql.clear(table))
+    _build_new_units(sql, scan)
+
+
+def _build_new_units(sql: PartialStatements, scan: RefreshScan) -> None:
+    """Build units of the population not stored yet (or whose start moved) from all events."""
+    engine = scan.engine
+    _run(engine, sql.mark_new_units())
+    if scan.counting:
+        _count(scan, sql.count_read_rows(units="new"))
+    _run(engine, sql.build_days(units="new"))
+    _run(engine, sql.register_new_units())
+
+
+def _incremental(
+    sql: PartialStatements, scan: RefreshScan, since_day: int, *, values_changed: bool
+) -> None:
+    engine = scan.engine
+    # Units whose start moved (or that left the population): forget them; rebuilt below.
+    _run(engine, sql.mark_stale_units())
+    _run(engine, sql.delete_dirty_units(DAY_TABLE))
+    _run(engine, sql.delete_dirty_units(UNIT_TABLE))
+    # The lookback: units with rows in the re-read slices change, even if they lose them all.
+    _run(engine, sql.mark_units_since(since_day))
+    _run(engine, sql.delete_slices_since(since_day))
+    if scan.counting:
+        _count(scan, sql.count_read_rows(units="stored", since_us=since_day * DAY_US))
+    _run(engine, sql.build_days(units="stored", since_us=since_day * DAY_US))
+    _run(engine, sql.mark_units_since(since_day))
+    _build_new_units(sql, scan)
+    if values_changed:
+        _run(engine, sql.mark_all_units())
+
+
+def _new_units(sql: PartialStatements, engine: Engine) -> int:
+    rows = _run(engine, sql.count_new_units())
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def _finish_values(sql: PartialStatements, engine: Engine) -> None:
+    """Recompute the marked units' values, then forget the marks."""
+    _run(engine, sql.delete_dirty_units(VALUE_TABLE))
+    _run(engine, sql.build_values())
+    _run(engine, sql.clear(DIRTY_TABLE))
+
+
+def partials_statistics(
+    *, refresh: PartialsRefresh, population: Population | None = None
+) -> list[MetricStatistics]:
+    """Compute the statistics of the refreshed scope for ``population`` (the refresh's, or it
+    with segments and day buckets): one statement over unit values, or over the events when
+    the refresh was direct."""
+    population = population or refresh.population
+    if refresh.mode == "direct" or refresh.scope_id is None:
+        if refresh.scan.counting and not refresh.scan.counted_rows:
+            _count(
+                refresh.scan, _statements(refresh, scope_id=0).count_read_rows(units="population")
+            )
+        return compute_metric_statistics(
+            workspace_id=refresh.workspace_id,
+            metrics=refresh.metrics,
+            population=population,
+            cutoff_us=refresh.cutoff_us,
+            covariate_days=refresh.covariate_days,
+            engine=refresh.engine,
+            events=refresh.events,
+        )
+    query = _statements(refresh, scope_id=refresh.scope_id).statistics(population)
+    rows = refresh.engine.execute(query.sql, query.params)
+    return statistics_of(refresh.metrics, query.columns, rows)
+
+
+def _statements(refresh: PartialsRefresh, *, scope_id: int) -> PartialStatements:
+    return PartialStatements(
+        dialect=refresh.engine.dialect,
+        workspace_id=refresh.workspace_id,
+        scope_id=scope_id,
+        metrics=refresh.metrics,
+        population=refresh.population,
+        cutoff_us=refresh.cutoff_us,
+        covariate_days=refresh.covariate_days,
+        events=refresh.events,
+    )
+
+
+def partials_invalidate(*, workspace_id: int, scope_key: str, using: str = "default") -> int:
+    """Make the scope's next refresh a full rebuild (on demand); return how many scopes."""
+    return (
+        PartialScope.objects.using(using)
+        .filter(workspace_id=workspace_id, key=scope_key)
+        .update(day_fingerprint="", updated_at=timezone.now())
+    )
