@@ -37,11 +37,11 @@ from metrics.engine.partials import (
     DAY_TABLE,
     DIRTY_TABLE,
     UNIT_TABLE,
-    VALUE_TABLE,
     PartialStatements,
     Statement,
     base_population,
     day_fingerprint,
+    statistics_query,
     value_fingerprint,
 )
 from metrics.engine.populations import Population
@@ -71,6 +71,7 @@ class RefreshScan:
     started: ScanStats
     counted_rows: int = 0
     counting: bool = False
+    new_units: int = 0
 
     def stats(self) -> ScanStats:
         now, then = self.engine.scanned, self.started
@@ -116,8 +117,12 @@ class PartialsRefresh:
     lookback_days: int
     scope_id: int | None = None
     since_us: int | None = None
-    new_units: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def new_units(self) -> int:
+        """Units built from all their events: new, or their start moved."""
+        return self.scan.new_units
 
     def report(self) -> dict[str, Any]:
         """What the refresh did and cost so far (for job statuses): JSON-ready."""
@@ -167,8 +172,7 @@ def _run(engine: Engine, statement: Statement) -> list[tuple[Any, ...]]:
 
 
 def _count(scan: RefreshScan, statement: Statement) -> None:
-    rows = _run(scan.engine, statement)
-    scan.counted_rows += int(rows[0][0] or 0) if rows else 0
+    scan.counted_rows += _scalar(scan.engine, statement)
 
 
 def partials_refresh(
@@ -234,32 +238,39 @@ def partials_refresh(
             unit_property=sql.unit_property,
             workspace_id=workspace_id,
         )
-        values_fp = value_fingerprint(
-            layout=sql.layout, metrics=sql.metrics, covariate_days=covariate_days
-        )
+        values_fp = value_fingerprint(layout=sql.layout)
         refresh.scope_id = scope.pk
         same_days = scope.day_fingerprint == days_fp and scope.watermark_us is not None
         if same_days and not rebuild and cutoff_us < (scope.watermark_us or 0):
             refresh.reason = "The cut-off is before the stored partials' (a rerun of history)."
             return refresh
+        # Slices before this day are never re-read again: the units' components hold them.
+        frozen_day = cutoff_us // DAY_US - lookback
         with _engine_transaction(engine):
-            if rebuild or not same_days:
+            if rebuild or not same_days or scope.frozen_day is None:
                 refresh.mode = "rebuild"
                 refresh.reason = _rebuild_reason(scope, rebuild)
-                _rebuild(sql, scan)
+                for table in (DAY_TABLE, UNIT_TABLE, DIRTY_TABLE):
+                    _run(engine, sql.clear(table))
+                refold = False
             else:
                 refresh.mode = "incremental"
                 since_day = (scope.watermark_us or 0) // DAY_US - lookback
                 refresh.since_us = since_day * DAY_US
                 refresh.reason = f"Events from day {since_day} on re-read ({lookback} days back)."
-                _incremental(
-                    sql, scan, since_day, values_changed=scope.value_fingerprint != values_fp
-                )
-            refresh.new_units = _new_units(sql, engine)
-            _finish_values(sql, engine)
+                # A longer lookback than last time re-reads slices already folded in; new
+                # windows need other components: recompute them all from the day rows.
+                refold = scope.value_fingerprint != values_fp or since_day < scope.frozen_day
+                _refresh_slices(sql, scan, since_day)
+                if not refold and frozen_day > scope.frozen_day:
+                    for chunk in range(sql.layout.chunks):
+                        _run(engine, sql.fold_days(chunk, scope.frozen_day, frozen_day))
+            _add_units(sql, scan, frozen_day, refold=refold)
+            refresh.details["frozen_day"] = frozen_day
         scope.day_fingerprint = days_fp
         scope.value_fingerprint = values_fp
         scope.watermark_us = cutoff_us
+        scope.frozen_day = frozen_day
         scope.refreshed_at = timezone.now()
         scope.last_refresh = refresh.report()
         scope.save(
@@ -268,6 +279,7 @@ def partials_refresh(
                 "day_fingerprint",
                 "value_fingerprint",
                 "watermark_us",
+                "frozen_day",
                 "refreshed_at",
                 "last_refresh",
                 "updated_at",
@@ -284,53 +296,39 @@ def _rebuild_reason(scope: PartialScope, asked: bool) -> str:
     return "The metric definitions or the population changed: rebuilt from all events."
 
 
-def _rebuild(sql: PartialStatements, scan: RefreshScan) -> None:
+def _refresh_slices(sql: PartialStatements, scan: RefreshScan, since_day: int) -> None:
+    """Forget units whose start moved or that left; re-read the slices from ``since_day``."""
     engine = scan.engine
-    for table in (DAY_TABLE, UNIT_TABLE, VALUE_TABLE, DIRTY_TABLE):
-        _run(engine, sql.clear(table))
-    _build_new_units(sql, scan)
-
-
-def _build_new_units(sql: PartialStatements, scan: RefreshScan) -> None:
-    """Build units of the population not stored yet (or whose start moved) from all events."""
-    engine = scan.engine
-    _run(engine, sql.mark_new_units())
-    if scan.counting:
-        _count(scan, sql.count_read_rows(units="new"))
-    _run(engine, sql.build_days(units="new"))
-    _run(engine, sql.register_new_units())
-
-
-def _incremental(
-    sql: PartialStatements, scan: RefreshScan, since_day: int, *, values_changed: bool
-) -> None:
-    engine = scan.engine
-    # Units whose start moved (or that left the population): forget them; rebuilt below.
     _run(engine, sql.mark_stale_units())
-    _run(engine, sql.delete_dirty_units(DAY_TABLE))
-    _run(engine, sql.delete_dirty_units(UNIT_TABLE))
-    # The lookback: units with rows in the re-read slices change, even if they lose them all.
-    _run(engine, sql.mark_units_since(since_day))
+    _run(engine, sql.delete_marked(DAY_TABLE))
+    _run(engine, sql.delete_marked(UNIT_TABLE))
+    _run(engine, sql.clear(DIRTY_TABLE))
     _run(engine, sql.delete_slices_since(since_day))
     if scan.counting:
         _count(scan, sql.count_read_rows(units="stored", since_us=since_day * DAY_US))
     _run(engine, sql.build_days(units="stored", since_us=since_day * DAY_US))
-    _run(engine, sql.mark_units_since(since_day))
-    _build_new_units(sql, scan)
-    if values_changed:
+
+
+def _add_units(sql: PartialStatements, scan: RefreshScan, frozen_day: int, *, refold: bool) -> None:
+    """Build new units (or units whose start moved) from all their events; store them, and
+    with ``refold`` every stored unit again, with components over days before
+    ``frozen_day``."""
+    engine = scan.engine
+    _run(engine, sql.mark_new_units())
+    if refold:
         _run(engine, sql.mark_all_units())
-
-
-def _new_units(sql: PartialStatements, engine: Engine) -> int:
-    rows = _run(engine, sql.count_new_units())
-    return int(rows[0][0] or 0) if rows else 0
-
-
-def _finish_values(sql: PartialStatements, engine: Engine) -> None:
-    """Recompute the marked units' values, then forget the marks."""
-    _run(engine, sql.delete_dirty_units(VALUE_TABLE))
-    _run(engine, sql.build_values())
+        _run(engine, sql.delete_marked(UNIT_TABLE))
+    if scan.counting:
+        _count(scan, sql.count_read_rows(units="new"))
+    _run(engine, sql.build_days(units="new"))
+    scan.new_units = _scalar(engine, sql.count_new_units())
+    _run(engine, sql.register_marked(frozen_day))
     _run(engine, sql.clear(DIRTY_TABLE))
+
+
+def _scalar(engine: Engine, statement: Statement) -> int:
+    rows = _run(engine, statement)
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def partials_statistics(
@@ -354,7 +352,9 @@ def partials_statistics(
             engine=refresh.engine,
             events=refresh.events,
         )
-    query = _statements(refresh, scope_id=refresh.scope_id).statistics(population)
+    query = statistics_query(
+        _statements(refresh, scope_id=refresh.scope_id), population, refresh.details["frozen_day"]
+    )
     rows = refresh.engine.execute(query.sql, query.params)
     return statistics_of(refresh.metrics, query.columns, rows)
 

@@ -146,6 +146,11 @@ class PartialScope(TimeStampedModel):
     watermark_us = models.BigIntegerField(
         null=True, blank=True, help_text="Events before this time (µs since the epoch) are in."
     )
+    frozen_day = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Units' components hold the day rows of UTC days before it.",
+    )
     refreshed_at = models.DateTimeField(null=True, blank=True)
     last_refresh = models.JSONField(
         default=dict, blank=True, help_text="Mode, slice and scan statistics of the last refresh."
@@ -167,8 +172,13 @@ class PartialScope(TimeStampedModel):
 # foreign key to the scope has no database constraint: millions of rows are inserted in bulk
 # per refresh, and deleting a scope deletes them through Django's cascade.
 def _scope_fk() -> models.ForeignKey:
+    # No index of its own either: every table's key or index starts with the scope.
     return models.ForeignKey(
-        PartialScope, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        PartialScope,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
 
@@ -195,36 +205,36 @@ class PartialDay(models.Model):
 
 
 class PartialUnit(models.Model):
-    """A unit whose day rows are stored, with the start they were built for."""
+    """A unit whose day rows are stored: its start as built and its components over the
+    settled days (``v0``..``v15``: see ``metrics.engine.partials.layout``), 16 to a row."""
 
-    pk = models.CompositePrimaryKey("scope", "unit_id")
+    pk = models.CompositePrimaryKey("scope", "unit_id", "chunk")
     scope = _scope_fk()
     unit_id = models.TextField()
+    chunk = models.SmallIntegerField(default=0)
     start_us = models.BigIntegerField()
+    v0 = models.FloatField(null=True)
+    v1 = models.FloatField(null=True)
+    v2 = models.FloatField(null=True)
+    v3 = models.FloatField(null=True)
+    v4 = models.FloatField(null=True)
+    v5 = models.FloatField(null=True)
+    v6 = models.FloatField(null=True)
+    v7 = models.FloatField(null=True)
+    v8 = models.FloatField(null=True)
+    v9 = models.FloatField(null=True)
+    v10 = models.FloatField(null=True)
+    v11 = models.FloatField(null=True)
+    v12 = models.FloatField(null=True)
+    v13 = models.FloatField(null=True)
+    v14 = models.FloatField(null=True)
+    v15 = models.FloatField(null=True)
 
     class Meta:
         db_table = "metrics_partial_unit"
 
     def __str__(self) -> str:
         return f"{self.unit_id} from {self.start_us}"
-
-
-class PartialValue(models.Model):
-    """A unit's value (x), denominator (y) and covariate (c) of one metric of the scope."""
-
-    pk = models.CompositePrimaryKey("scope", "unit_id", "metric")
-    scope = _scope_fk()
-    unit_id = models.TextField()
-    metric = models.SmallIntegerField()
-    x = models.FloatField(null=True)
-    y = models.FloatField(null=True)
-    c = models.FloatField(null=True)
-
-    class Meta:
-        db_table = "metrics_partial_value"
-
-    def __str__(self) -> str:
-        return f"{self.unit_id} metric {self.metric}"
 
 
 class PartialDirty(models.Model):

@@ -20,7 +20,7 @@ from metrics.engine.populations import FirstSeenPopulation, TablePopulation
 from metrics.engine.time_units import DAY_US
 from metrics.engines.app_db import AppDatabaseEngine
 from metrics.incremental import partials_invalidate, partials_refresh, partials_statistics
-from metrics.models import PartialDay, PartialScope, PartialUnit, PartialValue
+from metrics.models import PartialDay, PartialScope, PartialUnit
 from metrics.runner import MetricStatistics, compute_metric_statistics
 from plg_platform.errors import ValidationFailed
 from plg_platform.models import Person
@@ -161,6 +161,36 @@ def test_one_more_day_of_events_refreshes_to_the_full_computation(
 
 
 @pytest.mark.parametrize(("population", "covariate_days"), CASES)
+def test_a_week_of_daily_refreshes_with_a_changing_lookback(
+    workspace, raw, population, covariate_days
+):
+    """Each day's events arrive, then a refresh at a different hour: settled days are folded
+    into the units' components day after day (a lookback that grows makes them recomputed
+    from the day rows, one that shrinks leaves more days to fold); every refresh equals the
+    statement over the events."""
+    days = [CUTOFF_US - d * DAY_US + d * 3_600_000_017 for d in range(7, 0, -1)] + [CUTOFF_US]
+    lookbacks = [2, 2, 0, 0, 3, 1, 2, 2]
+    _ingest(workspace, [e for e in raw if _t(e) < days[0]])
+    modes = []
+    for previous, cutoff, lookback in zip([0, *days], days, lookbacks, strict=False):
+        _ingest(workspace, [e for e in raw if previous <= _t(e) < cutoff and previous])
+        refresh, stats = _refresh(
+            workspace,
+            population,
+            cutoff_us=cutoff,
+            covariate_days=covariate_days,
+            lookback_days=lookback,
+        )
+        modes.append(refresh.mode)
+        _assert_same(
+            stats, _direct(workspace, population, cutoff_us=cutoff, covariate_days=covariate_days)
+        )
+    assert modes == ["rebuild"] + ["incremental"] * 7
+    _ingest(workspace, [e for e in raw if _t(e) >= CUTOFF_US])
+    _assert_brute_force(stats, raw, population, covariate_days=covariate_days)
+
+
+@pytest.mark.parametrize(("population", "covariate_days"), CASES)
 def test_late_events_inside_the_lookback_and_moved_starts_are_picked_up(
     workspace, raw, population, covariate_days
 ):
@@ -293,9 +323,8 @@ def test_refresh_reports_what_it_read_and_keeps_one_row_per_unit_day(workspace, 
     assert scope.watermark_us == CUTOFF_US
     assert scope.last_refresh["mode"] == "incremental"
     layout = partial_layout(DEFINITIONS)
-    units = PartialUnit.objects.filter(scope=scope).count()
-    assert units == len(_first_seen(raw, "signup"))
-    assert PartialValue.objects.filter(scope=scope).count() <= units * len(DEFINITIONS)
+    units = len(_first_seen(raw, "signup"))
+    assert PartialUnit.objects.filter(scope=scope).count() == units * layout.chunks
     assert PartialDay.objects.filter(scope=scope, part__gte=len(layout.parts)).count() == 0
     # Seven parts serve fourteen metrics: counts read the rows of sums of the same events.
     assert len(layout.parts) == 7
