@@ -265,7 +265,7 @@ def partials_refresh(
                 if not refold and frozen_day > scope.frozen_day:
                     for chunk in range(sql.layout.chunks):
                         _run(engine, sql.fold_days(chunk, scope.frozen_day, frozen_day))
-            _add_units(sql, scan, frozen_day, refold=refold)
+            _add_units(sql, scan, frozen_day, refold=refold, bulk_hint=refresh.mode == "rebuild")
             refresh.details["frozen_day"] = frozen_day
         scope.day_fingerprint = days_fp
         scope.value_fingerprint = values_fp
@@ -305,11 +305,18 @@ def _refresh_slices(sql: PartialStatements, scan: RefreshScan, since_day: int) -
     _run(engine, sql.clear(DIRTY_TABLE))
     _run(engine, sql.delete_slices_since(since_day))
     if scan.counting:
-        _count(scan, sql.count_read_rows(units="stored", since_us=since_day * DAY_US))
+        _count(scan, sql.count_source_range(since_day * DAY_US))
     _run(engine, sql.build_days(units="stored", since_us=since_day * DAY_US))
 
 
-def _add_units(sql: PartialStatements, scan: RefreshScan, frozen_day: int, *, refold: bool) -> None:
+def _add_units(
+    sql: PartialStatements,
+    scan: RefreshScan,
+    frozen_day: int,
+    *,
+    refold: bool,
+    bulk_hint: bool = False,
+) -> None:
     """Build new units (or units whose start moved) from all their events; store them, and
     with ``refold`` every stored unit again, with components over days before
     ``frozen_day``."""
@@ -318,12 +325,26 @@ def _add_units(sql: PartialStatements, scan: RefreshScan, frozen_day: int, *, re
     if refold:
         _run(engine, sql.mark_all_units())
         _run(engine, sql.delete_marked(UNIT_TABLE))
+    scan.new_units = _scalar(engine, sql.count_new_units())
+    # Many marked units (a rebuild, a refold): the planner must know before the joins below.
+    bulk = refold or bulk_hint
+    if bulk:
+        _analyze(sql, engine, DIRTY_TABLE)
     if scan.counting:
         _count(scan, sql.count_read_rows(units="new"))
     _run(engine, sql.build_days(units="new"))
-    scan.new_units = _scalar(engine, sql.count_new_units())
+    if bulk:
+        _analyze(sql, engine, DAY_TABLE)
     _run(engine, sql.register_marked(frozen_day))
+    if bulk:
+        _analyze(sql, engine, UNIT_TABLE)
     _run(engine, sql.clear(DIRTY_TABLE))
+
+
+def _analyze(sql: PartialStatements, engine: Engine, table: str) -> None:
+    statement = sql.analyze(table)
+    if statement is not None:
+        _run(engine, statement)
 
 
 def _scalar(engine: Engine, statement: Statement) -> int:

@@ -79,13 +79,16 @@ def _refresh(workspace, population, *, cutoff_us, metrics=DEFINITIONS, covariate
     return refresh, partials_statistics(refresh=refresh, population=population)
 
 
-def _direct(workspace, population, *, cutoff_us, metrics=DEFINITIONS, covariate_days=0):
+def _direct(
+    workspace, population, *, cutoff_us, metrics=DEFINITIONS, covariate_days=0, engine=None
+):
     return compute_metric_statistics(
         workspace_id=workspace.id,
         metrics=metrics,
         population=population,
         cutoff_us=cutoff_us,
         covariate_days=covariate_days,
+        engine=engine,
     )
 
 
@@ -417,3 +420,60 @@ def test_tables_are_empty_of_other_scopes_rows_after_a_rebuild(workspace, raw):
     before = PartialDay.objects.filter(scope=other).count()
     _refresh(workspace, SIGNUPS, cutoff_us=CUTOFF_US, rebuild=True)
     assert PartialDay.objects.filter(scope=other).count() == before > 0
+
+
+@pytest.mark.parametrize(("population", "covariate_days"), CASES)
+def test_duckdb_keeps_the_partials_beside_its_events(workspace, raw, population, covariate_days):
+    """The same refreshes on DuckDB's own event store: partials in DuckDB, the scope's state
+    in the app database."""
+    from metrics.engines.duckdb import DuckDBEngine
+    from metrics.engines.store import (
+        create_partials_store,
+        create_store,
+        event_table,
+        insert_events,
+        insert_persons,
+        person_table,
+    )
+
+    engine = DuckDBEngine()
+    create_store(engine)
+    create_partials_store(engine)
+    insert_persons(
+        engine,
+        person_table(
+            (workspace.id, p.distinct_id, p.properties)
+            for p in Person.objects.filter(workspace=workspace)
+        ),
+    )
+
+    def load(events):
+        rows = (
+            (workspace.id, e["event"], e["distinct_id"], _t(e), e["insert_id"], e["properties"])
+            for e in events
+        )
+        insert_events(engine, event_table(rows))
+
+    late = [e for e in raw if EARLIER_US - DAY_US <= _t(e) < EARLIER_US][::2]
+    held = {id(e) for e in late}
+    load([e for e in raw if _t(e) < EARLIER_US and id(e) not in held])
+    first, stats = _refresh(
+        workspace, population, cutoff_us=EARLIER_US, covariate_days=covariate_days, engine=engine
+    )
+    assert first.mode == "rebuild"
+    direct = _direct(
+        workspace, population, cutoff_us=EARLIER_US, covariate_days=covariate_days, engine=engine
+    )
+    _assert_same(stats, direct)
+
+    load([*late, *(e for e in raw if _t(e) >= EARLIER_US)])
+    second, stats = _refresh(
+        workspace, population, cutoff_us=CUTOFF_US, covariate_days=covariate_days, engine=engine
+    )
+    assert second.mode == "incremental"
+    assert second.report()["engine"].startswith("DuckDB")
+    direct = _direct(
+        workspace, population, cutoff_us=CUTOFF_US, covariate_days=covariate_days, engine=engine
+    )
+    _assert_same(stats, direct)
+    _assert_brute_force(stats, raw, population, covariate_days=covariate_days)

@@ -38,6 +38,9 @@ def statistics_query(
 
 
 class _PartialsReader(MetricCompiler):
+    # Each unit's values combine stored and recent components: compute them once per unit.
+    materialize_per_unit = True
+
     def __init__(
         self, statements: PartialStatements, population: Population, frozen_day: int
     ) -> None:

@@ -274,6 +274,14 @@ class PartialStatements(MetricCompiler):
         self._fresh()
         return self._render(exp.delete(table, where=and_(self._scope(), self._marked(table))))
 
+    def analyze(self, table: str) -> Statement | None:
+        """Refresh PostgreSQL's statistics of ``table`` after a bulk change (within the
+        transaction: it sees its own rows). Without them a table filled moments ago looks
+        empty, and a join over it is planned as a nested loop over every row."""
+        if self.dialect != "postgres":
+            return None
+        return Statement(sql=f"ANALYZE {table}", params={})
+
     def count_new_units(self) -> Statement:
         self._fresh()
         select = (
@@ -346,6 +354,27 @@ class PartialStatements(MetricCompiler):
             .from_(self._units(units))
             .join(self._source().subquery("src"), on=and_(*on))
         )
+
+    def count_source_range(self, since_us: int) -> Statement:
+        """How many event rows of the parts' events lie in [since_us, cut-off): what re-reading
+        the slices reads, through the (workspace, event, time) index."""
+        self._fresh()
+        t = col("timestamp_us", "src")
+        conditions = [
+            exp.GTE(this=t, expression=self.params.bind(since_us)),
+            exp.LT(this=t.copy(), expression=self.params.bind(self.cutoff_us)),
+        ]
+        names = self._events_used()
+        if names is not None:
+            conditions.append(
+                exp.In(this=col("event", "src"), expressions=[self.params.bind(n) for n in names])
+            )
+        select = (
+            exp.select(exp.Count(this=exp.Star()))
+            .from_(self._source().subquery("src"))
+            .where(and_(*conditions))
+        )
+        return self._render(select)
 
     def count_read_rows(self, *, units: UnitSet, since_us: int | None = None) -> Statement:
         """How many event rows ``build_days`` with the same arguments reads (``population``:
@@ -425,22 +454,19 @@ class PartialStatements(MetricCompiler):
         # The stored last active days that "days" components count after (one per unit).
         lasts = sorted({c.last for c in self.layout.components if c.kind == "days"} & set(indexes))
         keys = [col("unit_id", "d"), *(stored[i].copy() for i in lasts)]
-        newer = (
-            exp.select(col("unit_id", "d"), *aggregates)
-            .from_(exp.to_table(DAY_TABLE).as_("d"))
-            .join(
+        newer = exp.select(col("unit_id", "d"), *aggregates).from_(exp.to_table(DAY_TABLE).as_("d"))
+        if lasts:
+            newer = newer.join(
                 exp.to_table(UNIT_TABLE).as_("su"),
                 on=self._stored_unit("su", chunk, col("unit_id", "d")),
             )
-            .where(
-                and_(
-                    self._scope("d"),
-                    exp.GTE(this=col("slice_day", "d"), expression=self.params.bind(from_day)),
-                    exp.LT(this=col("slice_day", "d"), expression=self.params.bind(to_day)),
-                )
+        newer = newer.where(
+            and_(
+                self._scope("d"),
+                exp.GTE(this=col("slice_day", "d"), expression=self.params.bind(from_day)),
+                exp.LT(this=col("slice_day", "d"), expression=self.params.bind(to_day)),
             )
-            .group_by(*keys)
-        )
+        ).group_by(*keys)
         updates = {
             position(i)[1]: combine(
                 self.layout.components[i].kind,
