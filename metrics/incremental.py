@@ -22,6 +22,7 @@ and the rows the engine read, counted with a statement of its own where the engi
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass, field
@@ -59,19 +60,67 @@ MAX_LOOKBACK_DAYS = 60
 BAD_LOOKBACK = "The lookback is a whole number of days from 0 to {max}."
 ROWS_COUNTED = "counted: event rows in the ranges the refresh read"
 ROWS_FROM_ENGINE = "reported by the engine"
+ROWS_FROM_PLAN = "reported by PostgreSQL (EXPLAIN ANALYZE of the statements reading events)"
+# PostgreSQL runs the statements that read events under this, and reports each plan node's
+# rows: the rows read, at the cost of counting them (no timing calls).
+EXPLAIN_ANALYZE = "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) "
 
 Mode = str  # "rebuild", "incremental", "direct"
 
 
+def plan_rows(plan: Any, table: str) -> int:
+    """Rows PostgreSQL's plan (EXPLAIN ANALYZE, JSON) read from ``table``: what its scans of
+    the table returned plus what their filters removed, over every loop."""
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    total = 0
+    stack = list(plan) if isinstance(plan, list) else [plan]
+    while stack:
+        node = stack.pop()
+        if "Plan" in node:
+            stack.append(node["Plan"])
+            continue
+        stack.extend(node.get("Plans", ()))
+        if node.get("Relation Name") == table:
+            per_loop = (
+                node.get("Actual Rows", 0)
+                + node.get("Rows Removed by Filter", 0)
+                + node.get("Rows Removed by Index Recheck", 0)
+            )
+            total += round(per_loop * node.get("Actual Loops", 1))
+    return total
+
+
 @dataclass
 class RefreshScan:
-    """What one refresh cost on its engine, from its first statement to the last one run."""
+    """What one refresh cost on its engine, from its first statement to the last one run.
+
+    Rows read come from the engine where it reports them, from PostgreSQL's plans of the
+    statements that read events, or else from a count of the rows those statements read.
+    """
 
     engine: Engine
     started: ScanStats
-    counted_rows: int = 0
-    counting: bool = False
+    events_table: str
+    method: str = "count"  # "engine", "plan" or "count"
+    rows: int = 0
     new_units: int = 0
+
+    def read(self, statement: Statement, count: Statement | None = None) -> None:
+        """Run a statement that reads events, adding up the event rows it read."""
+        if self.method == "plan":
+            out = self.engine.execute(EXPLAIN_ANALYZE + statement.sql, statement.params)
+            self.rows += plan_rows(out[0][0], self.events_table) if out else 0
+            return
+        if self.method == "count" and count is not None:
+            self.rows += _scalar(self.engine, count)
+        self.engine.execute(statement.sql, statement.params)
+
+    def count(self, count: Statement) -> None:
+        """Count the rows of a statement that cannot be explained (it returns rows)."""
+        if self.method != "engine":
+            self.rows += _scalar(self.engine, count)
+            self.method = "count"
 
     def stats(self) -> ScanStats:
         now, then = self.engine.scanned, self.started
@@ -91,13 +140,21 @@ class RefreshScan:
     def as_dict(self) -> dict[str, Any]:
         stats = self.stats()
         out = stats.as_dict()
-        if stats.rows_read is None and self.counting:
-            out["rows_read"] = self.counted_rows
-            out["rows_read_source"] = ROWS_COUNTED
-        elif stats.rows_read is not None:
+        if self.method == "engine":
             out["rows_read_source"] = ROWS_FROM_ENGINE
+        else:
+            out["rows_read"] = self.rows
+            out["rows_read_source"] = ROWS_FROM_PLAN if self.method == "plan" else ROWS_COUNTED
         out["engine"] = self.engine.label
         return out
+
+
+def _scan_method(engine: Engine) -> str:
+    if engine.scanned.rows_read is not None:
+        return "engine"
+    if isinstance(engine, AppDatabaseEngine) and engine.dialect == "postgres":
+        return "plan"
+    return "count"
 
 
 @dataclass
@@ -171,10 +228,6 @@ def _run(engine: Engine, statement: Statement) -> list[tuple[Any, ...]]:
     return engine.execute(statement.sql, statement.params)
 
 
-def _count(scan: RefreshScan, statement: Statement) -> None:
-    scan.counted_rows += _scalar(scan.engine, statement)
-
-
 def partials_refresh(
     *,
     workspace_id: int,
@@ -198,8 +251,12 @@ def partials_refresh(
         lookback_days_default() if lookback_days is None else lookback_days
     )
     engine = engine or AppDatabaseEngine(using=using)
-    scan = RefreshScan(engine=engine, started=copy(engine.scanned))
-    scan.counting = engine.scanned.rows_read is None
+    scan = RefreshScan(
+        engine=engine,
+        started=copy(engine.scanned),
+        events_table=events.table,
+        method=_scan_method(engine),
+    )
     refresh = PartialsRefresh(
         mode="direct",
         reason="",
@@ -300,13 +357,15 @@ def _refresh_slices(sql: PartialStatements, scan: RefreshScan, since_day: int) -
     """Forget units whose start moved or that left; re-read the slices from ``since_day``."""
     engine = scan.engine
     _run(engine, sql.mark_stale_units())
-    _run(engine, sql.delete_marked(DAY_TABLE))
-    _run(engine, sql.delete_marked(UNIT_TABLE))
-    _run(engine, sql.clear(DIRTY_TABLE))
+    if _scalar(engine, sql.count_marked()):  # rare: the day rows are found by scanning
+        _run(engine, sql.delete_marked(DAY_TABLE))
+        _run(engine, sql.delete_marked(UNIT_TABLE))
+        _run(engine, sql.clear(DIRTY_TABLE))
     _run(engine, sql.delete_slices_since(since_day))
-    if scan.counting:
-        _count(scan, sql.count_source_range(since_day * DAY_US))
-    _run(engine, sql.build_days(units="stored", since_us=since_day * DAY_US))
+    scan.read(
+        sql.build_days(units="stored", since_us=since_day * DAY_US),
+        sql.count_source_range(since_day * DAY_US),
+    )
 
 
 def _add_units(
@@ -330,12 +389,15 @@ def _add_units(
     bulk = refold or bulk_hint
     if bulk:
         _analyze(sql, engine, DIRTY_TABLE)
-    if scan.counting:
-        _count(scan, sql.count_read_rows(units="new"))
-    _run(engine, sql.build_days(units="new"))
+    scan.read(sql.build_days(units="new"), sql.count_read_rows(units="new"))
     if bulk:
         _analyze(sql, engine, DAY_TABLE)
-    _run(engine, sql.register_marked(frozen_day))
+    if bulk:  # every unit or most: from the stored day rows, one pass
+        _run(engine, sql.register_marked(frozen_day, from_events=False))
+    else:  # a few new units: from their events (the day rows are ordered by day, not unit)
+        scan.read(
+            sql.register_marked(frozen_day, from_events=True), sql.count_read_rows(units="new")
+        )
     if bulk:
         _analyze(sql, engine, UNIT_TABLE)
     _run(engine, sql.clear(DIRTY_TABLE))
@@ -360,10 +422,7 @@ def partials_statistics(
     the refresh was direct."""
     population = population or refresh.population
     if refresh.mode == "direct" or refresh.scope_id is None:
-        if refresh.scan.counting and not refresh.scan.counted_rows:
-            _count(
-                refresh.scan, _statements(refresh, scope_id=0).count_read_rows(units="population")
-            )
+        refresh.scan.count(_statements(refresh, scope_id=0).count_read_rows(units="population"))
         return compute_metric_statistics(
             workspace_id=refresh.workspace_id,
             metrics=refresh.metrics,

@@ -185,7 +185,8 @@ def _scope_fk() -> models.ForeignKey:
 class PartialDay(models.Model):
     """Per metric part × unit × day after the start × UTC day: the matching events' sums."""
 
-    pk = models.CompositePrimaryKey("scope", "unit_id", "part", "rel_day", "slice_day")
+    # Slice first (``metrics.engine.partials.layout.DAY_KEY``): a refresh's rows are one range.
+    pk = models.CompositePrimaryKey("scope", "slice_day", "unit_id", "part", "rel_day")
     scope = _scope_fk()
     unit_id = models.TextField()
     part = models.SmallIntegerField()
@@ -198,7 +199,6 @@ class PartialDay(models.Model):
 
     class Meta:
         db_table = "metrics_partial_day"
-        indexes = [models.Index(fields=["scope", "slice_day"], name="partial_day_slice")]
 
     def __str__(self) -> str:
         return f"{self.unit_id} part {self.part} day {self.rel_day}"

@@ -15,11 +15,18 @@ from typing import Any
 import pytest
 
 from metrics.engine.definition import parse_definition
-from metrics.engine.partials import partial_layout
+from metrics.engine.partials import PartialStatements, partial_layout
 from metrics.engine.populations import FirstSeenPopulation, TablePopulation
 from metrics.engine.time_units import DAY_US
 from metrics.engines.app_db import AppDatabaseEngine
-from metrics.incremental import partials_invalidate, partials_refresh, partials_statistics
+from metrics.incremental import (
+    ROWS_COUNTED,
+    ROWS_FROM_PLAN,
+    partials_invalidate,
+    partials_refresh,
+    partials_statistics,
+    plan_rows,
+)
 from metrics.models import PartialDay, PartialScope, PartialUnit
 from metrics.runner import MetricStatistics, compute_metric_statistics
 from plg_platform.errors import ValidationFailed
@@ -310,7 +317,7 @@ def test_a_changed_definition_rebuilds_or_recomputes_values(
     _assert_brute_force(stats, raw, population, metrics=habit, covariate_days=covariate_days)
 
 
-def test_refresh_reports_what_it_read_and_keeps_one_row_per_unit_day(workspace, raw):
+def test_refresh_reports_what_it_read_and_keeps_one_row_per_unit_day(workspace, raw, on_postgres):
     _ingest(workspace, raw)
     first, _ = _refresh(workspace, SIGNUPS, cutoff_us=EARLIER_US)
     second, _ = _refresh(workspace, SIGNUPS, cutoff_us=CUTOFF_US)
@@ -318,9 +325,23 @@ def test_refresh_reports_what_it_read_and_keeps_one_row_per_unit_day(workspace, 
         report = refresh.report()
         assert report["statements"] > 5
         assert report["seconds"] >= 0
-        assert report["rows_read_source"].startswith("counted")
-    # The rebuild read every event of the parts' names in the units' ranges; the daily
-    # refresh only three days of them.
+        assert report["rows_read_source"] == (ROWS_FROM_PLAN if on_postgres else ROWS_COUNTED)
+    # The rebuild read every event of the parts' names in the units' ranges (PostgreSQL's
+    # scans: at least those); the daily refresh only three days of them.
+    engine = AppDatabaseEngine()
+    joined = PartialStatements(
+        dialect=engine.dialect,
+        workspace_id=workspace.id,
+        scope_id=first.scope_id,
+        metrics=DEFINITIONS,
+        population=SIGNUPS,
+        cutoff_us=EARLIER_US,
+    ).count_read_rows(units="population")
+    in_ranges = engine.execute(joined.sql, joined.params)[0][0]
+    if on_postgres:
+        assert first.report()["rows_read"] >= in_ranges
+    else:
+        assert first.report()["rows_read"] == in_ranges
     assert 0 < second.report()["rows_read"] < first.report()["rows_read"] / 4
     scope = PartialScope.objects.get(workspace=workspace, key=SCOPE)
     assert scope.watermark_us == CUTOFF_US
@@ -477,3 +498,41 @@ def test_duckdb_keeps_the_partials_beside_its_events(workspace, raw, population,
     )
     _assert_same(stats, direct)
     _assert_brute_force(stats, raw, population, covariate_days=covariate_days)
+
+
+def test_rows_read_from_a_postgres_plan_add_every_scan_of_the_events_table():
+    plan = [
+        {
+            "Plan": {
+                "Node Type": "Insert",
+                "Plans": [
+                    {
+                        "Node Type": "Hash Join",
+                        "Plans": [
+                            {
+                                "Node Type": "Bitmap Heap Scan",
+                                "Relation Name": "plg_platform_event",
+                                "Actual Rows": 90,
+                                "Actual Loops": 1,
+                                "Rows Removed by Index Recheck": 10,
+                            },
+                            {
+                                "Node Type": "Seq Scan",
+                                "Relation Name": "metrics_partial_unit",
+                                "Actual Rows": 5000,
+                                "Actual Loops": 1,
+                            },
+                        ],
+                    },
+                    {
+                        "Node Type": "Parallel Seq Scan",
+                        "Relation Name": "plg_platform_event",
+                        "Actual Rows": 50.5,
+                        "Actual Loops": 2,
+                        "Rows Removed by Filter": 20,
+                    },
+                ],
+            }
+        }
+    ]
+    assert plan_rows(plan, "plg_platform_event") == 100 + 141

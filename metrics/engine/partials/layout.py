@@ -40,6 +40,9 @@ DAY_COLUMNS = (
     "nvals",
     "min_rel_us",
 )
+# The day rows' primary key: by slice first, so a refresh's rows (the last days) are one range
+# of the index to delete, insert and read.
+DAY_KEY = ("scope_id", "slice_day", "unit_id", "part", "rel_day")
 VALUE_COLUMNS = tuple(f"v{i}" for i in range(WIDTH))
 UNIT_COLUMNS = ("scope_id", "unit_id", "chunk", "start_us", *VALUE_COLUMNS)
 DIRTY_COLUMNS = ("scope_id", "unit_id", "start_us", "rebuild")

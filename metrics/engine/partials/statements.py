@@ -20,6 +20,7 @@ from metrics.engine.event_tables import APP_EVENTS, EventTable
 from metrics.engine.json_access import JsonAccess
 from metrics.engine.partials.layout import (
     DAY_COLUMNS,
+    DAY_KEY,
     DAY_TABLE,
     DIRTY_COLUMNS,
     DIRTY_TABLE,
@@ -282,6 +283,15 @@ class PartialStatements(MetricCompiler):
             return None
         return Statement(sql=f"ANALYZE {table}", params={})
 
+    def count_marked(self) -> Statement:
+        self._fresh()
+        select = (
+            exp.select(exp.Count(this=exp.Star()))
+            .from_(exp.to_table(DIRTY_TABLE).as_("dq"))
+            .where(self._scope("dq"))
+        )
+        return self._render(select)
+
     def count_new_units(self) -> Statement:
         self._fresh()
         select = (
@@ -384,10 +394,8 @@ class PartialStatements(MetricCompiler):
         joined = self._joined_events(units=units, since_us=since_us)
         return self._render(exp.select(exp.Count(this=exp.Star())).from_(joined.subquery("e")))
 
-    def build_days(self, *, units: UnitSet, since_us: int | None = None) -> Statement:
-        """Aggregate events into day rows: of the ``stored`` units from ``since_us`` on, or of
-        the ``new`` ones over their whole range."""
-        self._fresh()
+    def _day_rows(self, *, units: UnitSet, since_us: int | None) -> exp.Select:
+        """Day rows of ``units``' events (``DAY_COLUMNS``), straight from the events."""
         joined = self._joined_events(units=units, since_us=since_us)
         aggregates: list[exp.Expr] = []
         for k, part in enumerate(self.layout.parts):
@@ -411,30 +419,39 @@ class PartialStatements(MetricCompiler):
         parts = self.layout.parts
         zero = exp.cast(num(0), "DOUBLE")
         cnt = self._pick([col(f"c{k}", "w") for k in range(len(parts))])
+        totals = [
+            exp.cast(col(f"t{k}", "w"), "DOUBLE") if p.property_name else zero.copy()
+            for k, p in enumerate(parts)
+        ]
+        numbers = [col(f"n{k}", "w") if p.property_name else num(0) for k, p in enumerate(parts)]
         select = (
             exp.select(
-                self.params.bind(self.scope_id),
-                col("n", "k") if len(parts) > 1 else num(0),
+                exp.alias_(self.params.bind(self.scope_id), "scope_id"),
+                exp.alias_(col("n", "k") if len(parts) > 1 else num(0), "part"),
                 col("unit_id", "w"),
                 col("rel_day", "w"),
                 col("slice_day", "w"),
-                cnt,
-                self._pick(
-                    [
-                        exp.cast(col(f"t{k}", "w"), "DOUBLE") if p.property_name else zero.copy()
-                        for k, p in enumerate(parts)
-                    ]
+                exp.alias_(cnt, "cnt"),
+                exp.alias_(self._pick(totals), "total"),
+                exp.alias_(self._pick(numbers), "nvals"),
+                exp.alias_(
+                    self._pick([col(f"r{k}", "w") for k in range(len(parts))]), "min_rel_us"
                 ),
-                self._pick(
-                    [col(f"n{k}", "w") if p.property_name else num(0) for k, p in enumerate(parts)]
-                ),
-                self._pick([col(f"r{k}", "w") for k in range(len(parts))]),
             )
             .from_(wide.subquery("w"))
             .where(exp.GT(this=cnt.copy(), expression=num(0)))
         )
         if len(parts) > 1:
             select = select.join(self._numbers(len(parts)), join_type="cross")
+        return select
+
+    def build_days(self, *, units: UnitSet, since_us: int | None = None) -> Statement:
+        """Aggregate events into day rows: of the ``stored`` units from ``since_us`` on, or of
+        the ``new`` ones over their whole range. In key order: the rows of new days then
+        append to the table's index instead of landing all over it."""
+        self._fresh()
+        select = self._day_rows(units=units, since_us=since_us)
+        select = select.order_by(*(exp.column(name) for name in DAY_KEY[1:]))
         return self._render(self._insert(DAY_TABLE, DAY_COLUMNS, select))
 
     # --- components from day rows -------------------------------------------------------------
@@ -491,11 +508,15 @@ class PartialStatements(MetricCompiler):
         update.set("from_", exp.From(this=newer.subquery("nw")))
         return self._render(update)
 
-    def register_marked(self, frozen_day: int) -> Statement:
+    def register_marked(self, frozen_day: int, *, from_events: bool) -> Statement:
         """Store the marked units with their components over day rows before ``frozen_day``
-        (one row per chunk)."""
+        (one row per chunk): day rows ``from_events`` of the new units (read by their unit, a
+        few), or the stored ones (every unit: after a change of windows)."""
         self._fresh()
         components = self.layout.components
+        rows: exp.Expr = exp.to_table(DAY_TABLE).as_("d")
+        if from_events:
+            rows = self._day_rows(units="new", since_us=None).subquery("d")
         aggregates = [
             exp.alias_(exp.cast(component(c, "d", self.params), "DOUBLE"), f"a{i}")
             for i, c in enumerate(components)
@@ -504,7 +525,7 @@ class PartialStatements(MetricCompiler):
             exp.select(col("unit_id", "dq"), col("start_us", "dq"), *aggregates)
             .from_(exp.to_table(DIRTY_TABLE).as_("dq"))
             .join(
-                exp.to_table(DAY_TABLE).as_("d"),
+                rows,
                 on=and_(
                     self._scope("d"),
                     exp.EQ(this=col("unit_id", "d"), expression=col("unit_id", "dq")),
