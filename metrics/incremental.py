@@ -105,6 +105,7 @@ class RefreshScan:
     method: str = "count"  # "engine", "plan" or "count"
     rows: int = 0
     new_units: int = 0
+    pass_rows: int | None = None
 
     def read(self, statement: Statement, count: Statement | None = None) -> None:
         """Run a statement that reads events, adding up the event rows it read."""
@@ -116,11 +117,15 @@ class RefreshScan:
             self.rows += _scalar(self.engine, count)
         self.engine.execute(statement.sql, statement.params)
 
-    def count(self, count: Statement) -> None:
-        """Count the rows of a statement that cannot be explained (it returns rows)."""
-        if self.method != "engine":
-            self.rows += _scalar(self.engine, count)
-            self.method = "count"
+    def count_pass(self, count: Statement) -> None:
+        """Add the rows of one more statement over the events that cannot be explained (it
+        returns rows): counted once, every such statement reads the same rows."""
+        if self.method == "engine":
+            return
+        if self.pass_rows is None:
+            self.pass_rows = _scalar(self.engine, count)
+        self.rows += self.pass_rows
+        self.method = "count"
 
     def stats(self) -> ScanStats:
         now, then = self.engine.scanned, self.started
@@ -238,6 +243,7 @@ def partials_refresh(
     covariate_days: int = 0,
     lookback_days: int | None = None,
     rebuild: bool = False,
+    incremental: bool = True,
     engine: Engine | None = None,
     using: str = "default",
     events: EventTable = APP_EVENTS,
@@ -245,7 +251,8 @@ def partials_refresh(
     """Bring the scope's partial aggregates up to ``cutoff_us`` (see the module docstring).
 
     ``population`` is the one statistics are asked for later, segments and day buckets aside.
-    All metrics share one unit of analysis.
+    All metrics share one unit of analysis. Without ``incremental`` nothing is kept: the
+    statistics are computed from the events (and the refresh reports what that cost).
     """
     lookback = _checked_lookback(
         lookback_days_default() if lookback_days is None else lookback_days
@@ -270,6 +277,9 @@ def partials_refresh(
         scan=scan,
         lookback_days=lookback,
     )
+    if not incremental:
+        refresh.reason = "Incremental refresh is off: every event is read."
+        return refresh
     if engine.dialect not in PARTIAL_DIALECTS:
         refresh.reason = f"{engine.label} keeps no partial aggregates."
         return refresh
@@ -322,7 +332,10 @@ def partials_refresh(
                 if not refold and frozen_day > scope.frozen_day:
                     for chunk in range(sql.layout.chunks):
                         _run(engine, sql.fold_days(chunk, scope.frozen_day, frozen_day))
-            _add_units(sql, scan, frozen_day, refold=refold, bulk_hint=refresh.mode == "rebuild")
+            rebuilding = refresh.mode == "rebuild"
+            _add_units(
+                sql, scan, frozen_day, refold=refold, bulk_hint=rebuilding, marked=not rebuilding
+            )
             refresh.details["frozen_day"] = frozen_day
         scope.day_fingerprint = days_fp
         scope.value_fingerprint = values_fp
@@ -354,13 +367,14 @@ def _rebuild_reason(scope: PartialScope, asked: bool) -> str:
 
 
 def _refresh_slices(sql: PartialStatements, scan: RefreshScan, since_day: int) -> None:
-    """Forget units whose start moved or that left; re-read the slices from ``since_day``."""
+    """Mark units that are new, whose start moved or that left, and forget the stored rows of
+    the last two; re-read the slices from ``since_day``."""
     engine = scan.engine
-    _run(engine, sql.mark_stale_units())
-    if _scalar(engine, sql.count_marked()):  # rare: the day rows are found by scanning
+    _run(engine, sql.mark_changed_units())
+    _analyze(sql, engine, DIRTY_TABLE)  # its rows come and go: the planner must know how many
+    if _scalar(engine, sql.count_marked_stored()):  # rare: their day rows are found by a scan
         _run(engine, sql.delete_marked(DAY_TABLE))
         _run(engine, sql.delete_marked(UNIT_TABLE))
-        _run(engine, sql.clear(DIRTY_TABLE))
     _run(engine, sql.delete_slices_since(since_day))
     scan.read(
         sql.build_days(units="stored", since_us=since_day * DAY_US),
@@ -375,12 +389,14 @@ def _add_units(
     *,
     refold: bool,
     bulk_hint: bool = False,
+    marked: bool = False,
 ) -> None:
-    """Build new units (or units whose start moved) from all their events; store them, and
-    with ``refold`` every stored unit again, with components over days before
-    ``frozen_day``."""
+    """Build the units marked new (or whose start moved; ``marked``: already marked) from all
+    their events; store them, and with ``refold`` every stored unit again, with components
+    over days before ``frozen_day``."""
     engine = scan.engine
-    _run(engine, sql.mark_new_units())
+    if not marked:
+        _run(engine, sql.mark_changed_units())
     if refold:
         _run(engine, sql.mark_all_units())
         _run(engine, sql.delete_marked(UNIT_TABLE))
@@ -422,7 +438,9 @@ def partials_statistics(
     the refresh was direct."""
     population = population or refresh.population
     if refresh.mode == "direct" or refresh.scope_id is None:
-        refresh.scan.count(_statements(refresh, scope_id=0).count_read_rows(units="population"))
+        refresh.scan.count_pass(
+            _statements(refresh, scope_id=0).count_read_rows(units="population")
+        )
         return compute_metric_statistics(
             workspace_id=refresh.workspace_id,
             metrics=refresh.metrics,

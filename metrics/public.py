@@ -1,14 +1,21 @@
 """What other apps may import from the metric layer (an import-linter contract keeps it so).
 
 Definitions and populations to ask for, the runner that computes them in the database, the
-``Metric`` model with its choices, the reads and writes of definitions, and the template SQL
-pieces the KPI library builds its statements from.
+incremental refresh that keeps partial aggregates between analyses, the ``Metric`` model with
+its choices, the reads and writes of definitions, and the template SQL pieces the KPI library
+builds its statements from.
 """
 
 from metrics.engine.definition import PROPERTY_NAME, SPEC_FIELDS, MetricDefinition
 from metrics.engine.populations import FirstSeenPopulation, Population, TablePopulation
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE, CompilerError
 from metrics.engine.templates import RenderedQuery, Statement, with_ctes
+from metrics.incremental import (
+    PartialsRefresh,
+    partials_invalidate,
+    partials_refresh,
+    partials_statistics,
+)
 from metrics.models import CapType, Direction, Metric, MetricKind, MetricType, UnitOfAnalysis
 from metrics.runner import MetricStatistics, compute_metric_statistics, dialect_of
 from metrics.selectors import METRIC_NOT_FOUND, metric_get, metrics_list
@@ -30,6 +37,7 @@ __all__ = [
     "MetricKind",
     "MetricStatistics",
     "MetricType",
+    "PartialsRefresh",
     "Population",
     "RenderedQuery",
     "Statement",
@@ -43,5 +51,8 @@ __all__ = [
     "metric_get",
     "metric_spec",
     "metrics_list",
+    "partials_invalidate",
+    "partials_refresh",
+    "partials_statistics",
     "with_ctes",
 ]

@@ -203,57 +203,59 @@ class PartialStatements(MetricCompiler):
         self._fresh()
         return self._render(exp.delete(table, where=self._scope()))
 
-    def mark_stale_units(self) -> Statement:
-        """Mark units whose stored start no longer matches the population (a late, earlier
-        exposure), or that left it: their rows are deleted (and rebuilt if still there)."""
+    def mark_changed_units(self) -> Statement:
+        """Mark units of the population not stored yet or whose start moved (a late, earlier
+        exposure), with their start and ``rebuild``: built from all their events; and stored
+        units that left the population (no start, no rebuild). One pass over both."""
         self._fresh()
-        pop = exp.Subquery(this=self._population(), alias=exp.TableAlias(this="pop"))
+        pop = exp.Subquery(
+            this=exp.select(col("unit_id", "p"), col("start_us", "p")).from_(
+                exp.Subquery(this=self._population(), alias=exp.TableAlias(this="p"))
+            ),
+            alias=exp.TableAlias(this="pop"),
+        )
+        stored = exp.Subquery(
+            this=exp.select(col("unit_id", "u"), col("start_us", "u"))
+            .from_(exp.to_table(UNIT_TABLE).as_("u"))
+            .where(and_(self._scope("u"), exp.EQ(this=col("chunk", "u"), expression=num(0)))),
+            alias=exp.TableAlias(this="pu"),
+        )
         select = (
             exp.select(
                 self.params.bind(self.scope_id),
-                col("unit_id", "pu"),
-                col("start_us", "pu"),
-                exp.false(),
+                exp.Coalesce(this=col("unit_id", "pop"), expressions=[col("unit_id", "pu")]),
+                col("start_us", "pop"),
+                exp.Not(this=is_null(col("unit_id", "pop"))),
             )
-            .from_(exp.to_table(UNIT_TABLE).as_("pu"))
+            .from_(pop)
             .join(
-                pop,
-                on=and_(
-                    exp.EQ(this=col("unit_id", "pop"), expression=col("unit_id", "pu")),
-                    exp.EQ(this=col("start_us", "pop"), expression=col("start_us", "pu")),
-                ),
-                join_type="left",
+                stored,
+                on=exp.EQ(this=col("unit_id", "pu"), expression=col("unit_id", "pop")),
+                join_type="full",
             )
             .where(
-                and_(
-                    self._scope("pu"),
-                    exp.EQ(this=col("chunk", "pu"), expression=num(0)),
+                exp.or_(
+                    is_null(col("unit_id", "pu")),
                     is_null(col("unit_id", "pop")),
+                    exp.NEQ(this=col("start_us", "pu"), expression=col("start_us", "pop")),
                 )
             )
         )
         return self._render(self._insert(DIRTY_TABLE, DIRTY_COLUMNS, select))
 
-    def mark_new_units(self) -> Statement:
-        """Mark units of the population not stored yet, with their start: built in full."""
+    def count_marked_stored(self) -> Statement:
+        """How many marked units are stored (their rows must go)."""
         self._fresh()
-        pop = exp.Subquery(this=self._population(), alias=exp.TableAlias(this="pop"))
         select = (
-            exp.select(
-                self.params.bind(self.scope_id),
-                col("unit_id", "pop"),
-                col("start_us", "pop"),
-                exp.true(),
-            )
-            .from_(pop)
+            exp.select(exp.Count(this=exp.Star()))
+            .from_(exp.to_table(DIRTY_TABLE).as_("dq"))
             .join(
                 exp.to_table(UNIT_TABLE).as_("pu"),
-                on=self._stored_unit("pu", 0, col("unit_id", "pop")),
-                join_type="left",
+                on=self._stored_unit("pu", 0, col("unit_id", "dq")),
             )
-            .where(is_null(col("unit_id", "pu")))
+            .where(self._scope("dq"))
         )
-        return self._render(self._insert(DIRTY_TABLE, DIRTY_COLUMNS, select))
+        return self._render(select)
 
     def mark_all_units(self) -> Statement:
         """Mark every stored unit (its components are recomputed from its day rows)."""
@@ -283,15 +285,6 @@ class PartialStatements(MetricCompiler):
             return None
         return Statement(sql=f"ANALYZE {table}", params={})
 
-    def count_marked(self) -> Statement:
-        self._fresh()
-        select = (
-            exp.select(exp.Count(this=exp.Star()))
-            .from_(exp.to_table(DIRTY_TABLE).as_("dq"))
-            .where(self._scope("dq"))
-        )
-        return self._render(select)
-
     def count_new_units(self) -> Statement:
         self._fresh()
         select = (
@@ -309,9 +302,9 @@ class PartialStatements(MetricCompiler):
         since = exp.GTE(this=col("slice_day"), expression=self.params.bind(since_day))
         return self._render(exp.delete(DAY_TABLE, where=and_(self._scope(), since)))
 
-    def _units(self, units: UnitSet) -> exp.Expr:
+    def _units(self, units: UnitSet, since_us: int | None = None) -> exp.Expr:
         """The units whose events a statement reads, with their start: ``un(unit_id,
-        start_us)``."""
+        start_us)``; stored ones only if their range reaches ``since_us``."""
         if units == "population":
             return exp.Subquery(this=self._population(), alias=exp.TableAlias(this="un"))
         if units == "new":
@@ -320,6 +313,12 @@ class PartialStatements(MetricCompiler):
         else:
             table = UNIT_TABLE
             which = exp.EQ(this=col("chunk", "u"), expression=num(0))
+            if since_us is not None:
+                end = exp.Add(
+                    this=col("start_us", "u"),
+                    expression=self.params.bind(self.layout.end_day * DAY_US),
+                )
+                which = and_(which, exp.GT(this=end, expression=self.params.bind(since_us)))
         return exp.Subquery(
             this=exp.select(col("unit_id", "u"), col("start_us", "u"))
             .from_(exp.to_table(table).as_("u"))
@@ -345,6 +344,27 @@ class PartialStatements(MetricCompiler):
         ]
         if since_us is not None:
             on.append(exp.GTE(this=t.copy(), expression=self.params.bind(since_us)))
+        if units == "new":
+            # The earliest time any of them reads, as a constant: an index range to scan.
+            earliest = (
+                exp.select(exp.Min(this=col("start_us", "dm")))
+                .from_(exp.to_table(DIRTY_TABLE).as_("dm"))
+                .where(
+                    and_(
+                        self._scope("dm"),
+                        exp.EQ(this=col("rebuild", "dm"), expression=exp.true()),
+                    )
+                )
+            )
+            on.append(
+                exp.GTE(
+                    this=t.copy(),
+                    expression=exp.Add(
+                        this=exp.Subquery(this=earliest),
+                        expression=self.params.bind(self.layout.first_day * DAY_US),
+                    ),
+                )
+            )
         names = self._events_used()
         if names is not None:
             on.append(
@@ -361,7 +381,7 @@ class PartialStatements(MetricCompiler):
                 exp.alias_(self._floor_days(rel_us.copy()), "rel_day"),
                 exp.alias_(self._int_div(t.copy(), num(DAY_US)), "slice_day"),
             )
-            .from_(self._units(units))
+            .from_(self._units(units, since_us))
             .join(self._source().subquery("src"), on=and_(*on))
         )
 
@@ -533,7 +553,7 @@ class PartialStatements(MetricCompiler):
                 ),
                 join_type="left",
             )
-            .where(self._scope("dq"))
+            .where(and_(self._scope("dq"), exp.Not(this=is_null(col("start_us", "dq")))))
             .group_by(col("unit_id", "dq"), col("start_us", "dq"))
         )
         chunks = self.layout.chunks
