@@ -57,6 +57,8 @@ from plg_platform.errors import ValidationFailed
 # (``partials_store_create``). Others compute directly from the events.
 PARTIAL_DIALECTS = ("sqlite", "postgres", "duckdb")
 MAX_LOOKBACK_DAYS = 60
+# A scope's day fingerprint after ``partials_invalidate``: it matches no definitions.
+REBUILD_ASKED = "rebuild asked"
 BAD_LOOKBACK = "The lookback is a whole number of days from 0 to {max}."
 ROWS_COUNTED = "counted: event rows in the ranges the refresh read"
 ROWS_FROM_ENGINE = "reported by the engine"
@@ -359,7 +361,7 @@ def partials_refresh(
 
 
 def _rebuild_reason(scope: PartialScope, asked: bool) -> str:
-    if asked:
+    if asked or scope.day_fingerprint == REBUILD_ASKED:
         return "A full rebuild was asked for."
     if scope.watermark_us is None:
         return "First refresh: built from all events."
@@ -475,5 +477,5 @@ def partials_invalidate(*, workspace_id: int, scope_key: str, using: str = "defa
     return (
         PartialScope.objects.using(using)
         .filter(workspace_id=workspace_id, key=scope_key)
-        .update(day_fingerprint="", updated_at=timezone.now())
+        .update(day_fingerprint=REBUILD_ASKED, updated_at=timezone.now())
     )

@@ -214,12 +214,10 @@ class PartialStatements(MetricCompiler):
             ),
             alias=exp.TableAlias(this="pop"),
         )
-        stored = exp.Subquery(
-            this=exp.select(col("unit_id", "u"), col("start_us", "u"))
-            .from_(exp.to_table(UNIT_TABLE).as_("u"))
-            .where(and_(self._scope("u"), exp.EQ(this=col("chunk", "u"), expression=num(0)))),
-            alias=exp.TableAlias(this="pu"),
-        )
+        # The stored units' table itself, not a subquery of it: its key serves the lookups
+        # from the population (SQLite scans a subquery once per row). Its other scopes' rows
+        # and other chunks come out unmatched, and are left out below.
+        mine = and_(self._scope("pu"), exp.EQ(this=col("chunk", "pu"), expression=num(0)))
         select = (
             exp.select(
                 self.params.bind(self.scope_id),
@@ -229,14 +227,19 @@ class PartialStatements(MetricCompiler):
             )
             .from_(pop)
             .join(
-                stored,
-                on=exp.EQ(this=col("unit_id", "pu"), expression=col("unit_id", "pop")),
+                exp.to_table(UNIT_TABLE).as_("pu"),
+                on=and_(
+                    mine,
+                    exp.EQ(this=col("unit_id", "pu"), expression=col("unit_id", "pop")),
+                ),
                 join_type="full",
             )
             .where(
                 exp.or_(
-                    is_null(col("unit_id", "pu")),
-                    is_null(col("unit_id", "pop")),
+                    and_(
+                        exp.Not(this=is_null(col("unit_id", "pop"))), is_null(col("unit_id", "pu"))
+                    ),
+                    and_(is_null(col("unit_id", "pop")), mine.copy()),
                     exp.NEQ(this=col("start_us", "pu"), expression=col("start_us", "pop")),
                 )
             )
@@ -344,46 +347,36 @@ class PartialStatements(MetricCompiler):
         ]
         if since_us is not None:
             on.append(exp.GTE(this=t.copy(), expression=self.params.bind(since_us)))
-        if units == "new":
-            # The earliest time any of them reads, as a constant: an index range to scan.
-            earliest = (
-                exp.select(exp.Min(this=col("start_us", "dm")))
-                .from_(exp.to_table(DIRTY_TABLE).as_("dm"))
-                .where(
-                    and_(
-                        self._scope("dm"),
-                        exp.EQ(this=col("rebuild", "dm"), expression=exp.true()),
-                    )
-                )
-            )
-            on.append(
-                exp.GTE(
-                    this=t.copy(),
-                    expression=exp.Add(
-                        this=exp.Subquery(this=earliest),
-                        expression=self.params.bind(self.layout.first_day * DAY_US),
-                    ),
-                )
-            )
         names = self._events_used()
         if names is not None:
             on.append(
                 exp.In(this=col("event", "src"), expressions=[self.params.bind(n) for n in names])
             )
         typed = [f"tp_{i}" for i in range(len(self.events.property_columns))]
-        return (
-            exp.select(
-                col("unit_id", "un"),
-                col("event", "src"),
-                col("properties", "src"),
-                *(col(name, "src") for name in typed),
-                exp.alias_(rel_us, "rel_us"),
-                exp.alias_(self._floor_days(rel_us.copy()), "rel_day"),
-                exp.alias_(self._int_div(t.copy(), num(DAY_US)), "slice_day"),
+        select = exp.select(
+            col("unit_id", "un"),
+            col("event", "src"),
+            col("properties", "src"),
+            *(col(name, "src") for name in typed),
+            exp.alias_(rel_us, "rel_us"),
+            exp.alias_(self._floor_days(rel_us.copy()), "rel_day"),
+            exp.alias_(self._int_div(t.copy(), num(DAY_US)), "slice_day"),
+        ).from_(self._units(units, since_us))
+        if units == "new" and self.dialect == "postgres":
+            # A few units: PostgreSQL reads each one's events through the (workspace, unit,
+            # time) index only when asked per unit (LATERAL); as a join it scans days of events.
+            def inner(node: exp.Expr) -> exp.Expr:
+                if isinstance(node, exp.Column) and node.table == "src":
+                    return col(node.name, "s")
+                return node
+
+            source = exp.select(exp.Star()).from_(self._source().subquery("s"))
+            per_unit = exp.Lateral(
+                this=source.where(and_(*on).transform(inner)).subquery(),
+                alias=exp.TableAlias(this="src"),
             )
-            .from_(self._units(units, since_us))
-            .join(self._source().subquery("src"), on=and_(*on))
-        )
+            return select.join(per_unit, join_type="cross")
+        return select.join(self._source().subquery("src"), on=and_(*on))
 
     def count_source_range(self, since_us: int) -> Statement:
         """How many event rows of the parts' events lie in [since_us, cut-off): what re-reading
@@ -541,20 +534,30 @@ class PartialStatements(MetricCompiler):
             exp.alias_(exp.cast(component(c, "d", self.params), "DOUBLE"), f"a{i}")
             for i, c in enumerate(components)
         ]
+        settled = exp.LT(this=col("slice_day", "d"), expression=self.params.bind(frozen_day))
+        if not from_events:
+            settled = and_(self._scope("d"), settled, self._marked("d"))
+        # Per unit first, then to the marked units: one pass over the day rows (a join from
+        # each marked unit into rows keyed by day would scan them once per unit on SQLite).
+        per_unit = (
+            exp.select(col("unit_id", "d"), *aggregates)
+            .from_(rows)
+            .where(settled)
+            .group_by(col("unit_id", "d"))
+        )
         wide = (
-            exp.select(col("unit_id", "dq"), col("start_us", "dq"), *aggregates)
+            exp.select(
+                col("unit_id", "dq"),
+                col("start_us", "dq"),
+                *(col(f"a{i}", "pw") for i in range(len(components))),
+            )
             .from_(exp.to_table(DIRTY_TABLE).as_("dq"))
             .join(
-                rows,
-                on=and_(
-                    self._scope("d"),
-                    exp.EQ(this=col("unit_id", "d"), expression=col("unit_id", "dq")),
-                    exp.LT(this=col("slice_day", "d"), expression=self.params.bind(frozen_day)),
-                ),
+                per_unit.subquery("pw"),
+                on=exp.EQ(this=col("unit_id", "pw"), expression=col("unit_id", "dq")),
                 join_type="left",
             )
             .where(and_(self._scope("dq"), exp.Not(this=is_null(col("start_us", "dq")))))
-            .group_by(col("unit_id", "dq"), col("start_us", "dq"))
         )
         chunks = self.layout.chunks
         columns = []
