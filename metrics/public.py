@@ -10,6 +10,8 @@ from metrics.engine.definition import PROPERTY_NAME, SPEC_FIELDS, MetricDefiniti
 from metrics.engine.populations import FirstSeenPopulation, Population, TablePopulation
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE, CompilerError
 from metrics.engine.templates import RenderedQuery, Statement, with_ctes
+from metrics.engines.app_db import AppDatabaseEngine
+from metrics.engines.base import ScanStats, scan_collect
 from metrics.incremental import (
     PartialsRefresh,
     partials_invalidate,
@@ -22,6 +24,7 @@ from metrics.selectors import METRIC_NOT_FOUND, metric_get, metrics_list
 from metrics.services import KEY_TAKEN, metric_create, metric_definition, metric_delete, metric_spec
 
 __all__ = [
+    "AppDatabaseEngine",
     "EVENTS_TABLE",
     "KEY_TAKEN",
     "METRIC_NOT_FOUND",
@@ -40,6 +43,7 @@ __all__ = [
     "PartialsRefresh",
     "Population",
     "RenderedQuery",
+    "ScanStats",
     "Statement",
     "TablePopulation",
     "UnitOfAnalysis",
@@ -54,5 +58,6 @@ __all__ = [
     "partials_invalidate",
     "partials_refresh",
     "partials_statistics",
+    "scan_collect",
     "with_ctes",
 ]

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import connections
-
-from metrics.public import RenderedQuery, dialect_of
+from metrics.public import AppDatabaseEngine, RenderedQuery, dialect_of
 from outcomes.kpis.models import KpiSettings, RevenuePeriod
 from outcomes.kpis.queries.activity import (
     ACTIVITY_COLUMNS,
@@ -46,10 +44,9 @@ class KpiRow:
 
 
 def execute(query: RenderedQuery, using: str = "default") -> list[dict[str, Any]]:
-    """Run one statement; return its (aggregate) rows as dicts."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(query.sql, query.params)
-        return [dict(zip(query.columns, row, strict=True)) for row in cursor.fetchall()]
+    """Run one statement on the app database; return its (aggregate) rows as dicts. Through
+    the metric layer's engine, so a refresh job can add up what its statements cost."""
+    return AppDatabaseEngine(using=using).records(query.sql, query.params, query.columns)
 
 
 def activity_of(settings: KpiSettings) -> Activity:
