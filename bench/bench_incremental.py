@@ -1,25 +1,29 @@
 """A daily incremental refresh of an experiment's metrics against the full recompute.
 
 Run: .venv/bin/python bench/bench_incremental.py [--units N] [--days D] [--refreshes R]
-     [--lookback L] [--quick]
+     [--lookback L] [--engines postgres,duckdb] [--quick]
 
 An experiment exposes N units (200,000) evenly over D days (60); each unit has 10–40 events
-(about 5 M in all): a quarter in the 14 days before its exposure (CUPED's pre-period), the rest
-after it (exponential, mean 12 days). Five metrics (conversion, count, sum of a property,
-day-7 retention, time to event) with CUPED covariates, grouped by variant and by day of first
-exposure: the statement the analysis runs.
+(about 4.3 M in all, stored in time order as ingestion appends them): a quarter in the 14 days
+before its exposure (CUPED's pre-period), the rest after it (exponential, mean 12 days). Five
+metrics (conversion, count, sum of a property, day-7 retention, time to event) with CUPED
+covariates, grouped by variant and by day of first exposure: the analysis' first statement.
 
-On PostgreSQL (the app database): the partial aggregates are built once at day D − R (timed:
-the first refresh), then for each of the last R days the day's exposures arrive and two things
-are timed side by side on the same data: the incremental refresh (re-read the last L + 1 days
-of events, rebuild the new units, recompute the touched units' values, then the statistics
-statement over unit values) and the full recompute (the statement over every event). Both give
-the same numbers (checked, 1e-9). The ratio is median incremental / median full (target ≤ 10%).
-Rows read are counted (PostgreSQL does not report them): event rows in the ranges read.
+Per engine (PostgreSQL as the app database; DuckDB with its own event store in a file): the
+partial aggregates are built at day D − R (the first refresh, timed), then on each of the last R
+days the day's exposures arrive and two things are timed side by side on the same data: the
+incremental refresh plus its statistics statement (``metrics.incremental``: re-read the last
+L + 1 days of events, build the new units, fold settled days into the units' components, one
+statement over one row per unit and the recent day rows) and the full recompute (the statement
+over every event). Both give the same numbers (checked to 1e-9 each day). The ratio is the
+mean daily refresh over the mean full recompute (target <= 10%); a week of refreshes includes
+DuckDB's weekly fold. Rows read: from PostgreSQL's plans of the statements that read events,
+counted on DuckDB (it does not report them).
 
-Data are generated inside PostgreSQL (``generate_series`` with ``setseed``) in
-``BENCH_INCREMENTAL_DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/
-plg_bench_incremental; created, migrated); a rerun with the same sizes reuses them.
+Data are generated inside each engine (``generate_series``/``range`` with random draws: the two
+engines' data are alike, not identical) in ``BENCH_INCREMENTAL_DATABASE_URL`` (default
+postgres://postgres@127.0.0.1:5432/plg_bench_incremental; created, migrated) and
+var/bench_incremental_<N>_<D>_v2.duckdb; a rerun with the same sizes reuses them.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ ORIGIN_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 COVARIATE_DAYS = 14
 TARGET_RATIO = 0.10
 REFRESH_HOUR = 6  # each day's refresh runs at 06:00 UTC: the last slice is a part of a day
+# Events are stored in time order, as ingestion appends them (v1 stored them unit by unit).
+DATA_VERSION = "v2"
 
 SPECS = [
     {"key": "aha", "type": "conversion", "event": "doc", "window_days": 7},
@@ -84,7 +90,8 @@ CROSS JOIN LATERAL (
            r3
     FROM (SELECT random() AS r1, random() AS r2, random() AS r3, random() AS r4, j AS touch) x
 ) k
-WHERE u.ws = %(ws)s AND k.t < %(origin)s + %(days)s * %(day)s;
+WHERE u.ws = %(ws)s AND k.t < %(origin)s + %(days)s * %(day)s
+ORDER BY k.t;
 """
 
 
@@ -189,12 +196,168 @@ def _same(actual, expected) -> None:
                 assert x == y, (key(a), f.name, x, y)
 
 
+DUCKDB_GENERATE = """
+CREATE OR REPLACE TABLE bench_inc_units AS
+SELECT 'u' || i AS unit_id,
+       {origin} + CAST(floor(random() * {days} * {day}) AS BIGINT) AS exposed,
+       CASE WHEN hash('u' || i) % 2 = 0 THEN 'control' ELSE 'treatment' END AS variant
+FROM range({units}) AS t(i);
+CREATE OR REPLACE TABLE bench_inc_exposure (ws BIGINT, unit_id VARCHAR, exposed_at_us BIGINT,
+    variant VARCHAR, excluded BOOLEAN);
+DELETE FROM plg_platform_event WHERE workspace_id = {ws};
+INSERT INTO plg_platform_event
+SELECT {ws}, kind, unit_id, t, NULL,
+       CASE WHEN kind = 'upgrade'
+            THEN '{{"amount": ' || CAST(round(-ln(1 - r3) * 60, 2) AS VARCHAR) || '}}'
+            ELSE '{{}}' END
+FROM (
+    SELECT u.unit_id,
+           CASE WHEN r1 < (CASE WHEN u.variant = 'treatment' THEN 0.37 ELSE 0.35 END)
+                THEN 'doc' WHEN r1 < 0.70 THEN 'session' WHEN r1 < 0.72 THEN 'upgrade'
+                ELSE 'page_view' END AS kind,
+           CASE WHEN r2 < 0.25 THEN u.exposed - CAST(floor(r4 * 14 * {day}) AS BIGINT) - 1
+                ELSE u.exposed + CAST(floor(-ln(1 - r4) * 12 * {day}) AS BIGINT) END AS t,
+           r3
+    FROM (SELECT *, random() AS r1, random() AS r2, random() AS r3, random() AS r4
+          FROM bench_inc_units u CROSS JOIN range(40) AS j(x)
+          WHERE x < 10 + hash(u.unit_id) % 31) AS u
+) AS g
+WHERE t < {origin} + {days} * {day}
+ORDER BY t;
+"""
+
+
+def _duckdb_engine(workspace_id: int, units: int, days: int):
+    """A DuckDB file with the same kind of data (its own random draw), the event store and
+    the partials' tables; generated once per size."""
+    from metrics.engines.duckdb import DuckDBEngine
+    from metrics.engines.store import create_partials_store, create_store
+
+    path = ROOT / "var" / f"bench_incremental_{units}_{days}_{DATA_VERSION}.duckdb"
+    fresh = not path.exists()
+    engine = DuckDBEngine(path=str(path))
+    create_store(engine)
+    create_partials_store(engine)
+    if fresh:
+        log(f"generating {units:,} units over {days} days and their events in DuckDB")
+        sql = DUCKDB_GENERATE.format(
+            origin=ORIGIN_US, days=days, day=DAY_US, units=units, ws=workspace_id
+        )
+        for statement in sql.split(";"):
+            if statement.strip():
+                engine.command(statement)
+    return engine
+
+
+class _Setup:
+    """One engine's side of the benchmark: how to expose units and time the two paths."""
+
+    def __init__(self, *, label, engine_factory, expose_until, workspace, metrics, args):
+        from metrics.engine.populations import TablePopulation
+
+        self.label = label
+        self.engine_factory = engine_factory
+        self.expose_until = expose_until
+        self.workspace = workspace
+        self.metrics = metrics
+        self.args = args
+        self.population = TablePopulation(
+            table=EXPOSURES,
+            unit_column="unit_id",
+            start_column="exposed_at_us",
+            group_column="variant",
+            filters=(("ws", workspace.pk),),
+            exclude_column="excluded",
+            bucket_us=DAY_US,
+        )
+        self.scope_key = f"bench:{label}:{args.units}:{args.lookback}"
+
+    def refresh(self, cutoff_us: int, **kwargs):
+        from metrics.incremental import partials_refresh, partials_statistics
+
+        started = time.perf_counter()
+        done = partials_refresh(
+            workspace_id=self.workspace.pk,
+            scope_key=self.scope_key,
+            metrics=self.metrics,
+            population=self.population,
+            cutoff_us=cutoff_us,
+            covariate_days=COVARIATE_DAYS,
+            lookback_days=self.args.lookback,
+            engine=self.engine_factory(),
+            **kwargs,
+        )
+        stats = partials_statistics(refresh=done, population=self.population)
+        return time.perf_counter() - started, stats, done.report()
+
+    def full(self, cutoff_us: int):
+        from metrics.runner import compute_metric_statistics
+
+        started = time.perf_counter()
+        stats = compute_metric_statistics(
+            workspace_id=self.workspace.pk,
+            metrics=self.metrics,
+            population=self.population,
+            cutoff_us=cutoff_us,
+            covariate_days=COVARIATE_DAYS,
+            engine=self.engine_factory(),
+        )
+        return time.perf_counter() - started, stats
+
+
+def cutoff(day: int) -> int:
+    return ORIGIN_US + day * DAY_US + REFRESH_HOUR * HOUR_US
+
+
+def measure(setup: _Setup, prefix: str) -> None:
+    """Build at day D − R, then R daily refreshes beside full recomputes; print the lines."""
+    from metrics.models import PartialScope
+
+    args = setup.args
+    PartialScope.objects.filter(workspace=setup.workspace, key=setup.scope_key).delete()
+    first_day = args.days - args.refreshes
+    setup.expose_until(cutoff(first_day))
+    build_seconds, _, built = setup.refresh(cutoff(first_day))
+    log(f"{prefix}: first build at day {first_day}: {build_seconds:.2f} s ({built})")
+    daily: list[float] = []
+    full_times: list[float] = []
+    reports = []
+    for day in range(first_day + 1, args.days + 1):
+        exposed = setup.expose_until(cutoff(day))
+        seconds, stats, report = setup.refresh(cutoff(day))
+        assert report["mode"] == "incremental", report
+        full_seconds, expected = setup.full(cutoff(day))
+        _same(stats, expected)
+        daily.append(seconds)
+        full_times.append(full_seconds)
+        reports.append(report)
+        log(
+            f"{prefix}: day {day}: {exposed:,} exposed, incremental {seconds:.2f} s (refresh "
+            f"{report['seconds']:.2f} s in {report['statements']} statements, "
+            f"{report['rows_read']:,} rows), full {full_seconds:.2f} s"
+        )
+    # The full recompute once more, through the refresh's direct path: the rows it reads.
+    _, _, direct = setup.refresh(cutoff(args.days) - 1)
+    assert direct["mode"] == "direct", direct
+    ratio = statistics.mean(daily) / statistics.mean(full_times)
+    print(f"{prefix}_first_build_seconds: {build_seconds:.2f}")
+    print(f"{prefix}_full_recompute_seconds: {statistics.mean(full_times):.3f}")
+    print(f"{prefix}_daily_refresh_seconds: {statistics.mean(daily):.3f}")
+    print(f"{prefix}_daily_refresh_seconds_max: {max(daily):.3f}")
+    print(f"{prefix}_daily_vs_full_ratio: {ratio:.3f} (target <= {TARGET_RATIO})")
+    print(f"{prefix}_daily_statements: {reports[-1]['statements']}")
+    print(f"{prefix}_daily_rows_read: {int(statistics.mean(r['rows_read'] for r in reports))}")
+    print(f"{prefix}_full_rows_read: {direct['rows_read']}")
+    print(f"{prefix}_rows_read_source: {reports[-1]['rows_read_source']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=200_000)
     parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--refreshes", type=int, default=4, help="daily refreshes timed")
+    parser.add_argument("--refreshes", type=int, default=7, help="daily refreshes timed")
     parser.add_argument("--lookback", type=int, default=2)
+    parser.add_argument("--engines", default="postgres,duckdb")
     parser.add_argument("--quick", action="store_true", help="20,000 units, 2 refreshes")
     args = parser.parse_args()
     if args.quick:
@@ -207,114 +370,62 @@ def main() -> int:
     call_command("migrate", verbosity=0)
 
     from metrics.engine.definition import parse_definition
-    from metrics.engine.populations import TablePopulation
     from metrics.engines.app_db import AppDatabaseEngine
-    from metrics.incremental import partials_refresh, partials_statistics
-    from metrics.models import PartialScope
-    from metrics.runner import compute_metric_statistics
     from plg_platform.models import Workspace
 
-    slug = f"bench-incremental-{args.units}"
+    slug = f"bench-incremental-{args.units}-{DATA_VERSION}"
     workspace, _ = Workspace.objects.get_or_create(slug=slug, defaults={"name": slug})
-    events = _load(workspace.pk, args.units, args.days)
     metrics = [parse_definition(spec) for spec in SPECS]
-    population = TablePopulation(
-        table=EXPOSURES,
-        unit_column="unit_id",
-        start_column="exposed_at_us",
-        group_column="variant",
-        filters=(("ws", workspace.pk),),
-        exclude_column="excluded",
-        bucket_us=DAY_US,
-    )
-    scope_key = f"bench:{args.units}:{args.lookback}"
-    PartialScope.objects.filter(workspace=workspace, key=scope_key).delete()
-
-    def cutoff(day: int) -> int:
-        return ORIGIN_US + day * DAY_US + REFRESH_HOUR * HOUR_US
-
-    def refresh(day: int):
-        engine = AppDatabaseEngine()
-        started = time.perf_counter()
-        done = partials_refresh(
-            workspace_id=workspace.pk,
-            scope_key=scope_key,
-            metrics=metrics,
-            population=population,
-            cutoff_us=cutoff(day),
-            covariate_days=COVARIATE_DAYS,
-            lookback_days=args.lookback,
-            engine=engine,
-        )
-        stats = partials_statistics(refresh=done, population=population)
-        return time.perf_counter() - started, stats, done
-
-    def full(day: int):
-        started = time.perf_counter()
-        stats = compute_metric_statistics(
-            workspace_id=workspace.pk,
-            metrics=metrics,
-            population=population,
-            cutoff_us=cutoff(day),
-            covariate_days=COVARIATE_DAYS,
-        )
-        return time.perf_counter() - started, stats
-
-    first_day = args.days - args.refreshes
-    _expose_until(workspace.pk, cutoff(first_day))
-    _run(f"ANALYZE {EXPOSURES}")
-    build_seconds, _, built = refresh(first_day)
-    log(f"first build at day {first_day}: {build_seconds:.2f} s ({built.report()})")
-    daily: list[float] = []
-    full_times: list[float] = []
-    reports = []
-    for day in range(first_day + 1, args.days + 1):
-        exposed = _expose_until(workspace.pk, cutoff(day))
-        seconds, stats, done = refresh(day)
-        assert done.mode == "incremental", done.report()
-        full_seconds, expected = full(day)
-        _same(stats, expected)
-        daily.append(seconds)
-        full_times.append(full_seconds)
-        reports.append(done.report())
-        log(
-            f"day {day}: {exposed:,} exposed, incremental {seconds:.2f} s "
-            f"(refresh {done.report()['seconds']:.2f} s in {done.report()['statements']} "
-            f"statements, {done.report()['rows_read']:,} rows), full {full_seconds:.2f} s"
-        )
-    # The full recompute once more with the rows it reads counted, for the figure below.
-    engine = AppDatabaseEngine()
-    direct = partials_refresh(
-        workspace_id=workspace.pk,
-        scope_key=scope_key,
-        metrics=metrics,
-        population=population,
-        cutoff_us=cutoff(args.days) - 1,
-        covariate_days=COVARIATE_DAYS,
-        engine=engine,
-    )
-    assert direct.mode == "direct"
-    partials_statistics(refresh=direct, population=population)
-    sizes = {
-        table: _run(f"SELECT COUNT(*) FROM {table} WHERE scope_id = %s", [done.scope_id])[0][0]
-        for table in ("metrics_partial_day", "metrics_partial_unit")
-    }
-
-    ratio = statistics.median(daily) / statistics.median(full_times)
+    engines = args.engines.split(",")
     print(f"incremental_units: {args.units}")
-    print(f"incremental_events: {events}")
     print(f"incremental_days: {args.days}")
     print(f"incremental_lookback_days: {args.lookback}")
     print(f"incremental_metrics: {len(metrics)} (CUPED {COVARIATE_DAYS} days, by variant and day)")
-    print(f"incremental_pg_first_build_seconds: {build_seconds:.2f}")
-    print(f"incremental_pg_full_recompute_seconds: {statistics.median(full_times):.2f}")
-    print(f"incremental_pg_daily_refresh_seconds: {statistics.median(daily):.3f}")
-    print(f"incremental_pg_daily_vs_full_ratio: {ratio:.3f} (target <= {TARGET_RATIO})")
-    daily_rows = int(statistics.median(r["rows_read"] for r in reports))
-    print(f"incremental_pg_daily_rows_read: {daily_rows}")
-    print(f"incremental_pg_full_rows_read: {direct.report()['rows_read']}")
-    print(f"incremental_pg_partial_day_rows: {sizes['metrics_partial_day']}")
-    print(f"incremental_pg_partial_unit_rows: {sizes['metrics_partial_unit']}")
+    if "postgres" in engines:
+        events = _load(workspace.pk, args.units, args.days)
+        print(f"incremental_pg_events: {events}")
+
+        def pg_expose(cutoff_us: int) -> int:
+            exposed = _expose_until(workspace.pk, cutoff_us)
+            _run(f"ANALYZE {EXPOSURES}")
+            return exposed
+
+        measure(
+            _Setup(
+                label="pg",
+                engine_factory=AppDatabaseEngine,
+                expose_until=pg_expose,
+                workspace=workspace,
+                metrics=metrics,
+                args=args,
+            ),
+            "incremental_pg",
+        )
+    if "duckdb" in engines:
+        duck = _duckdb_engine(workspace.pk, args.units, args.days)
+        events = duck.execute("SELECT COUNT(*) FROM plg_platform_event", {})[0][0]
+        print(f"incremental_duckdb_events: {events}")
+
+        def duck_expose(cutoff_us: int) -> int:
+            duck.command(f"DELETE FROM {EXPOSURES} WHERE exposed_at_us >= {int(cutoff_us)}")
+            duck.command(
+                f"INSERT INTO {EXPOSURES} SELECT {int(workspace.pk)}, unit_id, exposed, "
+                f"variant, false FROM bench_inc_units u WHERE exposed < {int(cutoff_us)} "
+                f"AND NOT EXISTS (SELECT 1 FROM {EXPOSURES} x WHERE x.unit_id = u.unit_id)"
+            )
+            return duck.execute(f"SELECT COUNT(*) FROM {EXPOSURES}", {})[0][0]
+
+        measure(
+            _Setup(
+                label="duckdb",
+                engine_factory=lambda: duck,  # one connection: a DuckDB file has one writer
+                expose_until=duck_expose,
+                workspace=workspace,
+                metrics=metrics,
+                args=args,
+            ),
+            "incremental_duckdb",
+        )
     return 0
 
 

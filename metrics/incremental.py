@@ -57,6 +57,12 @@ from plg_platform.errors import ValidationFailed
 # (``partials_store_create``). Others compute directly from the events.
 PARTIAL_DIALECTS = ("sqlite", "postgres", "duckdb")
 MAX_LOOKBACK_DAYS = 60
+# How many settled days pile up before they are folded into the units' components. Folding
+# updates a row per unit with events in those days: cheap on a row store every day (and the
+# statistics statement then reads only the last days), dear on a columnar one, where each
+# UPDATE rewrites its columns' segments; DuckDB folds weekly and reads up to a week more of
+# day rows per statistics statement instead.
+FOLD_AFTER_DAYS = {"duckdb": 7}
 # A scope's day fingerprint after ``partials_invalidate``: it matches no definitions.
 REBUILD_ASKED = "rebuild asked"
 BAD_LOOKBACK = "The lookback is a whole number of days from 0 to {max}."
@@ -313,8 +319,8 @@ def partials_refresh(
         if same_days and not rebuild and cutoff_us < (scope.watermark_us or 0):
             refresh.reason = "The cut-off is before the stored partials' (a rerun of history)."
             return refresh
-        # Slices before this day are never re-read again: the units' components hold them.
-        frozen_day = cutoff_us // DAY_US - lookback
+        # Slices before this day are never re-read again: the units' components may hold them.
+        frozen_day = settled_day = cutoff_us // DAY_US - lookback
         with _engine_transaction(engine):
             if rebuild or not same_days or scope.frozen_day is None:
                 refresh.mode = "rebuild"
@@ -331,9 +337,8 @@ def partials_refresh(
                 # windows need other components: recompute them all from the day rows.
                 refold = scope.value_fingerprint != values_fp or since_day < scope.frozen_day
                 _refresh_slices(sql, scan, since_day)
-                if not refold and frozen_day > scope.frozen_day:
-                    for chunk in range(sql.layout.chunks):
-                        _run(engine, sql.fold_days(chunk, scope.frozen_day, frozen_day))
+                if not refold:
+                    frozen_day = _fold(sql, engine, scope.frozen_day, settled_day)
             rebuilding = refresh.mode == "rebuild"
             _add_units(
                 sql, scan, frozen_day, refold=refold, bulk_hint=rebuilding, marked=not rebuilding
@@ -358,6 +363,16 @@ def partials_refresh(
             ],
         )
     return refresh
+
+
+def _fold(sql: PartialStatements, engine: Engine, frozen_day: int, settled_day: int) -> int:
+    """Fold the settled days into the units' components, once enough of them have piled up
+    (``FOLD_AFTER_DAYS``); return the new frozen day."""
+    if settled_day - frozen_day < FOLD_AFTER_DAYS.get(engine.dialect, 1):
+        return frozen_day
+    for chunk in range(sql.layout.chunks):
+        _run(engine, sql.fold_days(chunk, frozen_day, settled_day))
+    return settled_day
 
 
 def _rebuild_reason(scope: PartialScope, asked: bool) -> str:

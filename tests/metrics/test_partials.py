@@ -25,7 +25,6 @@ from metrics.incremental import (
     partials_invalidate,
     partials_refresh,
     partials_statistics,
-    plan_rows,
 )
 from metrics.models import PartialDay, PartialScope, PartialUnit
 from metrics.runner import MetricStatistics, compute_metric_statistics
@@ -477,64 +476,27 @@ def test_duckdb_keeps_the_partials_beside_its_events(workspace, raw, population,
         )
         insert_events(engine, event_table(rows))
 
-    late = [e for e in raw if EARLIER_US - DAY_US <= _t(e) < EARLIER_US][::2]
+    # Nine daily refreshes (DuckDB folds settled days weekly: once in between), the events of
+    # each day arriving before it, half of the first day's late.
+    days = [CUTOFF_US - d * DAY_US for d in range(9, 0, -1)] + [CUTOFF_US]
+    late = [e for e in raw if days[0] - DAY_US <= _t(e) < days[0]][::2]
     held = {id(e) for e in late}
-    load([e for e in raw if _t(e) < EARLIER_US and id(e) not in held])
-    first, stats = _refresh(
-        workspace, population, cutoff_us=EARLIER_US, covariate_days=covariate_days, engine=engine
-    )
-    assert first.mode == "rebuild"
-    direct = _direct(
-        workspace, population, cutoff_us=EARLIER_US, covariate_days=covariate_days, engine=engine
-    )
-    _assert_same(stats, direct)
-
-    load([*late, *(e for e in raw if _t(e) >= EARLIER_US)])
-    second, stats = _refresh(
-        workspace, population, cutoff_us=CUTOFF_US, covariate_days=covariate_days, engine=engine
-    )
-    assert second.mode == "incremental"
-    assert second.report()["engine"].startswith("DuckDB")
-    direct = _direct(
-        workspace, population, cutoff_us=CUTOFF_US, covariate_days=covariate_days, engine=engine
-    )
-    _assert_same(stats, direct)
+    load([e for e in raw if _t(e) < days[0] and id(e) not in held])
+    modes, frozen = [], set()
+    for i, cutoff in enumerate(days):
+        if i:
+            arriving = [e for e in raw if days[i - 1] <= _t(e) < cutoff]
+            load([*late, *arriving] if i == 1 else arriving)
+        refresh, stats = _refresh(
+            workspace, population, cutoff_us=cutoff, covariate_days=covariate_days, engine=engine
+        )
+        modes.append(refresh.mode)
+        frozen.add(refresh.details["frozen_day"])
+        direct = _direct(
+            workspace, population, cutoff_us=cutoff, covariate_days=covariate_days, engine=engine
+        )
+        _assert_same(stats, direct)
+    assert modes == ["rebuild"] + ["incremental"] * 9
+    assert refresh.report()["engine"].startswith("DuckDB")
+    assert len(frozen) == 2  # folded once, after a week
     _assert_brute_force(stats, raw, population, covariate_days=covariate_days)
-
-
-def test_rows_read_from_a_postgres_plan_add_every_scan_of_the_events_table():
-    plan = [
-        {
-            "Plan": {
-                "Node Type": "Insert",
-                "Plans": [
-                    {
-                        "Node Type": "Hash Join",
-                        "Plans": [
-                            {
-                                "Node Type": "Bitmap Heap Scan",
-                                "Relation Name": "plg_platform_event",
-                                "Actual Rows": 90,
-                                "Actual Loops": 1,
-                                "Rows Removed by Index Recheck": 10,
-                            },
-                            {
-                                "Node Type": "Seq Scan",
-                                "Relation Name": "metrics_partial_unit",
-                                "Actual Rows": 5000,
-                                "Actual Loops": 1,
-                            },
-                        ],
-                    },
-                    {
-                        "Node Type": "Parallel Seq Scan",
-                        "Relation Name": "plg_platform_event",
-                        "Actual Rows": 50.5,
-                        "Actual Loops": 2,
-                        "Rows Removed by Filter": 20,
-                    },
-                ],
-            }
-        }
-    ]
-    assert plan_rows(plan, "plg_platform_event") == 100 + 141
