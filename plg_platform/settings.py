@@ -268,7 +268,7 @@ REQUEST_MAX_DECOMPRESSED_BYTES = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # Django refuses bodies above this before our view sees them; keep it above the batch limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 
-# --- Incremental refresh (docs/engines.md, "Incremental refresh") ----------------------------
+# --- Incremental refresh (docs/metrics.md, "Incremental refresh") ----------------------------
 # Each refresh re-reads the events of this many whole UTC days before the last refresh's day
 # (and that day): events arriving later than that are missed until a full rebuild. One family
 # of names: METRICS_ for experiment metrics (partial aggregates per experiment phase), KPI_ for
