@@ -219,3 +219,130 @@ class EventSource(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Incremental refresh: partial aggregates kept between refreshes (metrics.incremental) ---
+class PartialScope(TimeStampedModel):
+    """One scope's partial aggregates (an experiment phase, say) in one engine's store.
+
+    The rows themselves live in the tables below (in the app database) or in the same tables
+    inside another engine; this row says up to which cut-off they hold events (``watermark_us``)
+    and for which definitions (the fingerprints: a change rebuilds them).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, help_text="e.g. 'experiment:12:phase:3'.")
+    store = models.CharField(
+        max_length=200, default="app", help_text="The engine holding the rows ('app': ours)."
+    )
+    day_fingerprint = models.CharField(max_length=64, blank=True)
+    value_fingerprint = models.CharField(max_length=64, blank=True)
+    watermark_us = models.BigIntegerField(
+        null=True, blank=True, help_text="Events before this time (µs since the epoch) are in."
+    )
+    frozen_day = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Units' components hold the day rows of UTC days before it.",
+    )
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_refresh = models.JSONField(
+        default=dict, blank=True, help_text="Mode, slice and scan statistics of the last refresh."
+    )
+
+    class Meta:
+        db_table = "metrics_partial_scope"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "key", "store"], name="partial_scope_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.store})"
+
+
+# The row tables are written and read by SQL built in ``metrics.engine.partials`` only. Their
+# foreign key to the scope has no database constraint: millions of rows are inserted in bulk
+# per refresh, and deleting a scope deletes them through Django's cascade.
+def _scope_fk() -> models.ForeignKey:
+    # No index of its own either: every table's key or index starts with the scope.
+    return models.ForeignKey(
+        PartialScope,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+
+
+class PartialDay(models.Model):
+    """Per metric part × unit × day after the start × UTC day: the matching events' sums."""
+
+    # Slice first (``metrics.engine.partials.layout.DAY_KEY``): a refresh's rows are one range.
+    pk = models.CompositePrimaryKey("scope", "slice_day", "unit_id", "part", "rel_day")
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    part = models.SmallIntegerField()
+    rel_day = models.IntegerField(help_text="floor((t - start) / day); negative before it.")
+    slice_day = models.IntegerField(help_text="floor(t / day): the event's UTC day.")
+    cnt = models.BigIntegerField()
+    total = models.FloatField(help_text="Sum of the part's property (JSON numbers only).")
+    nvals = models.BigIntegerField(help_text="Events whose property is a number.")
+    min_rel_us = models.BigIntegerField(help_text="Earliest t - start.")
+
+    class Meta:
+        db_table = "metrics_partial_day"
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} part {self.part} day {self.rel_day}"
+
+
+class PartialUnit(models.Model):
+    """A unit whose day rows are stored: its start as built and its components over the
+    settled days (``v0``..``v15``: see ``metrics.engine.partials.layout``), 16 to a row."""
+
+    pk = models.CompositePrimaryKey("scope", "unit_id", "chunk")
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    chunk = models.SmallIntegerField(default=0)
+    start_us = models.BigIntegerField()
+    v0 = models.FloatField(null=True)
+    v1 = models.FloatField(null=True)
+    v2 = models.FloatField(null=True)
+    v3 = models.FloatField(null=True)
+    v4 = models.FloatField(null=True)
+    v5 = models.FloatField(null=True)
+    v6 = models.FloatField(null=True)
+    v7 = models.FloatField(null=True)
+    v8 = models.FloatField(null=True)
+    v9 = models.FloatField(null=True)
+    v10 = models.FloatField(null=True)
+    v11 = models.FloatField(null=True)
+    v12 = models.FloatField(null=True)
+    v13 = models.FloatField(null=True)
+    v14 = models.FloatField(null=True)
+    v15 = models.FloatField(null=True)
+
+    class Meta:
+        db_table = "metrics_partial_unit"
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} from {self.start_us}"
+
+
+class PartialDirty(models.Model):
+    """Units a refresh in progress must recompute (``rebuild``: from all their events)."""
+
+    id = models.BigAutoField(primary_key=True)
+    scope = _scope_fk()
+    unit_id = models.TextField()
+    start_us = models.BigIntegerField(null=True)
+    rebuild = models.BooleanField()
+
+    class Meta:
+        db_table = "metrics_partial_dirty"
+        indexes = [models.Index(fields=["scope", "unit_id"], name="partial_dirty_unit")]
+
+    def __str__(self) -> str:
+        return self.unit_id

@@ -4,7 +4,8 @@ Definitions and populations to ask for, the runner that computes them in the dat
 ``Metric`` model with its choices, the reads and writes of definitions, the template SQL
 pieces the KPI library builds its statements from, the engines statements run on, a
 workspace's own store engine, and event sources (a workspace's warehouse tables) with the
-read-only engine and mappings an analysis computes with there.
+read-only engine and mappings an analysis computes with there, and the incremental refresh
+that keeps partial aggregates between analyses.
 """
 
 from metrics.engine.definition import PROPERTY_NAME, SPEC_FIELDS, MetricDefinition
@@ -18,7 +19,13 @@ from metrics.engine.populations import (
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE, CompilerError
 from metrics.engine.templates import RenderedQuery, Statement, with_ctes
 from metrics.engines.app_db import AppDatabaseEngine
-from metrics.engines.base import Engine, EngineError
+from metrics.engines.base import Engine, EngineError, ScanStats, scan_collect
+from metrics.incremental import (
+    PartialsRefresh,
+    partials_invalidate,
+    partials_refresh,
+    partials_statistics,
+)
 from metrics.models import (
     CapType,
     Direction,
@@ -71,9 +78,11 @@ __all__ = [
     "MetricKind",
     "MetricStatistics",
     "MetricType",
+    "PartialsRefresh",
     "Population",
     "RenderedQuery",
     "SourceEngine",
+    "ScanStats",
     "Statement",
     "TablePopulation",
     "UnitOfAnalysis",
@@ -93,5 +102,9 @@ __all__ = [
     "source_label",
     "source_problems",
     "sources_list",
+    "partials_invalidate",
+    "partials_refresh",
+    "partials_statistics",
+    "scan_collect",
     "with_ctes",
 ]

@@ -17,7 +17,7 @@ from metrics.engine.populations import Population
 from metrics.engines.app_db import AppDatabaseEngine, dialect_of
 from metrics.engines.base import Engine
 
-__all__ = ["MetricStatistics", "compute_metric_statistics", "dialect_of"]
+__all__ = ["MetricStatistics", "compute_metric_statistics", "dialect_of", "statistics_of"]
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,19 @@ def compute_metric_statistics(
             covariate_days=covariate_days,
             events=events,
         )
-        for row in engine.execute(query.sql, query.params):
-            record = dict(zip(query.columns, row, strict=True))
-            for i, metric in enumerate(group):
-                results.append(_statistics(metric, i, record))
+        results.extend(statistics_of(group, query.columns, engine.execute(query.sql, query.params)))
+    return results
+
+
+def statistics_of(
+    metrics: Sequence[MetricDefinition], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[MetricStatistics]:
+    """Return the statistics in the rows of a compiled statement over ``metrics``."""
+    results = []
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        for i, metric in enumerate(metrics):
+            results.append(_statistics(metric, i, record))
     return results
 
 

@@ -273,6 +273,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # a workspace's editors name a path, and nothing outside it can be opened.
 # A relative path is taken from the project folder.
 METRICS_SOURCE_ROOT = BASE_DIR / env.str("METRICS_SOURCE_ROOT", default="var/sources")
+# --- Incremental refresh (docs/metrics.md, "Incremental refresh") ----------------------------
+# Each refresh re-reads the events of this many whole UTC days before the last refresh's day
+# (and that day): events arriving later than that are missed until a full rebuild. One family
+# of names: METRICS_ for experiment metrics (partial aggregates per experiment phase), KPI_ for
+# the KPI cache.
+METRICS_LOOKBACK_DAYS = env.int("METRICS_LOOKBACK_DAYS", default=2)
+KPI_LOOKBACK_DAYS = env.int("KPI_LOOKBACK_DAYS", default=3)
+# Experiment analyses read per-unit partial aggregates kept between refreshes (on) or scan
+# every event each time (off). Both give the same numbers (tests/metrics/test_partials.py).
+METRICS_INCREMENTAL_ANALYSIS = env.bool("METRICS_INCREMENTAL_ANALYSIS", default=True)
 
 # --- Celery -----------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

@@ -14,6 +14,15 @@ from experiments.services.analysis.refresh import experiment_refresh_request
 from plg_platform.api.jobs import BackgroundJobOutputSerializer
 
 
+class RefreshInputSerializer(serializers.Serializer):
+    rebuild = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Rebuild the experiment's partial aggregates from all events (a refresh "
+        "re-reads only the last days; events arriving later than that need a rebuild).",
+    )
+
+
 class RefreshOutputSerializer(serializers.Serializer):
     task_id = serializers.CharField(help_text="Celery task id of the analysis.")
     job_id = serializers.IntegerField(help_text="Poll its progress at status_url.")
@@ -29,15 +38,21 @@ class ExperimentRefreshApi(ExperimentObjectMixin):
     """Queue an analysis now (or join the one already queued or running)."""
 
     @extend_schema(
-        request=None,
+        request=RefreshInputSerializer,
         responses={202: RefreshOutputSerializer},
         tags=["results"],
         description="Returns at once; poll the job at status_url for progress (0 to 1). "
-        "While an analysis of the experiment is queued or running, further requests join it.",
+        "While an analysis of the experiment is queued or running, further requests join it. "
+        "The finished job's result.refresh says how the metrics were computed (incremental, "
+        "rebuilt or from all events) and what it cost: statements, seconds, rows read.",
     )
     def post(self, request: Request, key: str) -> Response:
         experiment = self.get_experiment(key)
-        ticket = experiment_refresh_request(experiment=experiment, actor=request.user)
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = experiment_refresh_request(
+            experiment=experiment, actor=request.user, rebuild=data.validated_data["rebuild"]
+        )
         data = {
             "task_id": ticket.task_id,
             "job_id": ticket.job.pk,

@@ -17,6 +17,7 @@ from experiments.models import Experiment
 from experiments.result_selectors import analysis_job_get, experiment_results
 from experiments.selectors import experiment_get
 from experiments.services.analysis.refresh import experiment_refresh_request
+from experiments.services.analysis.run import refresh_summary
 from experiments.views.base import workspace_page
 from experiments.views.result_blocks import metric_blocks, segment_tables
 from experiments.views.result_notes import health_checks, interval_levels_note
@@ -85,6 +86,8 @@ def _progress_context(experiment: Experiment, job_id: int) -> dict[str, Any]:
         "succeeded": done,
         "poll_url": reverse("results_web:job", kwargs={"key": experiment.key, "job_id": job.pk}),
         "body_url": reverse("results_web:body", kwargs={"key": experiment.key}),
+        # How the metrics were computed and what it cost: what a team's warehouse bill follows.
+        "refresh": refresh_summary(job.result.get("refresh") or {}) if done else "",
     }
 
 

@@ -51,6 +51,11 @@ class _MetricColumns:
 class MetricCompiler(PopulationSql):
     """Build the statement for ``metrics`` over ``population`` in workspace ``workspace_id``."""
 
+    # Whether the per-unit step is computed once into a work table (``AS MATERIALIZED``): for
+    # a per-unit step without GROUP BY, which the database would otherwise inline, evaluating
+    # its expressions again at every use in the sums.
+    materialize_per_unit = False
+
     def __init__(
         self,
         *,
@@ -353,7 +358,7 @@ class MetricCompiler(PopulationSql):
             exp.select(*outputs)
             .from_(exp.to_table("per_unit").as_("pu"))
             .with_("population", as_=self._population())
-            .with_("per_unit", as_=per_unit)
+            .with_("per_unit", as_=per_unit, materialized=self.materialize_per_unit or None)
         )
         if varying:
             keys = [col(name, "pu") for name in varying]

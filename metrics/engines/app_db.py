@@ -34,4 +34,6 @@ class AppDatabaseEngine(Engine):
         # down, 400 on a data error) already say what happened.
         with connections[self.using].cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall(), None, None
+            # Inserts and deletes (incremental refresh) return no rows.
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return rows, None, None

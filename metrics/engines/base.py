@@ -7,8 +7,10 @@ Only sufficient statistics travel back: a statement's result is one row per grou
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,22 @@ class ScanStats:
         }
 
 
+# What the enclosing ``scan_collect`` blocks of this thread (or task) add up.
+_collectors: ContextVar[tuple[ScanStats, ...]] = ContextVar("scan_collectors", default=())
+
+
+@contextlib.contextmanager
+def scan_collect() -> Iterator[ScanStats]:
+    """Add up what every engine's statements cost inside the block, whichever engine objects
+    ran them: a job's statements, for its status."""
+    stats = ScanStats()
+    token = _collectors.set((*_collectors.get(), stats))
+    try:
+        yield stats
+    finally:
+        _collectors.reset(token)
+
+
 @dataclass
 class Engine:
     """Base of every engine: ``dialect`` names its SQL; ``execute`` runs one statement."""
@@ -64,7 +82,10 @@ class Engine:
         """Run one statement; return its rows. Raises ``EngineError`` with a plain message."""
         started = time.perf_counter()
         rows, nrows, nbytes = self._run(sql, params)
-        self.scanned.add(time.perf_counter() - started, nrows, nbytes)
+        seconds = time.perf_counter() - started
+        self.scanned.add(seconds, nrows, nbytes)
+        for collector in _collectors.get():
+            collector.add(seconds, nrows, nbytes)
         return rows
 
     def records(

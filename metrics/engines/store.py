@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from metrics.engine.partials.layout import DAY_TABLE, DIRTY_TABLE, UNIT_TABLE, VALUE_COLUMNS
 from metrics.engine.sql import EVENTS_TABLE, PERSONS_TABLE
 from metrics.engines.base import Engine
 from metrics.engines.clickhouse import ChdbEngine, ClickHouseEngine
@@ -227,3 +228,25 @@ def _clickhouse_type(arrow_type: pa.DataType) -> str:
     if pa.types.is_boolean(arrow_type):
         return "Nullable(Bool)"
     return "Nullable(String)"
+
+
+def create_partials_store(engine: Engine) -> None:
+    """Create the incremental refresh's tables (``metrics.engine.partials``) in an engine that
+    holds the events (DuckDB; the app database has them from a migration). The scopes' state
+    (watermark, fingerprints) stays in the app database."""
+    if engine.dialect != "duckdb":
+        raise ValueError(f"No partial aggregates store for dialect {engine.dialect!r}.")
+    values = ", ".join(f"{name} DOUBLE" for name in VALUE_COLUMNS)
+    engine.command(
+        f"CREATE TABLE IF NOT EXISTS {DAY_TABLE} (scope_id BIGINT, part SMALLINT, "
+        "unit_id VARCHAR, rel_day INTEGER, slice_day INTEGER, cnt BIGINT, total DOUBLE, "
+        "nvals BIGINT, min_rel_us BIGINT)"
+    )
+    engine.command(
+        f"CREATE TABLE IF NOT EXISTS {UNIT_TABLE} (scope_id BIGINT, unit_id VARCHAR, "
+        f"chunk SMALLINT, start_us BIGINT, {values})"
+    )
+    engine.command(
+        f"CREATE TABLE IF NOT EXISTS {DIRTY_TABLE} (scope_id BIGINT, unit_id VARCHAR, "
+        "start_us BIGINT, rebuild BOOLEAN)"
+    )

@@ -132,6 +132,8 @@ def kpi_recompute_run(
             "rows_written": result.rows_written,
             "from": first.isoformat(),
             "to": last.isoformat(),
+            # What it cost: statements, seconds, rows read (and how those were known).
+            "scan": result.scan,
         },
     )
     return result

@@ -10,13 +10,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from metrics.public import Engine, engine_for_workspace
+from metrics.public import Engine, ScanStats, engine_for_workspace, scan_collect
 from outcomes.kpis import catalog as kpi_catalog
 from outcomes.kpis.compute import (
     COHORT_TABLE_WEEKS,
@@ -35,8 +37,14 @@ from outcomes.kpis.settings import kpi_settings_get
 from plg_platform.clock import epoch_us, local_today, monday_of
 from plg_platform.models import Event, Workspace
 
-# Events arriving up to this many days late are picked up by the next refresh.
+# Events arriving up to this many days late are picked up by the next refresh: the default of
+# the KPI_LOOKBACK_DAYS setting (one family with METRICS_LOOKBACK_DAYS, docs/outcomes.md).
 LATE_EVENT_DAYS = 3
+
+
+def kpi_lookback_days() -> int:
+    """Days before the last computed one that a refresh recomputes (``KPI_LOOKBACK_DAYS``)."""
+    return int(getattr(django_settings, "KPI_LOOKBACK_DAYS", LATE_EVENT_DAYS))
 
 
 # A first refresh (or one after a settings change) goes back at most this far.
@@ -62,6 +70,8 @@ class RefreshResult:
     rows_written: int = 0
     days: tuple[date, date] | None = None
     computed: list[str] = field(default_factory=list)
+    # What the statements cost: statements, seconds, rows read (``metrics`` ScanStats).
+    scan: dict[str, Any] = field(default_factory=dict)
 
 
 def first_event_day(workspace: Workspace, engine: Engine | None = None) -> date | None:
@@ -228,14 +238,34 @@ def run_steps(
     engine: Engine | None = None,
 ) -> RefreshResult:
     result = RefreshResult()
-    for i, step in enumerate(steps):
-        result.rows_written += run_step(settings=settings, step=step, now=now, engine=engine)
-        result.steps += 1
-        if step.family not in result.computed:
-            result.computed.append(step.family)
-        if on_progress is not None:
-            on_progress(i + 1, len(steps), step)
+    with scan_collect() as scanned:
+        for i, step in enumerate(steps):
+            result.rows_written += run_step(settings=settings, step=step, now=now, engine=engine)
+            result.steps += 1
+            if step.family not in result.computed:
+                result.computed.append(step.family)
+            if on_progress is not None:
+                on_progress(i + 1, len(steps), step)
+    result.scan = scan_report(settings=settings, scanned=scanned, now=now)
     return result
+
+
+ROWS_COUNTED = (
+    "counted: the workspace's events before the cut-off, the range the statements read "
+    "(activity KPIs look back to each user's first event; each step reads it again)"
+)
+
+
+def scan_report(*, settings: KpiSettings, scanned: ScanStats, now: datetime) -> dict[str, Any]:
+    """What a refresh's statements cost: statements and seconds as run, rows read as the
+    database reports them, or (the app database cannot tell) counted."""
+    report = scanned.as_dict()
+    if scanned.rows_read is None:
+        report["rows_read"] = Event.objects.filter(
+            workspace_id=settings.workspace_id, timestamp_us__lt=epoch_us(now)
+        ).count()
+        report["rows_read_source"] = ROWS_COUNTED
+    return report
 
 
 def kpis_refresh(
@@ -261,7 +291,7 @@ def kpis_refresh(
     if full or settings.computed_through is None:
         first = floor
     else:
-        first = max(settings.computed_through - timedelta(days=LATE_EVENT_DAYS), floor)
+        first = max(settings.computed_through - timedelta(days=kpi_lookback_days()), floor)
     first = min(first, today)
     steps = plan_steps(settings=settings, first_day=first, last_day=today, floor=floor)
     result = run_steps(settings=settings, steps=steps, now=now, engine=engine)

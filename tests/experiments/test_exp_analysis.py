@@ -260,11 +260,13 @@ def test_a_job_is_analysed_once_however_often_its_task_runs(workspace, planted, 
     assert again == first
     assert ResultSnapshot.objects.filter(experiment=experiment).count() == 1
     job = BackgroundJob.objects.get(pk=ticket.job.pk)
-    assert (job.status, job.progress, job.result) == (
+    assert (job.status, job.progress, job.result["snapshot_id"]) == (
         JobStatus.SUCCEEDED,
         1.0,
-        {"snapshot_id": first.pk},
+        first.pk,
     )
+    # How the metrics were computed, once (tests/experiments/test_exp_analysis_incremental.py).
+    assert job.result["refresh"]["mode"] == "rebuild"
     assert not PendingAnalysis.objects.filter(experiment=experiment).exists()
 
 

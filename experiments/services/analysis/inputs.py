@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
+
+from django.conf import settings
 
 from experiments.models import Experiment, Exposure, MetricRole, Phase
 from experiments.services.analysis.warehouse import Warehouse, store_open, warehouse_open
@@ -28,6 +30,8 @@ from metrics.public import (
     compute_metric_statistics,
     metric_definition,
     metrics_list,
+    partials_refresh,
+    partials_statistics,
 )
 from plg_platform.errors import Conflict
 from plg_platform.models import EventStore
@@ -220,6 +224,9 @@ class AnalysisInputs:
     # Warehouse-native only: the phase's exposed units counted in the source, by variant key
     # (our own exposures are counted from the exposures table instead).
     exposures: ExposureSummary | None = None
+    # How the statistics were computed and what it cost: mode (rebuild, incremental, direct),
+    # statements, seconds, rows read (``metrics.incremental.PartialsRefresh.report``).
+    refresh: dict[str, Any] = field(default_factory=dict)
 
 
 ADDITIVE = tuple(
@@ -317,20 +324,10 @@ def _warehouse(plan: AnalysisPlan) -> AbstractContextManager[Warehouse | None]:
 
 
 def _statistics(
-    plan: AnalysisPlan, warehouse: Warehouse | None, *, segment_property: str, bucket_us: int
+    plan: AnalysisPlan, warehouse: Warehouse, *, segment_property: str, bucket_us: int
 ) -> list[MetricStatistics]:
-    """One statement's statistics (per variant, segment and bucket), here or in the source."""
+    """One statement's statistics (per variant, segment and bucket) in the source or store."""
     definitions = [m.definition for m in plan.metrics]
-    if warehouse is None:
-        return compute_metric_statistics(
-            workspace_id=plan.workspace_id,
-            metrics=definitions,
-            population=exposure_population(
-                plan, segment_property=segment_property, bucket_us=bucket_us
-            ),
-            cutoff_us=plan.cutoff_us,
-            covariate_days=plan.covariate_days,
-        )
     rows = compute_metric_statistics(
         workspace_id=plan.workspace_id,
         metrics=definitions,
@@ -344,33 +341,67 @@ def _statistics(
     return _pooled(warehouse.named(rows), segment=None, bucket=None)
 
 
+def partials_scope_key(experiment_id: int, phase_id: int) -> str:
+    """The name of the phase's partial aggregates (``metrics.incremental``)."""
+    return f"experiment:{experiment_id}:phase:{phase_id}"
+
+
 def analysis_inputs_compute(
-    *, plan: AnalysisPlan, on_step: Callable[[int, int], None] | None = None
+    *,
+    plan: AnalysisPlan,
+    on_step: Callable[[int, int], None] | None = None,
+    incremental: bool | None = None,
 ) -> AnalysisInputs:
     """Compute the sufficient statistics of every metric of the plan, in the database (or,
     for an experiment bound to an event source, in the source's engine).
 
-    Without segments: one statement per unit type. With segments: one per segment property
-    (all metrics at once), and the overall statistics are the sums over the first property's
-    segments, which saves a full pass over the events.
+    With ``incremental`` (default: the ``METRICS_INCREMENTAL_ANALYSIS`` setting) the phase's
+    partial aggregates are refreshed first (the last days of events re-read, see
+    ``metrics.incremental``) and each statement reads them; otherwise each statement reads
+    every event. The numbers are the same. Without segments: one statement. With segments:
+    one per segment property (all metrics at once), and the overall statistics are the sums
+    over the first property's segments. An experiment bound to an event source, or in a
+    workspace whose events are kept in DuckDB or ClickHouse, is computed there from all its
+    events (no partials).
 
     Raises ``SourceFailed`` (``warehouse``) when a statement fails in the event source.
     """
     if not plan.metrics:
         return AnalysisInputs(overall=(), breakdowns=())
+    if incremental is None:
+        incremental = settings.METRICS_INCREMENTAL_ANALYSIS
+    definitions = [m.definition for m in plan.metrics]
     properties = plan.segments or ("",)
     steps = len(properties)
     overall: list[MetricStatistics] = []
     breakdowns: list[Breakdown] = []
     daily: list[MetricStatistics] = []
     exposures: ExposureSummary | None = None
+    refresh = None
     with _warehouse(plan) as warehouse:
+        if warehouse is None:
+            refresh = partials_refresh(
+                workspace_id=plan.workspace_id,
+                scope_key=partials_scope_key(plan.experiment_id, plan.phase_id),
+                metrics=definitions,
+                population=exposure_population(plan),
+                cutoff_us=plan.cutoff_us,
+                covariate_days=plan.covariate_days,
+                incremental=incremental,
+            )
         for step, prop in enumerate(properties):
             # The first statement also groups by day of first exposure: the overall statistics
             # and the daily ones are its sums over segments (and days).
-            rows = _statistics(
-                plan, warehouse, segment_property=prop, bucket_us=DAY_US if step == 0 else 0
-            )
+            bucket_us = DAY_US if step == 0 else 0
+            if refresh is not None:
+                rows = partials_statistics(
+                    refresh=refresh,
+                    population=exposure_population(
+                        plan, segment_property=prop, bucket_us=bucket_us
+                    ),
+                )
+            else:
+                rows = _statistics(plan, warehouse, segment_property=prop, bucket_us=bucket_us)
             if step == 0:
                 overall = _pooled(rows, segment=OVERALL)
                 daily = sorted(
@@ -390,6 +421,7 @@ def analysis_inputs_compute(
         breakdowns=tuple(breakdowns),
         daily=tuple(daily),
         exposures=exposures,
+        refresh=refresh.report() if refresh is not None else {"mode": "direct"},
     )
 
 

@@ -27,9 +27,10 @@ from experiments.models import (
     PendingAnalysis,
     ResultSnapshot,
 )
-from experiments.services.analysis.inputs import analysed_phase
+from experiments.services.analysis.inputs import analysed_phase, partials_scope_key
 from experiments.services.analysis.run import ANALYSIS_JOB_KIND
 from experiments.services.queue import ANALYZE_EXPERIMENT, task_enqueue
+from metrics.public import partials_invalidate
 from plg_platform.errors import Conflict
 from plg_platform.models import BackgroundJob, JobStatus
 from plg_platform.services.jobs import job_create, job_fail
@@ -69,11 +70,22 @@ def experiment_refresh_request(
     actor: AbstractBaseUser | None = None,
     trigger: str = AnalysisTrigger.MANUAL,
     now: datetime | None = None,
+    rebuild: bool = False,
 ) -> RefreshTicket:
-    """Queue an analysis of the experiment, or join the one already queued or running."""
+    """Queue an analysis of the experiment, or join the one already queued or running.
+
+    ``rebuild``: the next analysis rebuilds the phase's partial aggregates from all events
+    (an incremental refresh re-reads only the last days: events that arrived later than that
+    are missed until a rebuild).
+    """
     if experiment.status not in _ANALYSABLE:
         raise Conflict(NOT_ANALYSABLE.format(status=experiment.status), field="status")
-    analysed_phase(experiment)  # raises a 409 when there is no phase yet
+    phase = analysed_phase(experiment)  # raises a 409 when there is no phase yet
+    if rebuild:
+        partials_invalidate(
+            workspace_id=experiment.workspace_id,
+            scope_key=partials_scope_key(experiment.pk, phase.pk),
+        )
     now = now or timezone.now()
     for _ in range(2):  # a second pass only after losing a race for the pending row
         with transaction.atomic():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +102,9 @@ class ComputedAnalysis:
     inputs: dict[str, Any]
     outputs: AnalysisOutputs
     health: Health
+    # How the metrics were computed and what it cost (mode, statements, seconds, rows read):
+    # for the job's status, not part of the snapshot.
+    refresh: dict[str, Any] = field(default_factory=dict)
 
 
 def _no_progress(progress: float, message: str) -> None:
@@ -132,7 +135,7 @@ def experiment_analyze(
         on_progress(0.1 + 0.7 * done / total, f"Computed metrics ({done} of {total} passes)")
 
     inputs = analysis_inputs_compute(plan=plan, on_step=step)
-    on_progress(0.85, "Comparing variants")
+    on_progress(0.85, f"Comparing variants (metrics: {refresh_summary(inputs.refresh)})")
     outputs = analysis_outputs(
         plan=plan, inputs=inputs, settings=settings, planned_mde=experiment.planned_mde
     )
@@ -159,6 +162,7 @@ def experiment_analyze(
             )
         ),
         health=health,
+        refresh=inputs.refresh,
     )
 
 
@@ -184,6 +188,27 @@ def failure_message(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def refresh_summary(report: dict[str, Any]) -> str:
+    """One line on how the metrics were computed and what it cost, for the job's message."""
+    if not report:
+        return "nothing to compute"
+    rows = report.get("rows_read")
+    read = f"{rows:,} event rows read" if rows is not None else "rows read not reported"
+    mode = {
+        "incremental": f"incremental, the last {report.get('lookback_days', 0) + 1} days re-read",
+        "rebuild": "built from all events",
+    }.get(report.get("mode", ""), "from all events")
+    cost = f"{report.get('statements', 0)} statements, {report.get('seconds', 0):.2f} s"
+    return f"{mode}; {cost}, {read}"
+
+
+def _maturity_days(plan: AnalysisPlan) -> int:
+    """The primary metric's window: when a unit counts for the headline result."""
+    primary = next((m for m in plan.metrics if m.role == "primary"), None)
+    metrics = (primary,) if primary is not None else plan.metrics
+    return max((m.definition.maturity_days for m in metrics), default=0)
+
+
 @transaction.atomic
 def snapshot_store(
     *,
@@ -207,7 +232,7 @@ def snapshot_store(
     )
     alerts_for_snapshot(experiment=experiment, snapshot=snapshot)
     if job is not None:
-        job_succeed(job=job, result={"snapshot_id": snapshot.pk})
+        job_succeed(job=job, result={"snapshot_id": snapshot.pk, "refresh": computed.refresh})
         _pending_release(job)
     return snapshot
 
