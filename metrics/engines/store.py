@@ -234,7 +234,7 @@ def create_partials_store(engine: Engine) -> None:
     """Create the incremental refresh's tables (``metrics.engine.partials``) in an engine that
     holds the events (DuckDB; the app database has them from a migration). The scopes' state
     (watermark, fingerprints) stays in the app database."""
-    if engine.dialect != "duckdb":
+    if not isinstance(engine, DuckDBEngine):
         raise ValueError(f"No partial aggregates store for dialect {engine.dialect!r}.")
     values = ", ".join(f"{name} DOUBLE" for name in VALUE_COLUMNS)
     engine.command(

@@ -156,7 +156,9 @@ class _Builder:
         return tuple(out)
 
 
-def _value_components(m: MetricDefinition, part: int, lo: int, hi: int, *, covariate: bool):
+def _value_components(
+    m: MetricDefinition, part: int, lo: int, hi: int, *, covariate: bool
+) -> list[Component]:
     def c(kind: Kind, measure: Measure) -> Component:
         return Component(kind, measure, part, lo, hi)
 

@@ -321,7 +321,7 @@ class PartialStatements(MetricCompiler):
                     this=col("start_us", "u"),
                     expression=self.params.bind(self.layout.end_day * DAY_US),
                 )
-                which = and_(which, exp.GT(this=end, expression=self.params.bind(since_us)))
+                which = and_(which, exp.GT(this=end, expression=self.params.bind(since_us)))  # type: ignore[assignment]
         return exp.Subquery(
             this=exp.select(col("unit_id", "u"), col("start_us", "u"))
             .from_(exp.to_table(table).as_("u"))
@@ -390,7 +390,7 @@ class PartialStatements(MetricCompiler):
         names = self._events_used()
         if names is not None:
             conditions.append(
-                exp.In(this=col("event", "src"), expressions=[self.params.bind(n) for n in names])
+                exp.In(this=col("event", "src"), expressions=[self.params.bind(n) for n in names])  # type: ignore[arg-type]
             )
         select = (
             exp.select(exp.Count(this=exp.Star()))
@@ -482,7 +482,10 @@ class PartialStatements(MetricCompiler):
             last = stored[c.last] if c.last is not None else None
             aggregates.append(exp.alias_(component(c, "d", self.params, last), f"a{i}"))
         # The stored last active days that "days" components count after (one per unit).
-        lasts = sorted({c.last for c in self.layout.components if c.kind == "days"} & set(indexes))
+        lasts = sorted(
+            {c.last for c in self.layout.components if c.kind == "days" and c.last is not None}
+            & set(indexes)
+        )
         keys = [col("unit_id", "d"), *(stored[i].copy() for i in lasts)]
         newer = exp.select(col("unit_id", "d"), *aggregates).from_(exp.to_table(DAY_TABLE).as_("d"))
         if lasts:
@@ -508,7 +511,7 @@ class PartialStatements(MetricCompiler):
         }
         update = exp.update(
             target,
-            updates,
+            updates,  # type: ignore[arg-type]
             where=and_(
                 exp.EQ(
                     this=exp.column("scope_id", table=target),
@@ -536,7 +539,7 @@ class PartialStatements(MetricCompiler):
         ]
         settled = exp.LT(this=col("slice_day", "d"), expression=self.params.bind(frozen_day))
         if not from_events:
-            settled = and_(self._scope("d"), settled, self._marked("d"))
+            settled = and_(self._scope("d"), settled, self._marked("d"))  # type: ignore[assignment]
         # Per unit first, then to the marked units: one pass over the day rows (a join from
         # each marked unit into rows keyed by day would scan them once per unit on SQLite).
         per_unit = (
