@@ -22,7 +22,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "timezone", "created_at"]
+    list_display = ["name", "slug", "timezone", "event_store", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 
