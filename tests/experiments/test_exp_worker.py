@@ -85,7 +85,10 @@ def test_refresh_through_a_real_worker_ends_with_a_snapshot_and_full_progress(
     wait_for(lambda: _job(job_id).status == JobStatus.SUCCEEDED, what="the analysis")
     job = _job(job_id)
     snapshot = ResultSnapshot.objects.get(experiment=experiment)
-    assert (job.progress, job.result) == (1.0, {"snapshot_id": snapshot.pk})
+    assert (job.progress, job.result["snapshot_id"]) == (1.0, snapshot.pk)
+    # The job also says how the metrics were computed (a first refresh builds from all events).
+    assert job.result["refresh"]["mode"] == "rebuild"
+    assert job.result["refresh"]["statements"] > 0
     assert snapshot.job_id == job_id
     activated = next(m for m in snapshot.outputs["metrics"] if m["role"] == "primary")
     assert [v["units"] for v in activated["variants"]] == [1500, 1500]
