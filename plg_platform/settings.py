@@ -273,6 +273,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION_MAX_BATCH_BYTES + 1024 * 1024
 # a workspace's editors name a path, and nothing outside it can be opened.
 # A relative path is taken from the project folder.
 METRICS_SOURCE_ROOT = BASE_DIR / env.str("METRICS_SOURCE_ROOT", default="var/sources")
+# A statement in a source that runs longer than this is stopped and its job fails, naming the
+# source; keep it below the analysis task's soft time limit.
+METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS = env.float(
+    "METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS", default=600.0
+)
 # --- Incremental refresh (docs/metrics.md, "Incremental refresh") ----------------------------
 # Each refresh re-reads the events of this many whole UTC days before the last refresh's day
 # (and that day): events arriving later than that are missed until a full rebuild. One family

@@ -86,10 +86,23 @@ class DuckDBEngine(Engine):
     def _run(self, sql: str, params: Mapping[str, Any]):
         used = {k: v for k, v in params.items() if f"${k}" in sql}
         with self._lock:
+            # DuckDB has no statement_timeout setting: a timer interrupts the connection, which
+            # makes the running statement raise InterruptException in this thread.
+            timer = threading.Timer(self.timeout_seconds, self.connection.interrupt)
+            timer.daemon = True
+            timer.start()
             try:
                 rows = self.connection.execute(sql, used).fetchall()
             except duckdb.Error as error:
+                if isinstance(error, duckdb.InterruptException):
+                    raise EngineError(
+                        f"{self.label}: the statement ran longer than "
+                        f"{self.timeout_seconds:g} s and was stopped",
+                        kind="timeout",
+                    ) from error
                 raise EngineError(f"{self.label}: {error}", kind=_kind(error)) from error
+            finally:
+                timer.cancel()
         return rows, None, None
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
+from django.conf import settings
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -44,9 +45,9 @@ _WRITES = (
     exp.Use,
 )
 DEFAULT_CLICKHOUSE_PORT = 8123
-# A statement in the warehouse may take this long (engines that can stop one do: ClickHouse's
-# max_execution_time); below the analysis task's soft time limit, so the job fails cleanly.
-STATEMENT_TIMEOUT_SECONDS = 10 * 60
+# A statement in the warehouse may take METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS (default 10 min;
+# ClickHouse stops it by max_execution_time, DuckDB by an interrupt, PostgreSQL by
+# statement_timeout); below the analysis task's soft time limit, so the job fails cleanly.
 DEFAULT_CLICKHOUSE_TLS_PORT = 8443
 
 
@@ -152,11 +153,13 @@ def _open(source: EventSource, label: str, timeout: float, secret: str) -> Engin
     return SparkEngine(master=source.url, label=label, timeout_seconds=timeout)
 
 
-def engine_for_source(
-    source: EventSource, *, timeout_seconds: float = STATEMENT_TIMEOUT_SECONDS
-) -> Engine:
+def engine_for_source(source: EventSource, *, timeout_seconds: float | None = None) -> Engine:
     """Open the source's engine, read-only; the caller closes it. Raises ``EngineError``
-    (kind "unreachable") naming the source when it cannot be opened."""
+    (kind "unreachable") naming the source when it cannot be opened. A statement running longer
+    than ``timeout_seconds`` (default: the METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS setting) is
+    stopped and raises ``EngineError`` of kind "timeout"."""
+    if timeout_seconds is None:
+        timeout_seconds = float(settings.METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS)
     label = source_label(source)
     secret = secret_decrypt(source.secret_encrypted)
     hidden = (secret,) if secret else ()

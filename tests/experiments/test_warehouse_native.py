@@ -35,6 +35,7 @@ from plg_platform.models import BackgroundJob, JobStatus
 from tests.metrics.warehouse import (
     CUTOFF,
     EVENTS_MAPPING,
+    EVENTS_TABLE,
     EXPERIMENT_ID,
     EXPOSURES_MAPPING,
     T0,
@@ -350,6 +351,38 @@ def test_an_unreachable_server_fails_the_job_and_stores_nothing(workspace, root,
     assert f"Source 'Production ClickHouse' (ClickHouse server 127.0.0.1:{port})" in job.error
     assert "unreachable" in job.error
     assert not ResultSnapshot.objects.exists()
+
+
+def test_a_statement_that_runs_too_long_is_stopped_and_the_snapshot_kept(
+    workspace, root, data, no_queue, settings
+):
+    """A slow source (here a view that multiplies every event 200,000 times) is interrupted at
+    the statement timeout: the job fails saying so, and the last good snapshot stays."""
+    import duckdb
+
+    source = _source(workspace, root, data, "duckdb")
+    experiment = _experiment(workspace, source, cuped=False)
+    good = _run(experiment)
+    assert good is not None
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    try:
+        con.execute(f"ALTER TABLE {EVENTS_TABLE} RENAME TO raw_events")
+        con.execute(
+            f"CREATE VIEW {EVENTS_TABLE} AS SELECT r.* FROM raw_events r, range(200000) AS copies"
+        )
+    finally:
+        con.close()
+    settings.METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS = 0.5
+
+    ticket = experiment_refresh_request(experiment=experiment)
+    with pytest.raises(SourceFailed):
+        analysis_job_run(experiment_id=experiment.pk, job_id=ticket.job.pk, cutoff=CUTOFF)
+
+    job = BackgroundJob.objects.get(pk=ticket.job.pk)
+    assert job.status == JobStatus.FAILED
+    assert "Source 'duckdb warehouse'" in job.error
+    assert "ran longer than 0.5 s and was stopped" in job.error
+    assert list(ResultSnapshot.objects.filter(experiment=experiment)) == [good]
 
 
 # --- binding -------------------------------------------------------------------------------------
