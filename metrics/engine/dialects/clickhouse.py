@@ -8,6 +8,11 @@ a LEFT JOIN gives NULLs, as on every other engine.
 ClickHouse's correlated subqueries are experimental: a scalar subquery that looks up a row by
 an outer column (a unit's person property) fails when that column is used nowhere else
 ("can't find correlated column"), so such lookups become LEFT JOINs (``decorrelate_lookups``).
+
+ClickHouse's hash join builds its table from the join's right side and does not reorder: the
+per-unit join ``population LEFT JOIN events`` would hash every event (it fails past
+``max_bytes_in_join`` on a large table), so it is written ``events RIGHT JOIN population``:
+the population, one row per unit, is hashed, and the events stream past it.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ class ClickHouseDialect(Dialect):
                 return exp.Placeholder(this=node.name, kind=kind)
             return node
 
-        return tree.transform(typed)
+        return _population_hashed(tree.transform(typed))
 
     def int_div(self, left: exp.Expr, right: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="intDiv", expressions=[left, right])
@@ -114,3 +119,26 @@ class ClickHouseDialect(Dialect):
         )
         bit = exp.Anonymous(this="bitShiftLeft", expressions=[one, safe])
         return count_day_bits(hit, bit, "groupBitOr", "bitCount")
+
+
+def _population_hashed(tree: exp.Expr) -> exp.Expr:
+    """Rewrite ``FROM population AS pop LEFT JOIN (...) AS e`` as ``FROM (...) AS e RIGHT JOIN
+    population AS pop``: the same rows, with the population on the side ClickHouse hashes."""
+    for select in tree.find_all(exp.Select):
+        source, joins = select.args.get("from_"), select.args.get("joins") or []
+        if source is None or not joins:
+            continue
+        first = joins[0]
+        table = source.this
+        if (
+            isinstance(table, exp.Table)
+            and table.alias_or_name == "pop"
+            and first.side == "LEFT"
+            and not first.args.get("kind")
+            and first.this.alias == "e"
+        ):
+            events = first.this
+            source.set("this", events)
+            first.set("this", table)
+            first.set("side", "RIGHT")
+    return tree
