@@ -10,8 +10,8 @@ import pytest
 from growthbook import GrowthBook
 
 from experiments.assignment import HoldoutSpec, assign, holdout_arm
-from experiments.holdouts.selectors import holdout_active, holdout_spec
 from experiments.holdouts.models import HoldoutUnit
+from experiments.holdouts.selectors import holdout_active, holdout_spec
 from experiments.holdouts.services import HoldoutInput, holdout_create, holdout_end
 from experiments.models import Experiment
 from experiments.services.assignment import assignment_spec, unit_assign
@@ -151,7 +151,8 @@ def test_growthbook_sdk_picks_exactly_what_the_server_picks_with_a_holdout(
             if ours.variant != theirs:
                 mismatches.append((experiment.key, unit_id, ours.variant, theirs))
             if arm == "holdout":
-                assert ours.reason == "holdout" and ours.variant is None
+                assert ours.reason == "holdout"
+                assert ours.variant is None
             counts[experiment.key][ours.variant] = counts[experiment.key].get(ours.variant, 0) + 1
 
     assert mismatches == []
@@ -185,9 +186,10 @@ def test_after_the_holdout_ends_its_units_join_experiments_again(
 
     assert "$holdout:h1-2026" not in gb.get_features()
     assert unit_assign(experiment=experiment, unit_id=held).in_experiment
-    assert gb.eval_feature("onboarding").value == unit_assign(
-        experiment=experiment, unit_id=held, log_exposure=False
-    ).variant
+    assert (
+        gb.eval_feature("onboarding").value
+        == unit_assign(experiment=experiment, unit_id=held, log_exposure=False).variant
+    )
 
 
 @pytest.mark.django_db
