@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from django.db.models import Count, QuerySet
 
 from experiments.assignment import HoldoutSpec
+from experiments.holdouts.impact import MetricImpact, ShippedLift, impact_sentences
 from experiments.holdouts.models import Holdout, HoldoutReport
 from plg_platform.errors import NotFound
 from plg_platform.models import Workspace
@@ -62,3 +63,12 @@ def holdout_unit_counts(*, holdout: Holdout) -> dict[str, int]:
 
 def holdout_latest_report(*, holdout: Holdout) -> HoldoutReport | None:
     return holdout.reports.order_by("-data_cutoff", "-id").first()
+
+
+def report_sentences(report: HoldoutReport) -> dict[str, list[str]]:
+    """{metric key: plain-language sentences} of a stored report."""
+    sentences = {}
+    for entry in report.results.get("metrics", []):
+        fields = {**entry, "shipped": [ShippedLift(**s) for s in entry.get("shipped", [])]}
+        sentences[entry["key"]] = impact_sentences(MetricImpact(**fields))
+    return sentences

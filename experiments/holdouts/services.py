@@ -24,7 +24,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Length
 
 from experiments.assignment import GENERAL_ARM, HOLDOUT_ARM, HOLDOUT_FEATURE_PREFIX
-from experiments.holdouts.models import Holdout, HoldoutUnit
+from experiments.holdouts.impact import impact_report
+from experiments.holdouts.models import Holdout, HoldoutReport, HoldoutUnit
 from experiments.services.exposures import EVENT_SETTLE_SECONDS, EXPOSURE_EVENT
 from plg_platform.errors import Conflict, ValidationFailed
 from plg_platform.models import Event, Workspace
@@ -318,3 +319,32 @@ def holdout_units_sync_from_events(
     through = through_id if through_id is not None else after_id
     holdout.units_synced_through_event_id = max(holdout.units_synced_through_event_id, through)
     return HoldoutSyncResult(units_written=written, through_event_id=through)
+
+
+# --- Impact reports ---------------------------------------------------------------------------
+
+
+def holdout_report_create(*, holdout: Holdout, now: datetime | None = None) -> HoldoutReport:
+    """Sync the units seen, compare the holdout with everyone else as of now (or the end, once
+    it has passed) and store the report; ``final`` once the period is over."""
+    moment = now or datetime.now(tz=UTC)
+    holdout_units_sync_from_events(holdout=holdout, now=moment, include_settling=True)
+    cutoff = min(moment, holdout.ends_at)
+    report = impact_report(holdout=holdout, cutoff=cutoff)
+    return HoldoutReport.objects.create(
+        holdout=holdout,
+        data_cutoff=cutoff,
+        final=moment >= holdout.ends_at,
+        results=report.to_json(),
+    )
+
+
+def holdout_reports_due(*, now: datetime | None = None) -> list[int]:
+    """Holdouts that need a report: every running one, and every ended one without a final
+    report (its end-of-period comparison)."""
+    moment = now or datetime.now(tz=UTC)
+    running = Holdout.objects.filter(starts_at__lte=moment, ends_at__gt=moment)
+    ended = Holdout.objects.filter(ends_at__lte=moment).exclude(reports__final=True)
+    return sorted(
+        set(running.values_list("pk", flat=True)) | set(ended.values_list("pk", flat=True))
+    )
