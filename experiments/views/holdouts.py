@@ -41,7 +41,7 @@ class HoldoutForm(PageForm):
     name = forms.CharField(max_length=200, initial="Holdout")
     key = forms.SlugField(max_length=100, help_text="Also the SDK's tracking key, as $holdout:key.")
     share_percent = forms.FloatField(
-        label="Units held out (%)",
+        label="Users held out (%)",
         initial=5,
         widget=decimal_input(min="0.01", max="50"),
         help_text="Usually 1–10%: large enough to measure, small enough to leave experiments "
