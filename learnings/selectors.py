@@ -223,7 +223,11 @@ def shipped_estimates_for(
         )
     )
     fit = [lr for lr in learnings if lr.impact is not None and (lr.impact_se or 0) > 0]
-    shrinkage = shrink([lr.impact for lr in fit], [lr.impact_se for lr in fit], method=method)
+    shrinkage = shrink(
+        [float(lr.impact or 0) for lr in fit],
+        [float(lr.impact_se or 0) for lr in fit],
+        method=method,
+    )
     shrunk = dict(zip((lr.pk for lr in fit), shrinkage.shrunk, strict=True))
     return {
         lr.experiment_id: ShippedEstimate(

@@ -50,7 +50,7 @@ STARTED_FIXED = "{field} cannot change once the holdout has started: units would
 ENDS_IN_PAST = "ends_at cannot be moved into the past; to end the holdout now, use end."
 ALREADY_ENDED = "The holdout has already ended."
 BAD_ATTRIBUTE = "hash_attribute must be a unit property name, e.g. id."
-UNIT_ID_MAX_LENGTH = HoldoutUnit._meta.get_field("unit_id").max_length
+UNIT_ID_MAX_LENGTH = int(HoldoutUnit._meta.get_field("unit_id").max_length or 200)
 ARMS = (HOLDOUT_ARM, GENERAL_ARM)
 
 
@@ -80,11 +80,12 @@ def _validate_share(share: float) -> None:
 def _check_overlap(
     *, workspace: Workspace, starts_at: datetime, ends_at: datetime, exclude_id: int | None
 ) -> None:
-    clash = (
-        Holdout.objects.filter(workspace=workspace, starts_at__lt=ends_at, ends_at__gt=starts_at)
-        .exclude(pk=exclude_id)
-        .first()
+    overlapping = Holdout.objects.filter(
+        workspace=workspace, starts_at__lt=ends_at, ends_at__gt=starts_at
     )
+    if exclude_id is not None:
+        overlapping = overlapping.exclude(pk=exclude_id)
+    clash = overlapping.first()
     if clash is not None:
         raise ValidationFailed(OVERLAP.format(key=clash.key), field="starts_at")
 
@@ -116,7 +117,7 @@ def holdout_create(
         hash_attribute=data.hash_attribute.strip(),
         starts_at=data.starts_at,
         ends_at=data.ends_at,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by_id=actor.pk if actor is not None and actor.is_authenticated else None,
     )
     holdout.full_clean()
     holdout.save()
