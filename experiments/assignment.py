@@ -5,6 +5,11 @@ hash version 2); variants own consecutive ranges of ``coverage × weight`` start
 variant's cumulative weight, so raising coverage later never moves an assigned unit. Targeting
 conditions use GrowthBook's own condition evaluator, so they behave the same on both sides, and
 are checked for structure before an experiment is saved (``condition_problem``).
+
+A workspace's global holdout (``HoldoutSpec``) is served as GrowthBook serves holdouts: a
+``$holdout:<key>`` feature whose experiment rule splits units into ``holdout`` (the buckets
+below the share, hashed with the holdout's own seed) and ``general``; every experiment's rule
+names it as a gating prerequisite, so a held-out unit gets no variant, on either side.
 """
 
 from __future__ import annotations
@@ -53,10 +58,59 @@ class Assignment:
     reason: str
 
 
-def assign(spec: AssignmentSpec, *, unit_id: str, attributes: Mapping[str, Any]) -> Assignment:
-    """Return the variant for ``unit_id``, or why the unit is not in the experiment."""
+HOLDOUT_ARM = "holdout"
+GENERAL_ARM = "general"
+HOLDOUT_FEATURE_PREFIX = "$holdout:"
+
+
+@dataclass(frozen=True)
+class HoldoutSpec:
+    """What assignment needs of a workspace's active holdout (also what the payload carries)."""
+
+    key: str
+    seed: str
+    share: float
+    hash_attribute: str = "id"
+
+    @property
+    def feature_key(self) -> str:
+        return f"{HOLDOUT_FEATURE_PREFIX}{self.key}"
+
+    @property
+    def ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The holdout's buckets [0, share) and everyone else's [share, 1), as the payload's
+        rule states them, so both sides compare a bucket with the same two floats."""
+        return ((0.0, self.share), (self.share, 1.0))
+
+
+def holdout_arm(spec: HoldoutSpec, *, attributes: Mapping[str, Any]) -> str | None:
+    """Return the unit's arm, or None when it has no value to hash on (the SDK then falls back
+    to the feature's default, ``general``, and the unit is not held out)."""
+    value = attributes.get(spec.hash_attribute)
+    if value is None or value == "":
+        return None
+    position = bucket(spec.seed, str(value))
+    for arm, (start, end) in zip((HOLDOUT_ARM, GENERAL_ARM), spec.ranges, strict=True):
+        if start <= position < end:
+            return arm
+    return None
+
+
+def assign(
+    spec: AssignmentSpec,
+    *,
+    unit_id: str,
+    attributes: Mapping[str, Any],
+    holdout: HoldoutSpec | None = None,
+) -> Assignment:
+    """Return the variant for ``unit_id``, or why the unit is not in the experiment.
+
+    The holdout gate comes first, as in the SDKs (a rule's prerequisites before its condition).
+    """
     if not unit_id:
         return Assignment(None, False, "missing_unit_id")
+    if holdout is not None and holdout_arm(holdout, attributes=attributes) == HOLDOUT_ARM:
+        return Assignment(None, False, "holdout")
     if spec.condition and not evalCondition(dict(attributes), dict(spec.condition)):
         return Assignment(None, False, "targeting")
     position = bucket(spec.seed, unit_id)

@@ -406,3 +406,8 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook} ← {self.notification} ({self.status})"
+
+
+# Global holdouts live in their own module (experiments/holdouts/models.py); imported here so
+# that Django registers them with this app.
+from experiments.holdouts.models import Holdout, HoldoutReport, HoldoutUnit  # noqa: E402, F401

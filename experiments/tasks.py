@@ -155,3 +155,7 @@ def deliver_webhook(delivery_id: int) -> bool:
 def retry_due_webhook_deliveries() -> int:
     """Queue every delivery whose next attempt is due (catches retries whose task was lost)."""
     return webhook_deliveries_retry_due()
+
+
+# Holdout tasks live with holdouts; importing them here lets Celery's autodiscovery find them.
+from experiments.holdouts.tasks import refresh_due_holdouts, refresh_holdout  # noqa: E402, F401

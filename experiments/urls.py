@@ -5,6 +5,7 @@ from django.urls import path
 from experiments.api import (
     assignment,
     experiments,
+    holdouts,
     lifecycle,
     notifications,
     refresh,
@@ -53,6 +54,15 @@ urlpatterns = [
         "api/v1/experiments/<slug:key>/snapshots/<int:snapshot_id>",
         snapshots.ExperimentSnapshotApi.as_view(),
         name="experiment-snapshot",
+    ),
+    # Workspace holdouts and their cumulative impact
+    path("api/v1/holdouts/", holdouts.HoldoutListApi.as_view(), name="holdouts"),
+    path("api/v1/holdouts/<slug:key>/", holdouts.HoldoutDetailApi.as_view(), name="holdout"),
+    path("api/v1/holdouts/<slug:key>/end", holdouts.HoldoutEndApi.as_view(), name="holdout-end"),
+    path(
+        "api/v1/holdouts/<slug:key>/report",
+        holdouts.HoldoutReportApi.as_view(),
+        name="holdout-report",
     ),
     # Alerts
     path(

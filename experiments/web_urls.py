@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from experiments.views import calculator, experiments
+from experiments.views import calculator, experiments, holdouts
 
 experiment_pages = [
     path("experiments/", experiments.experiment_list, name="list"),
     path("experiments/new", experiments.experiment_new, name="create"),
     path("experiments/plan-preview", experiments.plan_preview, name="plan-preview"),
+    path("holdouts/", holdouts.holdout_page, name="holdouts"),
+    path("holdouts/<slug:key>/end", holdouts.holdout_end_now, name="holdout-end"),
+    path("holdouts/<slug:key>/refresh", holdouts.holdout_refresh, name="holdout-refresh"),
     path("experiments/<slug:key>/", experiments.experiment_detail, name="detail"),
     path("experiments/<slug:key>/edit", experiments.experiment_edit, name="edit"),
     path("experiments/<slug:key>/start", experiments.start, name="start"),

@@ -21,4 +21,9 @@ class LearningsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sqlite_index_heal, sender=self, dispatch_uid="learnings_fts_heal")
+        from experiments.holdouts.contracts import register_shipped_estimates_provider
         from learnings import receivers  # noqa: F401 - registers the receivers on import
+        from learnings.selectors import shipped_estimates_for
+
+        # A holdout report sets the shipped experiments' shrunk lifts beside its measurement.
+        register_shipped_estimates_provider(shipped_estimates_for)

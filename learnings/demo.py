@@ -10,7 +10,10 @@
    the ``$exposure`` events and analysed into a ``ResultSnapshot``;
 3. an objective for the quarter with two key results on demo metrics and weekly computed
    check-ins;
-4. a few manual learnings (interviews, research) with product areas.
+4. a few manual learnings (interviews, research) with product areas;
+5. a 5% workspace holdout for the next quarter, starting at the data's end (the demo's "now"):
+   the holdout page shows it running, and the SDK payload gates both experiments on it. The
+   demo data has no planted holdout effect yet (docs/demo-data.md), so it has no report.
 
 Every step is idempotent: it looks for what an earlier run made (by key or title) and skips
 it, so a second run writes nothing and takes a moment.
@@ -38,6 +41,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from experiments.contracts import AnalysisOutputs, ComparisonResult
+from experiments.holdouts.models import Holdout
+from experiments.holdouts.services import HoldoutInput, holdout_create
 from experiments.models import Decision, Experiment, ExperimentStatus, Phase, ResultSnapshot
 from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
@@ -272,6 +277,7 @@ def demo_content_load(*, workspace: Workspace, actor: AbstractBaseUser, say: Say
     demo_experiments(workspace=workspace, actor=actor, say=say)
     demo_okrs(workspace=workspace, actor=actor, say=say)
     demo_learnings(workspace=workspace, actor=actor, say=say)
+    demo_holdout(workspace=workspace, actor=actor, say=say)
 
 
 # --- 1 ------------------------------------------------------------------------------------------
@@ -489,3 +495,30 @@ def demo_learnings(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -
         )
         created += 1
     say(f"Manual learnings: {len(DEMO_LEARNINGS)} ({created} new).")
+
+
+# --- 5 ------------------------------------------------------------------------------------------
+DEMO_HOLDOUT_KEY = "next-quarter"
+DEMO_HOLDOUT_SHARE = 0.05
+DEMO_HOLDOUT_DAYS = 91
+
+
+def demo_holdout(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> None:
+    if Holdout.objects.filter(workspace=workspace, key=DEMO_HOLDOUT_KEY).exists():
+        say(f"Holdout {DEMO_HOLDOUT_KEY!r} already there.")
+        return
+    start = max(data_end(workspace), timezone.now())
+    holdout_create(
+        workspace=workspace,
+        data=HoldoutInput(
+            key=DEMO_HOLDOUT_KEY,
+            name="Next-quarter holdout",
+            description="5% of users see none of next quarter's experiments or shipped changes.",
+            share=DEMO_HOLDOUT_SHARE,
+            starts_at=start,
+            ends_at=start + timedelta(days=DEMO_HOLDOUT_DAYS),
+        ),
+        actor=actor,
+        now=start,
+    )
+    say(f"Created the {DEMO_HOLDOUT_SHARE:.0%} holdout {DEMO_HOLDOUT_KEY!r} for the next quarter.")

@@ -6,12 +6,13 @@ Search lives in ``learnings.search.faceted`` and "have we tried this before?" in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from django.db.models import QuerySet
 
+from experiments.holdouts.contracts import ShippedEstimate
 from learnings.models import Effect, EffectOverride, Learning, ProductArea, Source
 from learnings.search.faceted import SearchFilters, learnings_matching
 from learnings.shrinkage import Method, Shrinkage, shrink
@@ -206,3 +207,35 @@ def meta_analysis(
         estimates_without_se=without_se,
         notes=notes,
     )
+
+
+def shipped_estimates_for(
+    workspace_id: int, experiment_ids: Sequence[int], method: Method = "empirical_bayes"
+) -> dict[int, ShippedEstimate]:
+    """Each listed experiment's recorded lift and its lift shrunk by the meta-analysis's prior,
+    fitted (as ``meta_analysis`` fits it with no search) across every experiment learning of
+    the workspace with an impact and a standard error. Registered as the holdout report's
+    provider (``experiments.holdouts.contracts``)."""
+    wanted = set(experiment_ids)
+    learnings = list(
+        Learning.objects.filter(workspace_id=workspace_id, source=Source.EXPERIMENT).only(
+            "id", "experiment_id", "impact", "impact_se"
+        )
+    )
+    fit = [lr for lr in learnings if lr.impact is not None and (lr.impact_se or 0) > 0]
+    shrinkage = shrink(
+        [float(lr.impact or 0) for lr in fit],
+        [float(lr.impact_se or 0) for lr in fit],
+        method=method,
+    )
+    shrunk = dict(zip((lr.pk for lr in fit), shrinkage.shrunk, strict=True))
+    return {
+        lr.experiment_id: ShippedEstimate(
+            experiment_id=lr.experiment_id,
+            lift=lr.impact,
+            lift_shrunk=shrunk.get(lr.pk, lr.impact),
+            method=shrinkage.method if lr.pk in shrunk else "none",
+        )
+        for lr in learnings
+        if lr.experiment_id in wanted and lr.impact is not None and lr.experiment_id is not None
+    }

@@ -380,6 +380,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "experiments.tasks.retry_due_webhook_deliveries",
         "schedule": 60.0,
     },
+    # Holdouts: a fresh impact report of each running holdout, and the final one at its end.
+    "refresh-holdouts": {
+        "task": "experiments.holdouts.tasks.refresh_due_holdouts",
+        "schedule": 3600.0,
+    },
     # Incremental: each run recomputes only new days plus the last 3 (late events).
     "refresh-kpis": {"task": "outcomes.tasks.refresh_kpis_of_all_workspaces", "schedule": 3600.0},
     # One computed check-in per key result and day, updated in place during the day.

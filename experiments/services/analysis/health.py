@@ -1,7 +1,9 @@
 """Health checks stored with every result snapshot, and the banners they raise.
 
 * Sample ratio mismatch, per phase against that phase's weights (a legitimate change of
-  weights starts a new phase, so it never looks like a mismatch), flagged at p < 0.001.
+  weights starts a new phase, so it never looks like a mismatch), flagged at p < 0.001, over
+  the traffic that could be assigned: exposures of units held out by a workspace holdout,
+  made while it ran, are left out (``experiments.holdouts.srm``).
 * Multiple exposures: the share of a phase's units seen in more than one variant (they are
   left out of the analysis), warned above ``Experiment.multiple_exposure_threshold``.
 * Guardrail harm: a one-sided test that a variant makes a guardrail metric worse.
@@ -29,6 +31,7 @@ from experiments.contracts import (
     PowerCheck,
     SrmCheck,
 )
+from experiments.holdouts.srm import HeldOutExposures, held_out_exposures
 from experiments.models import Experiment, Exposure, MetricRole
 from experiments.services.analysis.inputs import AnalysisInputs, AnalysisPlan, statistics_lookup
 from experiments.services.analysis.rows import Row, statistics_arrays
@@ -52,6 +55,12 @@ MULTIPLE_EXPOSURE_MESSAGE = (
 )
 GUARDRAIL_MESSAGE = (
     "{variant} makes the guardrail {metric} worse by {harm:.1%} (one-sided p = {p_value:.2g})."
+)
+HELD_OUT_MESSAGE = (
+    "{count:,} exposures in phase {phase} came from units in the workspace holdout, which get "
+    "no variant; they are left out of the sample-ratio check. A client is probably logging the "
+    "default experience as an exposure: log only when the SDK says the unit is in the "
+    "experiment."
 )
 TOO_LITTLE_DATA_MESSAGE = (
     "With {units:,} units in the smallest variant, {metric} can show changes of about "
@@ -93,11 +102,17 @@ def _srm(phase_number: int, counts: dict[str, int], weights: dict[str, float]) -
 
 
 def exposure_health(
-    *, experiment: Experiment, phase_number: int, counted: ExposureSummary | None = None
+    *,
+    experiment: Experiment,
+    phase_number: int,
+    counted: ExposureSummary | None = None,
+    held_out: HeldOutExposures | None = None,
 ) -> tuple[SrmCheck | None, tuple[SrmCheck, ...], MultipleExposures]:
     """SRM of the analysed phase and of every phase, and the analysed phase's
-    multiple-exposure share (one query). A warehouse-native analysis passes the phase's
-    ``counted`` exposures from its source instead (only the analysed phase is known then)."""
+    multiple-exposure share (one query), over the non-holdout traffic: ``held_out`` (computed
+    when not given) exposures are subtracted. A warehouse-native analysis passes the phase's
+    ``counted`` exposures from its source instead (only the analysed phase is known then, and
+    its units are not ours to hash: no holdout correction)."""
     included: dict[int, dict[str, int]] = {}
     excluded: dict[int, int] = {}
     phases_checked = experiment.phases.order_by("number")
@@ -118,6 +133,12 @@ def exposure_health(
                 excluded[number] = excluded.get(number, 0) + row["units"]
             else:
                 included.setdefault(number, {})[row["variant"]] = row["units"]
+        held = held_out if held_out is not None else held_out_exposures(experiment=experiment)
+        for number, per_variant in held.included.items():
+            for variant, n in per_variant.items():
+                included[number][variant] -= n
+        for number, n in held.excluded.items():
+            excluded[number] -= n
     phases = []
     for phase in phases_checked:
         weights = {k: float(w) for k, w in phase.weights.items()}
@@ -293,8 +314,12 @@ def experiment_health(
     settings: AnalysisSettings,
 ) -> Health:
     """Every health check of one analysis, with its banners."""
+    held = held_out_exposures(experiment=experiment) if inputs.exposures is None else None
     srm, srm_phases, multiple = exposure_health(
-        experiment=experiment, phase_number=plan.phase_number, counted=inputs.exposures
+        experiment=experiment,
+        phase_number=plan.phase_number,
+        counted=inputs.exposures,
+        held_out=held,
     )
     guardrails = guardrail_health(plan=plan, inputs=inputs, settings=settings)
     power = power_health(experiment=experiment, outputs=outputs)
@@ -311,5 +336,19 @@ def experiment_health(
             guardrails=guardrails,
             power=power,
             outputs=outputs,
+        )
+        + _held_out_banners(held, plan.phase_number),
+    )
+
+
+def _held_out_banners(held: HeldOutExposures | None, phase: int) -> tuple[Banner, ...]:
+    count = held.in_phase(phase) if held is not None else 0
+    if not count:
+        return ()
+    return (
+        Banner(
+            check="holdout",
+            level="warning",
+            message=HELD_OUT_MESSAGE.format(count=count, phase=phase),
         ),
     )
