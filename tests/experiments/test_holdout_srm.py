@@ -183,8 +183,11 @@ def test_exposures_of_held_out_units_are_left_out_of_the_srm_check(workspace):
 
     health = _snapshot(experiment).health
     assert health["srm"]["flag"] is False
-    assert [b["check"] for b in health["banners"]] == ["holdout"]
-    assert (
-        "420 exposures in phase 1 came from units in the workspace holdout"
-        in (health["banners"][0]["message"])
+    # The holdout's seed is random, so which planted units are dropped (and whether a guardrail
+    # banner shows) varies; the SRM banner never shows, the holdout banner always does.
+    checks = [b["check"] for b in health["banners"]]
+    assert "holdout" in checks
+    assert "srm" not in checks
+    assert "420 exposures in phase 1 came from units in the workspace holdout" in next(
+        b["message"] for b in health["banners"] if b["check"] == "holdout"
     )
