@@ -1,23 +1,10 @@
-"""Pre-registered plans and their decision rules: what an experiment fixes before it starts
-(metrics, smallest change worth detecting, minimum runtime, planned units, statistics settings)
-and the rule that turns its results into ship, roll back, keep running or inconclusive, saying
-which clause of the rule decided.
+"""Pre-registered plans and their decision rules, as plain values: what an experiment fixes
+before it starts (metrics, smallest change worth detecting, minimum runtime, planned units,
+statistics settings) and the rule that turns results into ship, roll back, keep running or
+inconclusive, with the rule in words.
 
-Plain values and functions, no Django: the plan services validate and freeze plans with them,
-the results selectors evaluate a frozen plan against a snapshot's ``experiments.contracts``.
-The sentences reuse ``experiments.verdicts`` (effects, evidence, the SRM and harm wording).
-
-The rule, in order (docs/experiments.md, "Templates and pre-registered decisions"):
-
-1. a sample ratio mismatch: no clause applies, the decision is inconclusive;
-2. **ship** a variant whose primary metric wins (frequentist: p < the plan's α in the good
-   direction; Bayesian: chance to win ≥ the rule's threshold) and that no roll-back clause
-   touches (and, if the rule says so, that harms no guardrail), once the minimum runtime and
-   the planned units are reached (or at once, if the rule allows shipping early);
-3. **roll back** when a guardrail is harmed, or when the primary metric loses (each clause can
-   be switched off);
-4. otherwise **keep running** until the plan is complete, then call it **inconclusive** (also
-   when the experiment stopped before).
+No Django: the plan services validate and freeze plans with these, ``experiments.plan_decisions``
+applies a frozen plan to an analysis.
 """
 
 from __future__ import annotations
@@ -25,25 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from experiments.contracts import (
-    AnalysisOutputs,
-    ComparisonResult,
-    Health,
-    MetricResult,
-    ResultsDecision,
-)
-from experiments.stats.summaries import format_p_value
-from experiments.verdicts import (
-    DECIDE_SRM,
-    DECISION_LABELS,
-    INCONCLUSIVE,
-    KEEP_RUNNING,
-    ROLL_BACK,
-    SHIP,
-    effect_text,
-    evidence_text,
-)
 
 # --- The rule ---------------------------------------------------------------------------------
 
@@ -267,14 +235,15 @@ class PlanProgress:
 # --- The rule in words ------------------------------------------------------------------------
 
 
-def _win_threshold(plan: PlanSpec) -> str:
+def win_threshold(plan: PlanSpec) -> str:
+    """ "p < 0.05", or "chance to win ≥ 95%" under the Bayesian engine."""
     if plan.engine == "bayesian":
         return f"chance to win ≥ {plan.decision_rule.ship_min_chance_to_win * 100:.3g}%"
     return f"p < {plan.alpha:g}"
 
 
 def targets_text(plan: PlanSpec) -> str:
-    """"14 days and 10,000 units per variant", "14 days", ... ("" without targets)."""
+    """ "14 days and 10,000 units per variant", "14 days", ... ("" without targets)."""
     parts = []
     if plan.min_runtime_days is not None:
         days = plan.min_runtime_days
@@ -286,7 +255,7 @@ def targets_text(plan: PlanSpec) -> str:
 
 def ship_clause(plan: PlanSpec) -> str:
     rule = plan.decision_rule
-    text = f"ship when the primary metric wins ({_win_threshold(plan)})"
+    text = f"ship when the primary metric wins ({win_threshold(plan)})"
     if rule.ship_requires_no_guardrail_harm:
         text += " and no guardrail is harmed"
     if not rule.ship_before_plan_complete and plan.has_targets:
@@ -334,244 +303,3 @@ def progress_text(plan: PlanSpec, progress: PlanProgress) -> str:
             "units per variant"
         )
     return ", ".join(parts)
-
-
-# --- Evaluating the rule ----------------------------------------------------------------------
-
-CLAUSE_SRM = "srm"
-CLAUSE_SHIP = "ship"
-CLAUSE_ROLLBACK_GUARDRAIL = "rollback_guardrail"
-CLAUSE_ROLLBACK_PRIMARY = "rollback_primary"
-CLAUSE_WAIT_FOR_PLAN = "wait_for_plan"
-CLAUSE_KEEP_RUNNING = "keep_running"
-CLAUSE_PLAN_COMPLETE = "inconclusive_plan_complete"
-CLAUSE_STOPPED_EARLY = "inconclusive_stopped_early"
-CLAUSES = (
-    CLAUSE_SRM,
-    CLAUSE_SHIP,
-    CLAUSE_ROLLBACK_GUARDRAIL,
-    CLAUSE_ROLLBACK_PRIMARY,
-    CLAUSE_WAIT_FOR_PLAN,
-    CLAUSE_KEEP_RUNNING,
-    CLAUSE_PLAN_COMPLETE,
-    CLAUSE_STOPPED_EARLY,
-)
-
-SRM_CLAUSE_TEXT = "no clause applies while the traffic split is broken"
-RULE_SHIP = "The primary metric, {metric}, won for {variant}: {effect}, {evidence}; {guardrails}."
-RULE_HARM = "{variant} harms the guardrail {metric} ({harm:+.1%}, one-sided {p})."
-RULE_LOSS = "The primary metric, {metric}, lost for {variant}: {effect}, {evidence}."
-RULE_WAIT = (
-    "{variant} is ahead on {metric} ({effect}, {evidence}), but the plan ships only once it is "
-    "complete: {progress}."
-)
-RULE_KEEP_RUNNING = "{progress}; no decisive result on {metric} yet ({effect}, {evidence})."
-RULE_KEEP_RUNNING_POWER = (
-    "No decisive result on {metric} yet ({effect}, {evidence}), and the data can only detect "
-    "changes of {detectable:.1%} against the planned {planned:.1%}: keep collecting."
-)
-RULE_KEEP_RUNNING_PLAIN = "No decisive result on {metric} yet ({effect}, {evidence})."
-RULE_NO_RESULT = "No result on the primary metric yet: {units:,} of {exposed:,} units have matured."
-RULE_NO_RESULT_PROGRESS = "{progress}; no result on the primary metric yet."
-RULE_PLAN_COMPLETE = (
-    "The plan is complete{progress} and the primary metric, {metric}, did not win ({effect}, "
-    "{evidence})."
-)
-RULE_POWERED = (
-    "The data can detect the planned {planned:.1%} change and the primary metric, {metric}, did "
-    "not win ({effect}, {evidence})."
-)
-RULE_STOPPED_EARLY = (
-    "The experiment stopped before the plan was complete ({progress}) and the primary metric, "
-    "{metric}, did not win{result}."
-)
-RULE_STOPPED_WINNING = (
-    "The experiment stopped before the plan was complete ({progress}); {variant} was ahead on "
-    "{metric} ({effect}, {evidence}), but the rule ships only on a complete plan."
-)
-RULE_STOPPED = (
-    "The experiment has stopped and the primary metric, {metric}, did not win{result}."
-)
-RULE_STOPPED_NO_RESULT = "The experiment stopped without a result on the primary metric."
-GUARDRAILS_CLEAN = "no guardrail was harmed"
-GUARDRAILS_NONE = "the plan has no guardrails"
-GUARDRAILS_IGNORED = "the rule does not look at guardrails"
-
-
-def _good_direction(c: ComparisonResult, primary: MetricResult) -> bool:
-    return c.effect is not None and (c.effect > 0) == primary.higher_is_better
-
-
-def primary_wins(plan: PlanSpec, primary: MetricResult, c: ComparisonResult) -> bool:
-    """Frequentist: p < the plan's α in the good direction; Bayesian: the chance to win (which
-    is direction-aware) at or above the rule's threshold."""
-    if not c.ok or c.effect is None:
-        return False
-    if c.p_value is None:
-        chance = c.chance_to_win
-        return chance is not None and chance >= plan.decision_rule.ship_min_chance_to_win
-    return c.p_value < plan.alpha and _good_direction(c, primary)
-
-
-def primary_loses(plan: PlanSpec, primary: MetricResult, c: ComparisonResult) -> bool:
-    """The mirror image of ``primary_wins``: decisive in the bad direction."""
-    if not c.ok or c.effect is None or c.effect == 0:
-        return False
-    if c.p_value is None:
-        chance = c.chance_to_win
-        return chance is not None and chance <= 1 - plan.decision_rule.ship_min_chance_to_win
-    return c.p_value < plan.alpha and not _good_direction(c, primary)
-
-
-def _decision(action: str, reason: str, clause: str, clause_text: str, rule: str) -> ResultsDecision:
-    return ResultsDecision(
-        action=action,
-        label=DECISION_LABELS[action],
-        reason=reason,
-        clause=clause,
-        clause_text=clause_text,
-        rule=rule,
-    )
-
-
-def plan_decision(
-    plan: PlanSpec,
-    outputs: AnalysisOutputs,
-    health: Health,
-    progress: PlanProgress,
-    *,
-    finished: bool = False,
-    names: Mapping[str, str] | None = None,
-) -> ResultsDecision:
-    """Apply the plan's rule to one analysis (see the module docstring for the order)."""
-    rule = plan.decision_rule
-    whole = rule_text(plan)
-
-    def decide(action: str, reason: str, clause: str, clause_text: str) -> ResultsDecision:
-        return _decision(action, reason, clause, clause_text, whole)
-
-    if health.srm_flag and health.srm is not None:
-        reason = DECIDE_SRM.format(p_value=health.srm.p_value or 0.0)
-        return decide(INCONCLUSIVE, reason, CLAUSE_SRM, SRM_CLAUSE_TEXT)
-
-    label = (names or {}).get
-    guardrail_results = health.guardrails.results if health.guardrails else ()
-    harmed = {r.variant: r for r in guardrail_results if r.harmful}
-    primary = outputs.primary
-    comparisons = [c for c in (primary.comparisons if primary else ()) if c.ok]
-    control_key = outputs.control or "control"
-
-    def wording(c: ComparisonResult) -> dict[str, str]:
-        assert primary is not None
-        return {
-            "variant": label(c.variant, c.variant),
-            "control": label(control_key, control_key),
-            "metric": primary.name,
-            "effect": effect_text(c),
-            "evidence": evidence_text(c, outputs.engine, outputs.correction),
-        }
-
-    wins = [c for c in comparisons if primary is not None and primary_wins(plan, primary, c)]
-    losses = [c for c in comparisons if primary is not None and primary_loses(plan, primary, c)]
-    blocked = rule.rollback_on_guardrail_harm or rule.ship_requires_no_guardrail_harm
-    # The best winner first: the largest effect in the metric's good direction.
-    sign = -1.0 if primary is None or primary.higher_is_better else 1.0
-    shippable = sorted(
-        (c for c in wins if not (blocked and c.variant in harmed)),
-        key=lambda c: sign * (c.effect or 0.0),
-    )
-    on_time = rule.ship_before_plan_complete or progress.targets_reached(plan)
-    done = progress_text(plan, progress)
-
-    # 2. Ship.
-    if shippable and on_time:
-        best = shippable[0]
-        if not rule.ship_requires_no_guardrail_harm:
-            guardrails = GUARDRAILS_IGNORED
-        elif plan.guardrail_metrics or guardrail_results:
-            guardrails = GUARDRAILS_CLEAN
-        else:
-            guardrails = GUARDRAILS_NONE
-        reason = RULE_SHIP.format(guardrails=guardrails, **wording(best))
-        return decide(SHIP, reason, CLAUSE_SHIP, ship_clause(plan))
-
-    # 3. Roll back.
-    if rule.rollback_on_guardrail_harm and harmed:
-        r = next(iter(harmed.values()))
-        p = format_p_value(r.p_value) if r.p_value is not None else "p unknown"
-        reason = RULE_HARM.format(
-            variant=label(r.variant, r.variant), metric=r.name, harm=r.harm or 0.0, p=p
-        )
-        clause_text = "roll back when a guardrail is harmed"
-        return decide(ROLL_BACK, reason, CLAUSE_ROLLBACK_GUARDRAIL, clause_text)
-    if rule.rollback_on_primary_loss and losses:
-        reason = RULE_LOSS.format(**wording(losses[0]))
-        clause_text = f"roll back when the primary metric loses ({_win_threshold(plan)})"
-        return decide(ROLL_BACK, reason, CLAUSE_ROLLBACK_PRIMARY, clause_text)
-
-    # 4. Otherwise: keep running until the plan is complete, then inconclusive.
-    otherwise = otherwise_clause(plan)
-    if primary is None or not comparisons:
-        if finished:
-            return decide(INCONCLUSIVE, RULE_STOPPED_NO_RESULT, CLAUSE_STOPPED_EARLY, otherwise)
-        if done:
-            reason = RULE_NO_RESULT_PROGRESS.format(progress=done)
-        else:
-            maturity = outputs.maturity
-            reason = RULE_NO_RESULT.format(
-                units=maturity.units_matured if maturity else 0,
-                exposed=maturity.units_exposed if maturity else 0,
-            )
-        return decide(KEEP_RUNNING, reason, CLAUSE_KEEP_RUNNING, otherwise)
-
-    if shippable:  # winning, but the plan is not complete yet
-        first = wording(shippable[0])
-        wait = ship_clause(plan)
-        if finished:
-            reason = RULE_STOPPED_WINNING.format(progress=done, **first)
-            return decide(INCONCLUSIVE, reason, CLAUSE_STOPPED_EARLY, wait)
-        return decide(
-            KEEP_RUNNING, RULE_WAIT.format(progress=done, **first), CLAUSE_WAIT_FOR_PLAN, wait
-        )
-
-    first = wording(comparisons[0])
-    power = health.power
-    if plan.has_targets:
-        complete = progress.targets_reached(plan)
-        if complete:
-            reason = RULE_PLAN_COMPLETE.format(progress=f" ({done})", **first)
-            return decide(INCONCLUSIVE, reason, CLAUSE_PLAN_COMPLETE, otherwise)
-        if finished:
-            result = f" ({first['effect']}, {first['evidence']})"
-            reason = RULE_STOPPED_EARLY.format(progress=done, result=result, metric=first["metric"])
-            return decide(INCONCLUSIVE, reason, CLAUSE_STOPPED_EARLY, otherwise)
-        reason = RULE_KEEP_RUNNING.format(progress=done, **first)
-        return decide(KEEP_RUNNING, reason[0].upper() + reason[1:], CLAUSE_KEEP_RUNNING, otherwise)
-
-    # No runtime or units planned: the planned MDE says when the sample is enough; without
-    # one either, the plan runs until the experiment is stopped.
-    result = f" ({first['effect']}, {first['evidence']})"
-    if not plan.planned_mde:
-        if finished:
-            reason = RULE_STOPPED.format(result=result, metric=first["metric"])
-            return decide(INCONCLUSIVE, reason, CLAUSE_PLAN_COMPLETE, otherwise)
-        return decide(
-            KEEP_RUNNING, RULE_KEEP_RUNNING_PLAIN.format(**first), CLAUSE_KEEP_RUNNING, otherwise
-        )
-    if power is not None and power.detectable_effect is not None and not power.too_little_data:
-        reason = RULE_POWERED.format(planned=plan.planned_mde, **first)
-        return decide(INCONCLUSIVE, reason, CLAUSE_PLAN_COMPLETE, otherwise)
-    if finished:
-        progress_words = f"the data could not detect the planned {plan.planned_mde:.1%} change"
-        reason = RULE_STOPPED_EARLY.format(
-            progress=progress_words, result=result, metric=first["metric"]
-        )
-        return decide(INCONCLUSIVE, reason, CLAUSE_STOPPED_EARLY, otherwise)
-    if power is not None and power.too_little_data and power.detectable_effect is not None:
-        reason = RULE_KEEP_RUNNING_POWER.format(
-            detectable=power.detectable_effect, planned=plan.planned_mde, **first
-        )
-        return decide(KEEP_RUNNING, reason, CLAUSE_KEEP_RUNNING, otherwise)
-    return decide(
-        KEEP_RUNNING, RULE_KEEP_RUNNING_PLAIN.format(**first), CLAUSE_KEEP_RUNNING, otherwise
-    )

@@ -5,83 +5,197 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('experiments', '0005_experiment_source'),
-        ('metrics', '0004_partial_aggregates'),
-        ('plg_platform', '0003_workspace_event_store'),
+        ("experiments", "0005_experiment_source"),
+        ("metrics", "0004_partial_aggregates"),
+        ("plg_platform", "0003_workspace_event_store"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExperimentTemplate',
+            name="ExperimentTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('key', models.SlugField(max_length=100)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('planned_mde', models.FloatField(blank=True, help_text='Relative MDE, e.g. 0.05.', null=True)),
-                ('min_runtime_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('planned_units_per_variant', models.PositiveIntegerField(blank=True, null=True)),
-                ('engine', models.CharField(choices=[('frequentist', 'Frequentist'), ('bayesian', 'Bayesian')], default='frequentist', max_length=16)),
-                ('sequential', models.BooleanField(default=False)),
-                ('sequential_tuning', models.PositiveIntegerField(default=5000)),
-                ('alpha', models.FloatField(default=0.05)),
-                ('cuped', models.BooleanField(default=True)),
-                ('correction', models.CharField(choices=[('none', 'None'), ('holm', 'Holm–Bonferroni'), ('bh', 'Benjamini–Hochberg')], default='holm', max_length=8)),
-                ('decision_rule', models.JSONField(blank=True, default=dict, help_text='experiments.decision_rules.DecisionRule as JSON.')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='experiment_templates', to='plg_platform.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("key", models.SlugField(max_length=100)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "planned_mde",
+                    models.FloatField(blank=True, help_text="Relative MDE, e.g. 0.05.", null=True),
+                ),
+                ("min_runtime_days", models.PositiveIntegerField(blank=True, null=True)),
+                ("planned_units_per_variant", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "engine",
+                    models.CharField(
+                        choices=[("frequentist", "Frequentist"), ("bayesian", "Bayesian")],
+                        default="frequentist",
+                        max_length=16,
+                    ),
+                ),
+                ("sequential", models.BooleanField(default=False)),
+                ("sequential_tuning", models.PositiveIntegerField(default=5000)),
+                ("alpha", models.FloatField(default=0.05)),
+                ("cuped", models.BooleanField(default=True)),
+                (
+                    "correction",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("holm", "Holm–Bonferroni"),
+                            ("bh", "Benjamini–Hochberg"),
+                        ],
+                        default="holm",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "decision_rule",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="experiments.decision_rules.DecisionRule as JSON.",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="experiment_templates",
+                        to="plg_platform.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ExperimentPlan',
+            name="ExperimentPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('decision_rule', models.JSONField(blank=True, default=dict, help_text='experiments.decision_rules.DecisionRule as JSON.')),
-                ('frozen', models.JSONField(blank=True, editable=False, null=True)),
-                ('frozen_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('experiment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='plan', to='experiments.experiment')),
-                ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='experiments.experimenttemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "decision_rule",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="experiments.decision_rules.DecisionRule as JSON.",
+                    ),
+                ),
+                ("frozen", models.JSONField(blank=True, editable=False, null=True)),
+                ("frozen_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "experiment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="plan",
+                        to="experiments.experiment",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="experiments.experimenttemplate",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ExperimentTemplateMetric',
+            name="ExperimentTemplateMetric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('primary', 'Primary'), ('secondary', 'Secondary'), ('guardrail', 'Guardrail')], max_length=16)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('metric', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='metrics.metric')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metric_links', to='experiments.experimenttemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("primary", "Primary"),
+                            ("secondary", "Secondary"),
+                            ("guardrail", "Guardrail"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="metrics.metric",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metric_links",
+                        to="experiments.experimenttemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='experimenttemplate',
-            constraint=models.UniqueConstraint(fields=('workspace', 'key'), name='template_unique_key'),
+            model_name="experimenttemplate",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "key"), name="template_unique_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='experimenttemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('alpha__gt', 0), ('alpha__lt', 0.5)), name='template_alpha_range'),
+            model_name="experimenttemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("alpha__gt", 0), ("alpha__lt", 0.5)),
+                name="template_alpha_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='experimentplan',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('frozen__isnull', True), ('frozen_at__isnull', True)), models.Q(('frozen__isnull', False), ('frozen_at__isnull', False)), _connector='OR'), name='plan_frozen_with_time'),
+            model_name="experimentplan",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("frozen__isnull", True), ("frozen_at__isnull", True)),
+                    models.Q(("frozen__isnull", False), ("frozen_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="plan_frozen_with_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='experimenttemplatemetric',
-            constraint=models.UniqueConstraint(fields=('template', 'metric'), name='templatemetric_unique'),
+            model_name="experimenttemplatemetric",
+            constraint=models.UniqueConstraint(
+                fields=("template", "metric"), name="templatemetric_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='experimenttemplatemetric',
-            constraint=models.UniqueConstraint(condition=models.Q(('role', 'primary')), fields=('template',), name='templatemetric_one_primary'),
+            model_name="experimenttemplatemetric",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("role", "primary")),
+                fields=("template",),
+                name="templatemetric_one_primary",
+            ),
         ),
     ]

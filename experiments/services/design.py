@@ -29,10 +29,10 @@ from experiments.models import (
     Phase,
     Variant,
 )
+from experiments.plan_selectors import plan_record
 from experiments.services.plans import (
     amendment_reason_check,
     amendment_record,
-    plan_record,
     plan_record_create,
     plan_rule_set,
 )

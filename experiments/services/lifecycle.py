@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from experiments.hooks import experiment_concluded
 from experiments.models import Decision, Experiment, ExperimentStatus
-from experiments.services.design import design_of, phase_start
+from experiments.services.design import phase_start
 from experiments.services.plans import plan_freeze
 from plg_platform.errors import Conflict, ValidationFailed
 from plg_platform.services.audit import audit_record
@@ -59,7 +59,7 @@ def experiment_start(*, experiment: Experiment, actor: AbstractBaseUser | None) 
     experiment.save(update_fields=["status", "started_at", "stopped_at", "updated_at"])
     phase_start(experiment=experiment, reason="Resumed" if resumed else "Started")
     # The plan is frozen at the first start (a resume keeps it): later changes are amendments.
-    frozen = plan_freeze(experiment=experiment, design=design_of(experiment))
+    frozen = plan_freeze(experiment=experiment)
     audit_record(
         workspace=experiment.workspace,
         actor=actor,

@@ -10,19 +10,16 @@ values. The frozen plan itself never changes.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from experiments.decision_rules import DecisionRule, MetricRef, PlanSpec, RuleError
+from experiments.decision_rules import DecisionRule, RuleError
 from experiments.models import Experiment, ExperimentPlan, ExperimentTemplate
-from metrics.public import Metric
+from experiments.plan_selectors import AMENDMENT_ACTION, current_plan, plan_record
 from plg_platform.errors import ValidationFailed
 from plg_platform.services.audit import audit_record
-
-if TYPE_CHECKING:
-    from experiments.services.design import ExperimentDesign
 
 # The design fields a plan fixes: changing one after the plan is frozen is an amendment.
 PLAN_FIELDS = (
@@ -40,7 +37,6 @@ PLAN_FIELDS = (
     "cuped",
     "decision_rule",
 )
-AMENDMENT_ACTION = "experiment.plan_amend"
 # As long as a phase's reason, which it also becomes when the change starts a new phase.
 MAX_AMENDMENT_REASON_LENGTH = 300
 NEEDS_AMENDMENT_REASON = (
@@ -62,11 +58,6 @@ def decision_rule_read(data: Any, *, field: str = "decision_rule") -> DecisionRu
         raise ValidationFailed(error.message, field=path) from None
 
 
-def plan_record(experiment: Experiment) -> ExperimentPlan | None:
-    """The experiment's plan row (None for an experiment created before plans existed)."""
-    return ExperimentPlan.objects.filter(experiment=experiment).first()
-
-
 def plan_record_create(
     *, experiment: Experiment, rule: DecisionRule, template: ExperimentTemplate | None
 ) -> ExperimentPlan:
@@ -83,39 +74,7 @@ def plan_rule_set(*, experiment: Experiment, rule: DecisionRule) -> ExperimentPl
     return record
 
 
-def plan_spec(
-    *, experiment: Experiment, design: ExperimentDesign, template_key: str = ""
-) -> PlanSpec:
-    """The plan ``design`` fixes, with the metrics' names as they are now."""
-    keys = [design.primary_metric, *design.secondary_metrics, *design.guardrail_metrics]
-    names = dict(
-        Metric.objects.filter(workspace_id=experiment.workspace_id, key__in=keys).values_list(
-            "key", "name"
-        )
-    )
-
-    def ref(key: str) -> MetricRef:
-        return MetricRef(key=key, name=names.get(key, key))
-
-    return PlanSpec(
-        primary_metric=ref(design.primary_metric) if design.primary_metric else None,
-        secondary_metrics=tuple(ref(k) for k in design.secondary_metrics),
-        guardrail_metrics=tuple(ref(k) for k in design.guardrail_metrics),
-        planned_mde=design.planned_mde,
-        min_runtime_days=design.planned_duration_days,
-        planned_units_per_variant=design.planned_sample_size_per_variant,
-        engine=design.engine,
-        alpha=design.alpha,
-        sequential=design.sequential,
-        sequential_tuning=design.sequential_tuning,
-        correction=design.correction,
-        cuped=design.cuped,
-        decision_rule=design.decision_rule,
-        template=template_key,
-    )
-
-
-def plan_freeze(*, experiment: Experiment, design: ExperimentDesign) -> ExperimentPlan | None:
+def plan_freeze(*, experiment: Experiment) -> ExperimentPlan | None:
     """Freeze the plan at the experiment's first start (call inside the starting transaction).
 
     Returns the newly frozen plan row, or None when it was frozen before (a resume).
@@ -123,9 +82,7 @@ def plan_freeze(*, experiment: Experiment, design: ExperimentDesign) -> Experime
     record, _ = ExperimentPlan.objects.select_for_update().get_or_create(experiment=experiment)
     if record.frozen is not None:
         return None
-    template_key = record.template.key if record.template is not None else ""
-    spec = plan_spec(experiment=experiment, design=design, template_key=template_key)
-    record.frozen = spec.to_json()
+    record.frozen = current_plan(experiment, record).to_json()
     record.frozen_at = timezone.now()
     record.full_clean()
     record.save(update_fields=["frozen", "frozen_at", "updated_at"])
