@@ -46,11 +46,22 @@ NEEDS_AMENDMENT_REASON = (
 REASON_TOO_LONG = "A reason has at most {max:,} characters (this has {length:,})."
 
 
-def decision_rule_read(data: Any, *, field: str = "decision_rule") -> DecisionRule:
-    """Read a decision rule given as JSON; a bad one is a ``ValidationFailed`` naming the
-    exact key (e.g. ``decision_rule.ship_when.min_chance_to_win``)."""
+def decision_rule_read(
+    data: Any, *, base: DecisionRule | None = None, field: str = "decision_rule"
+) -> DecisionRule:
+    """Read a decision rule given as JSON over ``base`` (the defaults when None): the keys
+    given replace ``base``'s, the others keep its values. A bad rule is a ``ValidationFailed``
+    naming the exact key (e.g. ``decision_rule.ship_when.min_chance_to_win``)."""
     if isinstance(data, DecisionRule):
         return data
+    if base is not None and isinstance(data, Mapping):
+        merged = base.to_json()
+        for section, values in data.items():
+            if isinstance(values, Mapping) and isinstance(merged.get(section), dict):
+                merged[section] = {**merged[section], **values}
+            else:
+                merged[section] = values
+        data = merged
     try:
         return DecisionRule.from_json(data)
     except RuleError as error:
