@@ -484,7 +484,11 @@ class ExperimentPlan(TimeStampedModel):
 
     experiment = models.OneToOneField(Experiment, on_delete=models.CASCADE, related_name="plan")
     template = models.ForeignKey(
-        ExperimentTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ExperimentTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="experiment_plans",
     )
     decision_rule = models.JSONField(
         default=dict, blank=True, help_text="experiments.decision_rules.DecisionRule as JSON."

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from experiments.contracts import AnalysisOutputs
 from experiments.decision_rules import DecisionRule, MetricRef, PlanProgress, PlanSpec, rule_text
@@ -27,9 +27,12 @@ AMENDMENT_ACTION = "experiment.plan_amend"
 
 
 def templates_list(*, workspace: Workspace) -> QuerySet[ExperimentTemplate]:
+    """The workspace's templates by name, each with ``experiments_count`` (experiments
+    created from it)."""
     return (
         ExperimentTemplate.objects.filter(workspace=workspace)
         .prefetch_related("metric_links__metric")
+        .annotate(experiments_count=Count("experiment_plans"))
         .order_by("name", "id")
     )
 
