@@ -234,6 +234,10 @@ def _ship(r: _Reading) -> ResultsDecision | None:
     else:
         guardrails = GUARDRAILS_NONE
     reason = RULE_SHIP.format(guardrails=guardrails, **r.wording(r.shippable[0]))
+    if r.done and r.progress.targets_reached(r.plan):
+        reason += f" The plan is complete: {r.done}."
+    elif r.done:
+        reason += f" The rule ships before the plan is complete: {r.done}."
     return r.decide(SHIP, reason, CLAUSE_SHIP, ship_clause(r.plan))
 
 
