@@ -224,7 +224,8 @@ def metrics_resolve(
         m.key: m
         for m in Metric.objects.filter(workspace=workspace, key__in=[k for k, _, _ in roles])
     }
-    resolved, seen = [], set()
+    resolved: list[tuple[Metric, str]] = []
+    seen: set[str] = set()
     for key, role, field_name in roles:
         if key not in found:
             raise ValidationFailed(UNKNOWN_METRIC.format(key=key), field=field_name)
