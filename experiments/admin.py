@@ -15,6 +15,9 @@ from django.http import HttpRequest
 from experiments.models import (
     Experiment,
     ExperimentMetric,
+    ExperimentPlan,
+    ExperimentTemplate,
+    ExperimentTemplateMetric,
     Exposure,
     Notification,
     PendingAnalysis,
@@ -144,3 +147,28 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status"]
     list_select_related = ["webhook", "notification"]
+
+
+# --- Templates and pre-registered plans (read-only: they change through their services) --------
+
+
+class ExperimentTemplateMetricInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ExperimentTemplateMetric
+    extra = 0
+    fields = ["metric", "role", "position"]
+
+
+@admin.register(ExperimentTemplate)
+class ExperimentTemplateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["key", "name", "workspace", "planned_mde", "min_runtime_days", "updated_at"]
+    list_filter = ["workspace"]
+    search_fields = ["key", "name"]
+    list_select_related = ["workspace"]
+    inlines = [ExperimentTemplateMetricInline]
+
+
+@admin.register(ExperimentPlan)
+class ExperimentPlanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["experiment", "template", "frozen_at"]
+    search_fields = ["experiment__key"]
+    list_select_related = ["experiment", "template"]

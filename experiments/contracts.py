@@ -594,11 +594,19 @@ class Health:
 @dataclass(frozen=True)
 class ResultsDecision:
     """What to do now, in one line: ``action`` is ship | roll_back | keep_running |
-    inconclusive; ``reason`` says why, with the numbers it rests on."""
+    inconclusive; ``reason`` says why, with the numbers it rests on.
+
+    Decided by a pre-registered plan (``experiments.decision_rules``), ``clause`` names the
+    part of the rule that decided (e.g. ``ship``, ``rollback_guardrail``), ``clause_text``
+    says it in words and ``rule`` is the whole rule; all three are empty otherwise.
+    """
 
     action: str
     label: str
     reason: str
+    clause: str = ""
+    clause_text: str = ""
+    rule: str = ""
 
 
 # --- The condensed view other apps read ----------------------------------------------------------

@@ -31,6 +31,8 @@ from experiments.models import (
     Phase,
     ResultSnapshot,
 )
+from experiments.plan_decisions import plan_decision
+from experiments.plan_selectors import ExperimentPlanView, experiment_plan, plan_progress
 from experiments.verdicts import (
     ROLL_BACK,
     SHIP,
@@ -140,6 +142,10 @@ class ExperimentResults:
     variant_names: dict[str, str] = field(default_factory=dict)
     finished: bool = False
     cumulative: tuple[CumulativePoint, ...] = ()  # lift by day of first exposure
+    # The pre-registered plan; ``decision`` follows its frozen rule when there is one, and
+    # ``amended_decision`` is what the amended (current) plan would say, when that differs.
+    plan: ExperimentPlanView | None = None
+    amended_decision: ResultsDecision | None = None
 
 
 DAY_US = 86_400_000_000
@@ -279,6 +285,7 @@ def experiment_results(
     pending = _pending_job(experiment)
     names = dict(experiment.variants.values_list("key", "name"))
     finished = experiment.status in FINISHED_STATUSES
+    plan = experiment_plan(experiment)
     if snapshot is None:
         return ExperimentResults(
             experiment_key=experiment.key,
@@ -302,10 +309,11 @@ def experiment_results(
             maturity=_live_maturity(experiment),
             variant_names=names,
             finished=finished,
+            plan=plan,
         )
     outputs = AnalysisOutputs.from_json(snapshot.outputs)
     health = Health.from_json(snapshot.health)
-    decision = results_decision(outputs, health, finished=finished, names=names)
+    decision, amended = _decisions(experiment, plan, snapshot, outputs, health, names)
     banners = health.banners
     if finished or decision.action in (SHIP, ROLL_BACK):
         # "Too little data, keep collecting" would contradict the decision (older snapshots
@@ -335,7 +343,31 @@ def experiment_results(
         variant_names=names,
         finished=finished,
         cumulative=outputs.cumulative,
+        plan=plan,
+        amended_decision=amended,
     )
+
+
+def _decisions(
+    experiment: Experiment,
+    plan: ExperimentPlanView,
+    snapshot: ResultSnapshot,
+    outputs: AnalysisOutputs,
+    health: Health,
+    names: dict[str, str],
+) -> tuple[ResultsDecision, ResultsDecision | None]:
+    """The decision by the frozen plan's rule (the plain decision line for experiments started
+    before plans were frozen), and the amended plan's when it says something else."""
+    finished = experiment.status in FINISHED_STATUSES
+    if plan.frozen is None:
+        return results_decision(outputs, health, finished=finished, names=names), None
+    progress = plan_progress(experiment=experiment, outputs=outputs, cutoff=snapshot.data_cutoff)
+    decision = plan_decision(plan.frozen, outputs, health, progress, finished=finished, names=names)
+    if not plan.amendments:
+        return decision, None
+    amended = plan_decision(plan.current, outputs, health, progress, finished=finished, names=names)
+    same = (amended.action, amended.clause) == (decision.action, decision.clause)
+    return decision, None if same else amended
 
 
 def snapshot_get(*, experiment: Experiment, snapshot_id: int) -> ResultSnapshot:

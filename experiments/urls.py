@@ -12,6 +12,7 @@ from experiments.api import (
     results,
     snapshots,
     stats_calculator,
+    templates,
     webhooks,
 )
 
@@ -25,6 +26,17 @@ urlpatterns = [
         name="experiment",
     ),
     path("api/v1/experiments/<slug:key>/start", lifecycle.ExperimentStartApi.as_view()),
+    # Templates: a reusable plan (metrics, MDE, runtime, units, settings, decision rule)
+    path(
+        "api/v1/experiment-templates/",
+        templates.TemplateListApi.as_view(),
+        name="experiment-templates",
+    ),
+    path(
+        "api/v1/experiment-templates/<slug:key>/",
+        templates.TemplateDetailApi.as_view(),
+        name="experiment-template",
+    ),
     path("api/v1/experiments/<slug:key>/stop", lifecycle.ExperimentStopApi.as_view()),
     path("api/v1/experiments/<slug:key>/conclude", lifecycle.ExperimentConcludeApi.as_view()),
     path("api/v1/experiments/<slug:key>/archive", lifecycle.ExperimentArchiveApi.as_view()),

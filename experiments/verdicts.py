@@ -70,7 +70,8 @@ def verdict_of(
     return "inconclusive"
 
 
-def _effect(comparison: ComparisonResult) -> str:
+def effect_text(comparison: ComparisonResult) -> str:
+    """The lift and its interval, e.g. "+15.2%, 95% interval +8.1% to +22.3%"."""
     effect = comparison.effect or 0.0
     low, high = comparison.ci_low, comparison.ci_high
     text = f"{effect * 100:+.1f}%"
@@ -98,7 +99,7 @@ def results_verdict(outputs: AnalysisOutputs, health: Health, *, finished: bool 
             continue
         undecided = UNDECIDED_FINISHED if finished else UNDECIDED
         template = {"win": WIN, "loss": LOSS, "flat": FLAT}.get(c.verdict, undecided)
-        sentences.append(template.format(effect=_effect(c), **names))
+        sentences.append(template.format(effect=effect_text(c), **names))
     results = health.guardrails.results if health.guardrails is not None else ()
     harmed = [r for r in results if r.harmful]
     for result in harmed:
@@ -144,7 +145,8 @@ DECIDE_UNDECIDED_FINISHED = (
 )
 
 
-def _evidence(c: ComparisonResult, engine: str, correction: str) -> str:
+def evidence_text(c: ComparisonResult, engine: str, correction: str) -> str:
+    """The p-value (with its correction) or the chance to win, as the engine reports it."""
     if engine == "bayesian":
         chance = c.chance_to_win
         return "chance to win " + (format_probability(chance) if chance is not None else "—")
@@ -197,8 +199,8 @@ def results_decision(
             "variant": label(c.variant, c.variant),
             "control": control,
             "metric": primary.name,
-            "effect": _effect(c),
-            "evidence": _evidence(c, outputs.engine, outputs.correction),
+            "effect": effect_text(c),
+            "evidence": evidence_text(c, outputs.engine, outputs.correction),
         }
 
     losses = [c for c in comparisons if c.verdict == "loss"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from experiments.views import calculator, experiments, holdouts
+from experiments.views import calculator, experiments, holdouts, lifecycle, templates
 
 experiment_pages = [
     path("experiments/", experiments.experiment_list, name="list"),
@@ -13,9 +13,17 @@ experiment_pages = [
     path("holdouts/<slug:key>/refresh", holdouts.holdout_refresh, name="holdout-refresh"),
     path("experiments/<slug:key>/", experiments.experiment_detail, name="detail"),
     path("experiments/<slug:key>/edit", experiments.experiment_edit, name="edit"),
-    path("experiments/<slug:key>/start", experiments.start, name="start"),
-    path("experiments/<slug:key>/stop", experiments.stop, name="stop"),
-    path("experiments/<slug:key>/archive", experiments.archive, name="archive"),
+    path("experiments/<slug:key>/start", lifecycle.start, name="start"),
+    path("experiments/<slug:key>/stop", lifecycle.stop, name="stop"),
+    path("experiments/<slug:key>/archive", lifecycle.archive, name="archive"),
+    path("experiment-templates/", templates.template_list, name="templates"),
+    path("experiment-templates/new", templates.template_new, name="template-create"),
+    path("experiment-templates/<slug:key>/edit", templates.template_edit, name="template-edit"),
+    path(
+        "experiment-templates/<slug:key>/delete",
+        templates.template_remove,
+        name="template-delete",
+    ),
     path("calculator/", calculator.calculator, name="calculator"),
     path("calculator/sample-size", calculator.power, name="power"),
 ]

@@ -4,7 +4,9 @@
 
 1. the KPI settings docs/outcomes.md prescribes for Inkwell, then a full KPI computation,
    synchronously (``kpis_refresh`` over the whole history, as the first hourly refresh would);
-2. the two planted experiments: ``onboarding-checklist`` (kept running) and ``editor-toolbar``
+2. the Growth team's experiment template ``activation-test`` and the two planted experiments:
+   ``onboarding-checklist`` (created from the template and kept running; its frozen rule
+   decides on the planted +15 %) and ``editor-toolbar``
    (the A/A test, concluded with "iterate", which records its learning through the
    ``experiments.hooks`` → learnings hook on commit), each started, its exposures synced from
    the ``$exposure`` events and analysed into a ``ResultSnapshot``;
@@ -18,7 +20,7 @@
 Every step is idempotent: it looks for what an earlier run made (by key or title) and skips
 it, so a second run writes nothing and takes a moment.
 
-It stays one module of about 475 lines on purpose: it is the demo's one script, read top to
+It stays one module of about 565 lines on purpose: it is the demo's one script, read top to
 bottom as the story of the demo workspace; each step is a short function calling the apps'
 services, and split by app it would hide the order the steps depend on.
 
@@ -26,8 +28,8 @@ The one write that is not a service call: the demo's events were generated *befo
 experiments exist, so a phase started "now" would contain none of them. After
 ``experiment_start`` the phase's (and the experiment's) ``started_at`` is moved back to the
 moment the planted run began (``starts_days_before_end`` before the data's end), as if the
-experiment had been started then. The design service has no way to backdate a phase, and
-nothing else about the experiment changes.
+experiment had been started then (and its plan's ``frozen_at`` with it). The design service has
+no way to backdate a phase, and nothing else about the experiment changes.
 """
 
 from __future__ import annotations
@@ -43,11 +45,26 @@ from django.utils import timezone
 from experiments.contracts import AnalysisOutputs, ComparisonResult
 from experiments.holdouts.models import Holdout
 from experiments.holdouts.services import HoldoutInput, holdout_create
-from experiments.models import Decision, Experiment, ExperimentStatus, Phase, ResultSnapshot
+from experiments.models import (
+    Decision,
+    Experiment,
+    ExperimentPlan,
+    ExperimentStatus,
+    ExperimentTemplate,
+    Phase,
+    ResultSnapshot,
+)
+from experiments.result_selectors import experiment_results
 from experiments.services.analysis.run import experiment_analyze, snapshot_store
 from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
 from experiments.services.exposures import EVENT_SETTLE_SECONDS, exposures_sync_from_events
 from experiments.services.lifecycle import experiment_conclude, experiment_start
+from experiments.services.plans import PLAN_FIELDS
+from experiments.services.templates import (
+    TemplateSpec,
+    experiment_create_from_template,
+    template_create,
+)
 from experiments.stats import PowerRequest, plan
 from experiments.traffic import daily_traffic_read, traffic_source
 from learnings.models import Learning, Source
@@ -111,7 +128,7 @@ CHECKLIST_DESIGN = ExperimentDesign(
     name="Onboarding checklist",
     hypothesis_change="showing new users a three-step onboarding checklist after signing up",
     hypothesis_audience="every new user in their first week",
-    hypothesis_outcome="raise 7-day Aha (first document within 7 days, aha-7d) by 10% or more",
+    hypothesis_outcome="raise 7-day Aha (first document within 7 days, aha-7d) by 15% or more",
     hypothesis_evidence=(
         "interviews showed new users do not know where to start, and users who set "
         "up their workspace reach Aha far more often"
@@ -126,7 +143,7 @@ CHECKLIST_DESIGN = ExperimentDesign(
     team="Growth",
     product_area="Onboarding › Checklist",
     funnel_stage="activation",
-    planned_mde=0.10,
+    planned_mde=0.15,
 )
 TOOLBAR_DESIGN = ExperimentDesign(
     key=EDITOR_TOOLBAR.key,
@@ -147,10 +164,40 @@ TOOLBAR_DESIGN = ExperimentDesign(
     funnel_stage="activation",
     planned_mde=0.10,
 )
+# The Growth team's template for activation tests, which the checklist is created from: a big
+# change worth detecting (onboarding changes they ship must move Aha by 15 %), four weeks at
+# least, the units the engine plans for that change from the baseline below, and the standard
+# rule (ship a winner with no guardrail harmed once the plan is complete; roll back on harm or a
+# loss). The planted +15 % with ~1,150 users per arm meets the plan, so the rule decides.
+ACTIVATION_TEMPLATE_KEY = "activation-test"
+ACTIVATION_TEMPLATE_MDE = 0.15
+ACTIVATION_TEMPLATE_RUNTIME_DAYS = 28
 # The plan each demo team made before starting: the 7-day Aha rate they saw before the test
 # (the generator's rate, averaged over signup channels and setup: about 43 %), the change
 # worth detecting in the design, and the daily traffic the KPIs show for the experiment's stage.
 DEMO_AHA_7D_BASELINE = 0.43
+
+
+def activation_template_spec() -> TemplateSpec:
+    """The Growth team's activation-test template (the units from the engine's plan)."""
+    units = plan(
+        PowerRequest(baseline_rate=DEMO_AHA_7D_BASELINE, mde=ACTIVATION_TEMPLATE_MDE)
+    ).sample_size_per_variant
+    return TemplateSpec(
+        key=ACTIVATION_TEMPLATE_KEY,
+        name="Activation test",
+        description=(
+            "For onboarding and first-session changes: decided on 7-day Aha, guarded by "
+            "unsubscribes; ship only a clear win that harms no guardrail, after four weeks and "
+            "the planned units."
+        ),
+        primary_metric="aha-7d",
+        secondary_metrics=("first-share-7d",),
+        guardrail_metrics=("unsubscribe-7d",),
+        planned_mde=ACTIVATION_TEMPLATE_MDE,
+        min_runtime_days=ACTIVATION_TEMPLATE_RUNTIME_DAYS,
+        planned_units_per_variant=units,
+    )
 
 
 def demo_plan(*, workspace: Workspace, design: ExperimentDesign) -> ExperimentDesign:
@@ -299,11 +346,31 @@ def demo_kpis(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> Non
 
 
 # --- 2 ------------------------------------------------------------------------------------------
+def demo_template(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> ExperimentTemplate:
+    template = ExperimentTemplate.objects.filter(
+        workspace=workspace, key=ACTIVATION_TEMPLATE_KEY
+    ).first()
+    if template is None:
+        template = template_create(
+            workspace=workspace, spec=activation_template_spec(), actor=actor
+        )
+        say(f"Created the experiment template {template.name!r}.")
+    return template
+
+
 def demo_experiments(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> None:
+    template = demo_template(workspace=workspace, actor=actor, say=say)
     checklist = _experiment(
-        workspace=workspace, actor=actor, design=CHECKLIST_DESIGN, planted=ONBOARDING_CHECKLIST
+        workspace=workspace,
+        actor=actor,
+        design=CHECKLIST_DESIGN,
+        planted=ONBOARDING_CHECKLIST,
+        template=template,
     )
     _analyse(checklist, say)
+    decision = experiment_results(experiment=checklist).decision
+    if decision is not None:
+        say(f"  {checklist.key}, by its frozen rule: {decision.label} ({decision.clause}).")
     toolbar = _experiment(
         workspace=workspace, actor=actor, design=TOOLBAR_DESIGN, planted=EDITOR_TOOLBAR
     )
@@ -328,18 +395,27 @@ def _experiment(
     actor: AbstractBaseUser,
     design: ExperimentDesign,
     planted: PlantedExperiment,
+    template: ExperimentTemplate | None = None,
 ) -> Experiment:
     experiment = Experiment.objects.filter(workspace=workspace, key=design.key).first()
     if experiment is not None:
         return experiment
-    design = demo_plan(workspace=workspace, design=design)
-    experiment = experiment_create(workspace=workspace, design=design, actor=actor)
+    if template is not None:
+        # The template brings the plan: metrics, MDE, runtime, units, method and rule.
+        values = {k: v for k, v in vars(design).items() if k not in PLAN_FIELDS}
+        experiment = experiment_create_from_template(
+            workspace=workspace, template=template, design=values, actor=actor
+        )
+    else:
+        design = demo_plan(workspace=workspace, design=design)
+        experiment = experiment_create(workspace=workspace, design=design, actor=actor)
     experiment_start(experiment=experiment, actor=actor)
     # The one adjustment no service offers: start the phase when the planted run began, so
     # the exposures generated before the experiment existed fall inside it (module docstring).
     began = data_end(workspace) - timedelta(days=planted.starts_days_before_end)
     Phase.objects.filter(experiment=experiment, number=1).update(started_at=began)
     Experiment.objects.filter(pk=experiment.pk).update(started_at=began)
+    ExperimentPlan.objects.filter(experiment=experiment).update(frozen_at=began)
     experiment.refresh_from_db()
     return experiment
 

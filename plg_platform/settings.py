@@ -255,8 +255,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # One name for a choice set that several fields share (difference, mde_type).
-    "ENUM_NAME_OVERRIDES": {"EffectScaleEnum": ["relative", "absolute"]},
+    # One name for a choice set that several fields share (difference, mde_type; an analysis'
+    # engine and correction, in the statistics API, experiments and templates).
+    "ENUM_NAME_OVERRIDES": {
+        "EffectScaleEnum": ["relative", "absolute"],
+        "AnalysisEngineEnum": "experiments.models.Engine",
+        "CorrectionEnum": "experiments.models.Correction",
+    },
 }
 
 # --- Ingestion limits -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from experiments.decision_rules import DecisionRule
 from experiments.models import Correction, Engine, FunnelStage
 from experiments.services.design import (
     MAX_HYPOTHESIS_PART_LENGTH,
@@ -23,6 +24,7 @@ from experiments.services.design import (
     ExperimentDesign,
     VariantSpec,
 )
+from experiments.services.plans import MAX_AMENDMENT_REASON_LENGTH, decision_rule_read
 from plg_platform.api.base import StrictSerializer
 
 TWO_CONTROLS = "Exactly one variant may be the control; {count} are marked."
@@ -116,7 +118,11 @@ class DesignInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=MAX_NAME_LENGTH)
     hypothesis = HypothesisField()
     variants = VariantsField()
-    primary_metric = serializers.SlugField(max_length=MAX_KEY_LENGTH)
+    primary_metric = serializers.SlugField(
+        max_length=MAX_KEY_LENGTH,
+        required=False,
+        help_text="Required, unless the experiment is created from a template.",
+    )
     secondary_metrics = serializers.ListField(
         child=serializers.SlugField(max_length=MAX_KEY_LENGTH), required=False
     )
@@ -168,6 +174,26 @@ class DesignInputSerializer(StrictSerializer):
     phase_reason = serializers.CharField(
         max_length=MAX_PHASE_REASON_LENGTH, required=False, allow_blank=True, write_only=True
     )
+    decision_rule = serializers.JSONField(
+        required=False,
+        help_text='When to ship and to roll back, e.g. {"ship_when": {"no_guardrail_harmed": '
+        'true}, "rollback_when": {"primary_loses": true}}; keys left out keep their values. '
+        "Frozen with the plan at the first start.",
+    )
+    reason = serializers.CharField(
+        max_length=MAX_AMENDMENT_REASON_LENGTH,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Why a planned field changes after the plan was frozen (an amendment).",
+    )
+    template = serializers.SlugField(
+        max_length=MAX_KEY_LENGTH,
+        required=False,
+        write_only=True,
+        help_text="Create from this template: its metrics, plan, settings and rule are copied; "
+        "any of them given here wins. Only on create.",
+    )
 
     def validate_variants(self, variants: list[dict]) -> list[dict]:
         controls = sum(1 for v in variants if v["is_control"])
@@ -179,13 +205,18 @@ class DesignInputSerializer(StrictSerializer):
         return variants
 
 
-def design_changes(validated: dict[str, Any]) -> dict[str, Any]:
-    """Turn validated input into ``ExperimentDesign`` field values."""
+def design_changes(
+    validated: dict[str, Any], *, rule: DecisionRule | None = None
+) -> dict[str, Any]:
+    """Turn validated input into ``ExperimentDesign`` field values; a decision rule is read
+    over ``rule`` (the experiment's, in a PATCH: keys left out keep their values)."""
     out: dict[str, Any] = {}
     for name, value in validated.items():
-        if name == "phase_reason":
+        if name in ("phase_reason", "reason", "template"):
             continue
-        if name == "hypothesis":
+        if name == "decision_rule":
+            out[name] = decision_rule_read(value, base=rule)
+        elif name == "hypothesis":
             out.update({f"hypothesis_{part}": text for part, text in value.items()})
         elif name == "variants":
             out["variants"] = tuple(VariantSpec(**v) for v in value)

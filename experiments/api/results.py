@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from experiments.api.shared import ExperimentObjectMixin
+from experiments.api.shared import PLAN_SCHEMA, ExperimentObjectMixin, plan_json
 from experiments.contracts import Health, VariantResult
 from experiments.result_selectors import ExperimentResults, experiment_results
 from plg_platform.api.base import StrictSerializer
@@ -198,6 +198,13 @@ class DecisionSerializer(serializers.Serializer):
     action = serializers.CharField(help_text="ship | roll_back | keep_running | inconclusive")
     label = serializers.CharField()
     reason = serializers.CharField(help_text="Why, with the numbers it rests on.")
+    clause = serializers.CharField(
+        help_text="The part of the frozen plan's rule that decided: srm | ship | "
+        "rollback_guardrail | rollback_primary | wait_for_plan | keep_running | "
+        "inconclusive_plan_complete | inconclusive_stopped_early (empty without a frozen plan)."
+    )
+    clause_text = serializers.CharField(help_text="That part of the rule, in words.")
+    rule = serializers.CharField(help_text="The whole rule, in words.")
 
 
 class MaturitySerializer(serializers.Serializer):
@@ -256,11 +263,21 @@ class ResultsOutputSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="Variant key → name."
     )
     finished = serializers.BooleanField(help_text="Stopped or concluded: no more data comes.")
+    plan = serializers.SerializerMethodField()
+    amended_decision = DecisionSerializer(
+        allow_null=True,
+        help_text="What the amended plan would decide, when it says something else than the "
+        "frozen one (which ``decision`` follows).",
+    )
     cumulative = CumulativePointSerializer(
         many=True,
         help_text="Lift over time: the cumulative lift by day of first exposure, computed with "
         "the latest snapshot's data (``history`` keeps one point per analysis).",
     )
+
+    @extend_schema_field(PLAN_SCHEMA)
+    def get_plan(self, obj: ExperimentResults) -> dict[str, Any] | None:
+        return plan_json(obj.plan) if obj.plan is not None else None
 
     def to_representation(self, instance: ExperimentResults) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -9,7 +9,9 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from experiments.decision_rules import PlanSpec, rule_text
 from experiments.models import Experiment
+from experiments.plan_selectors import ExperimentPlanView, experiment_plan
 from plg_platform.api.base import WorkspaceAPIView
 
 
@@ -55,6 +57,45 @@ class ExperimentSourceRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+def _plan_spec_json(spec: PlanSpec) -> dict[str, Any]:
+    return {**spec.to_json(), "rule": rule_text(spec)}
+
+
+def plan_json(view: ExperimentPlanView) -> dict[str, Any]:
+    """An experiment's plan as the API shows it (the experiment and its results)."""
+    return {
+        "template": view.template_key or None,
+        "decision_rule": view.current.decision_rule.to_json(),
+        "current": _plan_spec_json(view.current),
+        "frozen": _plan_spec_json(view.frozen) if view.frozen is not None else None,
+        "frozen_at": view.frozen_at.isoformat() if view.frozen_at else None,
+        "amendments": [
+            {
+                "at": a.at.isoformat(),
+                "actor": a.actor or None,
+                "reason": a.reason,
+                "changes": [{"field": c.field, "from": c.before, "to": c.after} for c in a.changes],
+            }
+            for a in view.amendments
+        ],
+    }
+
+
+PLAN_SCHEMA = {
+    "type": "object",
+    "description": "The pre-registered plan: the current one, the one frozen at the first start "
+    "(null before), and the amendments since, each with its reason.",
+    "properties": {
+        "template": {"type": "string", "nullable": True},
+        "decision_rule": {"type": "object"},
+        "current": {"type": "object"},
+        "frozen": {"type": "object", "nullable": True},
+        "frozen_at": {"type": "string", "format": "date-time", "nullable": True},
+        "amendments": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
 class ExperimentOutputSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
@@ -79,6 +120,7 @@ class ExperimentOutputSerializer(serializers.Serializer):
     planned_sample_size_per_variant = serializers.IntegerField(allow_null=True)
     planned_duration_days = serializers.IntegerField(allow_null=True)
     phases = PhaseOutputSerializer(many=True, source="phases.all")
+    plan = serializers.SerializerMethodField()
     decision = serializers.CharField()
     decision_variant = serializers.CharField()
     decision_rationale = serializers.CharField()
@@ -105,6 +147,10 @@ class ExperimentOutputSerializer(serializers.Serializer):
     def get_source(self, obj: Experiment) -> dict[str, Any] | None:
         source = obj.source
         return None if source is None else {"id": source.pk, "name": source.name}
+
+    @extend_schema_field(PLAN_SCHEMA)
+    def get_plan(self, obj: Experiment) -> dict[str, Any]:
+        return plan_json(experiment_plan(obj))
 
     def get_settings(self, obj: Experiment) -> dict[str, Any]:
         return {

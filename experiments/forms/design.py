@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from experiments.forms.base import MAX_VARIANTS, UniqueKeysFormSet, baseline_values, clean_baseline
+from experiments.forms.templates import DecisionRuleForm
 from experiments.models import Correction, Engine, ExperimentStatus, FunnelStage
 from experiments.services.design import (
     MAX_HYPOTHESIS_PART_LENGTH,
@@ -117,7 +118,7 @@ class ExperimentPlanForm(PageForm):
         )
 
 
-class ExperimentForm(ExperimentPlanForm):
+class ExperimentForm(ExperimentPlanForm, DecisionRuleForm):
     """Everything a team decides when designing an experiment, in the template's words."""
 
     key = forms.SlugField(
@@ -196,11 +197,14 @@ class ExperimentForm(ExperimentPlanForm):
     phase_reason = forms.CharField(
         max_length=MAX_PHASE_REASON_LENGTH,
         required=False,
-        label="Why change a running experiment?",
-        help_text="Changing variants, weights, coverage or metrics starts a new phase, analysed "
-        "on its own.",
+        label="Why change it now?",
+        help_text="On a running experiment, changing variants, weights, coverage or metrics "
+        "starts a new phase, analysed on its own. Once it has started, changing its plan "
+        "(metrics, MDE, runtime, units, method, decision rule) is an amendment to the plan "
+        "frozen at the start. Both are recorded with this reason.",
         widget=forms.TextInput(),
     )
+    template = forms.SlugField(required=False, widget=forms.HiddenInput())
 
     # Fields copied from the form onto the design as they are.
     DESIGN_FIELDS = (
@@ -226,6 +230,7 @@ class ExperimentForm(ExperimentPlanForm):
         source_choices: Sequence[tuple[int, str]] = (),
         editing: bool = False,
         running: bool = False,
+        needs_reason: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -240,8 +245,10 @@ class ExperimentForm(ExperimentPlanForm):
         if editing:
             self.fields["key"].disabled = True
             self.fields["key"].help_text = "The key cannot change."
-        if not running:
+        if not (running or needs_reason):
             del self.fields["phase_reason"]
+        if editing:
+            del self.fields["template"]
 
     def design_changes(self, variants: Sequence[VariantSpec]) -> dict[str, Any]:
         """The design's fields as the form sets them (everything else keeps its value)."""

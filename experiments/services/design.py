@@ -18,14 +18,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.assignment import condition_problem
+from experiments.decision_rules import DecisionRule
 from experiments.hypothesis import CONNECTORS, hypothesis_part
 from experiments.models import (
     Experiment,
     ExperimentMetric,
     ExperimentStatus,
+    ExperimentTemplate,
     MetricRole,
     Phase,
     Variant,
+)
+from experiments.plan_selectors import plan_record
+from experiments.services.plans import (
+    amendment_reason_check,
+    amendment_record,
+    plan_record_create,
+    plan_rule_set,
 )
 from metrics.public import NO_EXPOSURE_TABLE, Metric, source_get
 from outcomes.okrs.models import KeyResult
@@ -140,6 +149,9 @@ class ExperimentDesign:
     # there (empty: its key).
     source: int | None = None
     source_experiment_id: str = ""
+    # When to ship, roll back, keep running (experiments.decision_rules); frozen with the plan
+    # at the first start, like the metrics, MDE, planned runtime and units, and settings above.
+    decision_rule: DecisionRule = DecisionRule()
 
     def __post_init__(self) -> None:
         # The template adds "for", "will", "because": a part that repeats it is stored without.
@@ -160,6 +172,7 @@ _SCALAR_FIELDS = tuple(
         "guardrail_metrics",
         "key_results",
         "source",
+        "decision_rule",
     }
 )
 
@@ -195,15 +208,24 @@ def _validate_variants(variants: Sequence[VariantSpec]) -> None:
         raise ValidationFailed(NEED_ONE_CONTROL.format(count=controls), field="variants")
 
 
-def _resolve_metrics(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[Metric, str]]:
-    roles = [(design.primary_metric, MetricRole.PRIMARY, "primary_metric")]
-    roles += [(k, MetricRole.SECONDARY, "secondary_metrics") for k in design.secondary_metrics]
-    roles += [(k, MetricRole.GUARDRAIL, "guardrail_metrics") for k in design.guardrail_metrics]
+def metrics_resolve(
+    *,
+    workspace: Workspace,
+    primary: str,
+    secondary: Sequence[str] = (),
+    guardrail: Sequence[str] = (),
+) -> list[tuple[Metric, str]]:
+    """The workspace's metrics by role, primary first; an unknown or repeated key is a
+    ``ValidationFailed`` naming its field (``primary_metric``, ``secondary_metrics``...)."""
+    roles = [(primary, MetricRole.PRIMARY, "primary_metric")]
+    roles += [(k, MetricRole.SECONDARY, "secondary_metrics") for k in secondary]
+    roles += [(k, MetricRole.GUARDRAIL, "guardrail_metrics") for k in guardrail]
     found = {
         m.key: m
         for m in Metric.objects.filter(workspace=workspace, key__in=[k for k, _, _ in roles])
     }
-    resolved, seen = [], set()
+    resolved: list[tuple[Metric, str]] = []
+    seen: set[str] = set()
     for key, role, field_name in roles:
         if key not in found:
             raise ValidationFailed(UNKNOWN_METRIC.format(key=key), field=field_name)
@@ -212,6 +234,15 @@ def _resolve_metrics(*, workspace: Workspace, design: ExperimentDesign) -> list[
         seen.add(key)
         resolved.append((found[key], role))
     return resolved
+
+
+def _resolve_metrics(*, workspace: Workspace, design: ExperimentDesign) -> list[tuple[Metric, str]]:
+    return metrics_resolve(
+        workspace=workspace,
+        primary=design.primary_metric,
+        secondary=design.secondary_metrics,
+        guardrail=design.guardrail_metrics,
+    )
 
 
 def _key_result_ids(ids: Sequence[int]) -> tuple[int, ...]:
@@ -300,7 +331,13 @@ def design_of(experiment: Experiment) -> ExperimentDesign:
         guardrail_metrics=tuple(by_role[MetricRole.GUARDRAIL]),
         key_results=_key_result_ids(experiment.key_results.values_list("pk", flat=True)),
         source=experiment.source_id,
+        decision_rule=_decision_rule_of(experiment),
     )
+
+
+def _decision_rule_of(experiment: Experiment) -> DecisionRule:
+    record = plan_record(experiment)
+    return DecisionRule.from_json(record.decision_rule) if record is not None else DecisionRule()
 
 
 def _as_json(design: ExperimentDesign) -> dict[str, Any]:
@@ -309,6 +346,8 @@ def _as_json(design: ExperimentDesign) -> dict[str, Any]:
         value = getattr(design, f.name)
         if f.name == "variants":
             value = [vars(v) for v in value]
+        elif f.name == "decision_rule":
+            value = value.to_json()
         elif isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, Mapping):
@@ -319,9 +358,14 @@ def _as_json(design: ExperimentDesign) -> dict[str, Any]:
 
 @transaction.atomic
 def experiment_create(
-    *, workspace: Workspace, design: ExperimentDesign, actor: AbstractBaseUser | None
+    *,
+    workspace: Workspace,
+    design: ExperimentDesign,
+    actor: AbstractBaseUser | None,
+    template: ExperimentTemplate | None = None,
 ) -> Experiment:
-    """Create a draft experiment from ``design``; nothing is written if any rule fails."""
+    """Create a draft experiment from ``design`` (made from ``template``, if given: see
+    ``experiments.services.templates``); nothing is written if any rule fails."""
     design = replace(design, key_results=_key_result_ids(design.key_results))
     metrics = _validate(workspace=workspace, design=design)
     key_results = _resolve_key_results(workspace=workspace, design=design)
@@ -339,12 +383,13 @@ def experiment_create(
     experiment.save()
     _write_children(experiment=experiment, design=design, metrics=metrics)
     experiment.key_results.set(key_results)
+    plan_record_create(experiment=experiment, rule=design.decision_rule, template=template)
     audit_record(
         workspace=workspace,
         actor=actor,
         action="experiment.create",
         obj=experiment,
-        changes=_as_json(design),
+        changes=_as_json(design) | ({"template": template.key} if template is not None else {}),
     )
     return experiment
 
@@ -388,11 +433,14 @@ def experiment_update(
     changes: Mapping[str, Any],
     actor: AbstractBaseUser | None,
     phase_reason: str = "",
+    reason: str = "",
 ) -> Experiment:
     """Apply ``changes`` (design field → new value) to ``experiment``.
 
     On a running experiment, a change to variants, weights, coverage or metrics needs a
-    ``phase_reason`` and starts a new phase, so no analysis mixes two designs.
+    ``phase_reason`` and starts a new phase, so no analysis mixes two designs. Once the plan is
+    frozen (the experiment has started), a change to a planned field needs a ``reason`` and is
+    recorded as an amendment (``experiments.services.plans``). One reason serves as both.
     """
     # Reload the caller's instance under the row lock, so it never goes stale (see lifecycle).
     experiment.refresh_from_db(from_queryset=Experiment.objects.select_for_update())
@@ -407,6 +455,8 @@ def experiment_update(
         return experiment
     if "key" in changed:
         raise ValidationFailed("An experiment's key cannot change.", field="key")
+    reason, phase_reason = (reason or phase_reason).strip(), (phase_reason or reason).strip()
+    amended = amendment_reason_check(experiment=experiment, changed=changed, reason=reason)
     phase_changes = sorted(changed & set(PHASE_FIELDS))
     running = experiment.status == ExperimentStatus.RUNNING
     if running and phase_changes and not phase_reason.strip():
@@ -426,6 +476,8 @@ def experiment_update(
     _write_children(experiment=experiment, design=after, metrics=metrics)
     if "key_results" in changed:
         experiment.key_results.set(key_results)
+    if "decision_rule" in changed:
+        plan_rule_set(experiment=experiment, rule=after.decision_rule)
     if running and phase_changes:
         phase_start(experiment=experiment, reason=phase_reason.strip())
     before_json, after_json = _as_json(before), _as_json(after)
@@ -437,4 +489,13 @@ def experiment_update(
         changes={k: {"from": before_json[k], "to": after_json[k]} for k in sorted(changed)}
         | ({"phase_reason": phase_reason} if running and phase_changes else {}),
     )
+    if amended:
+        amendment_record(
+            experiment=experiment,
+            amended=amended,
+            before=before_json,
+            after=after_json,
+            reason=reason,
+            actor=actor,
+        )
     return experiment

@@ -13,6 +13,7 @@ from django.utils import timezone
 from experiments.hooks import experiment_concluded
 from experiments.models import Decision, Experiment, ExperimentStatus
 from experiments.services.design import phase_start
+from experiments.services.plans import plan_freeze
 from plg_platform.errors import Conflict, ValidationFailed
 from plg_platform.services.audit import audit_record
 
@@ -48,7 +49,8 @@ def _lock(experiment: Experiment, action: str) -> Experiment:
 
 @transaction.atomic
 def experiment_start(*, experiment: Experiment, actor: AbstractBaseUser | None) -> Experiment:
-    """Start (or resume) the experiment: a new phase begins now."""
+    """Start (or resume) the experiment: a new phase begins now, and at the first start its
+    plan is frozen (``experiments.services.plans``)."""
     experiment = _lock(experiment, "start")
     resumed = experiment.status == ExperimentStatus.STOPPED
     experiment.status = ExperimentStatus.RUNNING
@@ -56,11 +58,14 @@ def experiment_start(*, experiment: Experiment, actor: AbstractBaseUser | None) 
     experiment.stopped_at = None
     experiment.save(update_fields=["status", "started_at", "stopped_at", "updated_at"])
     phase_start(experiment=experiment, reason="Resumed" if resumed else "Started")
+    # The plan is frozen at the first start (a resume keeps it): later changes are amendments.
+    frozen = plan_freeze(experiment=experiment)
     audit_record(
         workspace=experiment.workspace,
         actor=actor,
         action="experiment.resume" if resumed else "experiment.start",
         obj=experiment,
+        changes={"plan": frozen.frozen} if frozen is not None else None,
     )
     return experiment
 

@@ -1,20 +1,19 @@
-"""Pages of experiments: the list, one experiment, the design flow (create and edit, with a live
-plan estimate), and start, stop and archive. Concluding is a page of the learnings app (it
-records the experiment's learning, and experiments sit below learnings); the detail page opens
-it in a dialog.
+"""Pages of experiments: the list, one experiment (with its pre-registered plan), and the design
+flow (create, from a template or not, and edit, with a live plan estimate). Start, stop and
+archive are in ``lifecycle``, templates in ``templates``. Concluding is a page of the learnings
+app (it records the experiment's learning, and experiments sit below learnings); the detail page
+opens it in a dialog.
 
-Writes go through ``experiments.services.design`` and ``experiments.services.lifecycle``; their
-errors are shown beside the field they name. Reads need the viewer role, changes the editor
-role; another workspace's experiment is simply not found.
+Writes go through ``experiments.services.design``; its errors are shown beside the field they
+name. Reads need the viewer role, changes the editor role; another workspace's experiment is
+simply not found.
 
-At about 445 lines it stays one module for now: the design form page, its live plan estimate
-and the detail page share the traffic and plan helpers; the next split is the lifecycle views
-(start, stop, archive) into their own module.
+At about 430 lines it stays one module for now: the design form page, its live plan estimate
+and the detail page share the traffic and plan helpers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +22,10 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
+from experiments.decision_rules import DecisionRule
 from experiments.forms.base import MAX_VARIANTS
 from experiments.forms.design import (
     ExperimentFilterForm,
@@ -35,10 +34,15 @@ from experiments.forms.design import (
     VariantFormSet,
     variant_specs,
 )
-from experiments.models import Experiment, ExperimentStatus, MetricRole
+from experiments.forms.templates import DecisionRuleForm
+from experiments.models import Experiment, ExperimentStatus, ExperimentTemplate, MetricRole
+from experiments.plan_selectors import experiment_plan
 from experiments.selectors import experiments_list, exposure_counts
-from experiments.services.design import design_of, experiment_create, experiment_update
-from experiments.services.lifecycle import experiment_archive, experiment_start, experiment_stop
+from experiments.services.design import (
+    design_of,
+    experiment_create,
+    experiment_update,
+)
 from experiments.stats import StatsInputError, plan
 from experiments.traffic import (
     DAILY_ACTIVES,
@@ -55,6 +59,8 @@ from experiments.views.base import (
     workspace_page,
 )
 from experiments.views.calculator import LONG_RUN, LONG_RUN_DAYS, SHORTER_GENERIC, plan_view
+from experiments.views.plan_blocks import amendment_rows, plan_facts
+from experiments.views.templates import new_design, template_from_query, template_initial
 from metrics.public import metrics_list, sources_list
 from plg_platform.errors import DomainError
 from plg_platform.models import ApiKeyKind, Membership, Role, Workspace
@@ -150,6 +156,7 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
     by_role = {role: [link.metric for link in links if link.role == role] for role in MetricRole}
     status = experiment.status
     exposures = exposure_counts(experiment=experiment)
+    plan = experiment_plan(experiment)
     exposed: dict[str, int] = {}
     for by_variant in exposures.included.values():
         for variant_key, units in by_variant.items():
@@ -173,6 +180,9 @@ def experiment_detail(request: HttpRequest, membership: Membership, key: str) ->
             "no_duration_reason": NO_DURATION_REASON,
             "long_run": _saved_long_run(experiment),
             "phases": list(experiment.phases.all()),
+            "plan": plan,
+            "plan_facts": plan_facts(plan.frozen or plan.current),
+            "amendments": amendment_rows(plan),
             "exposures": exposures,
             "days_running": _days_running(experiment),
             "can_edit": membership.has_role(Role.EDITOR),
@@ -255,15 +265,18 @@ def _design_form_page(
     experiment: Experiment | None,
     initial: dict[str, Any],
     initial_variants: list[dict[str, Any]],
+    template: ExperimentTemplate | None = None,
 ) -> HttpResponse:
     """The create and edit flow: one form, one formset of variants, one service call."""
     workspace = membership.workspace
     running = experiment is not None and experiment.status == ExperimentStatus.RUNNING
+    plan = experiment_plan(experiment) if experiment is not None else None
     kwargs = {
         "metric_choices": _metric_choices(workspace),
         "source_choices": [(s.pk, s.name) for s in sources_list(workspace=workspace)],
         "editing": experiment is not None,
         "running": running,
+        "needs_reason": plan is not None and plan.frozen is not None,
     }
     variant_errors: list[str] = []
     if request.method == "POST":
@@ -284,8 +297,9 @@ def _design_form_page(
                 if experiment is None:
                     saved = experiment_create(
                         workspace=workspace,
-                        design=form.design(specs, **(planned or {})),
+                        design=new_design(form, specs, planned, template),
                         actor=request.user,
+                        template=template,
                     )
                     messages.success(request, f"Experiment “{saved.name}” saved as a draft.")
                 else:
@@ -297,16 +311,24 @@ def _design_form_page(
                         changes.update(
                             planned_sample_size_per_variant=None, planned_duration_days=None
                         )
+                    changes["decision_rule"] = form.decision_rule(plan.current.decision_rule)
+                    reason = form.cleaned_data.get("phase_reason", "")
                     saved = experiment_update(
                         experiment=experiment,
                         changes=changes,
                         actor=request.user,
-                        phase_reason=form.cleaned_data.get("phase_reason", ""),
+                        phase_reason=reason,
+                        reason=reason,
                     )
                     messages.success(request, "Changes saved.")
                 return redirect("experiments_web:detail", key=saved.key)
             except (DomainError, StatsInputError) as error:
-                attach_errors(form, error, outside={"variants": variant_errors})
+                attach_errors(
+                    form,
+                    error,
+                    fields={"reason": "phase_reason"},
+                    outside={"variants": variant_errors},
+                )
     else:
         form = ExperimentForm(initial=initial, **kwargs)
         variants = VariantFormSet(prefix="variants", initial=initial_variants)
@@ -327,25 +349,37 @@ def _design_form_page(
             ),
             "has_metrics": bool(form.fields["primary_metric"].choices[1:]),
             "max_variants": MAX_VARIANTS,
+            "template": template,
+            "plan": plan,
         },
     )
 
 
 @workspace_page(Role.EDITOR)
 def experiment_new(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """A new draft; ``?template=<key>`` fills in the template's metrics, plan, settings and
+    decision rule (the form posts the key back, and the template is copied on save)."""
+    template = template_from_query(
+        membership, request.POST.get("template") or request.GET.get("template")
+    )
+    initial: dict[str, Any] = {
+        "coverage": 100,
+        "alpha": 0.05,
+        "funnel_stage": request.GET.get("funnel_stage", ""),
+        "daily_traffic": _prefilled_traffic(
+            membership.workspace, request.GET.get("funnel_stage", "")
+        ),
+        **DecisionRuleForm.rule_initial(DecisionRule()),
+    }
+    if template is not None:
+        initial.update(template_initial(template))
     return _design_form_page(
         request,
         membership,
         experiment=None,
-        initial={
-            "coverage": 100,
-            "alpha": 0.05,
-            "funnel_stage": request.GET.get("funnel_stage", ""),
-            "daily_traffic": _prefilled_traffic(
-                membership.workspace, request.GET.get("funnel_stage", "")
-            ),
-        },
+        initial=initial,
         initial_variants=NEW_VARIANTS,
+        template=template,
     )
 
 
@@ -370,6 +404,7 @@ def experiment_edit(request: HttpRequest, membership: Membership, key: str) -> H
     initial["daily_traffic"] = _prefilled_traffic(membership.workspace, design.funnel_stage)
     initial["source"] = design.source
     initial["source_experiment_id"] = design.source_experiment_id
+    initial.update(DecisionRuleForm.rule_initial(design.decision_rule))
     ordered = sorted(design.variants, key=lambda v: not v.is_control)  # control first
     initial_variants = [
         {"key": v.key, "name": v.name, "weight": percent(v.weight)} for v in ordered
@@ -401,52 +436,3 @@ def plan_preview(request: HttpRequest, membership: Membership) -> HttpResponse:
         except StatsInputError as error:
             context["error"] = error.message
     return render(request, "experiments/_plan_preview.html", context)
-
-
-def _transition(
-    request: HttpRequest, membership: Membership, key: str, action: Callable[..., Experiment]
-) -> HttpResponse:
-    experiment = _experiment(membership, key)
-    try:
-        action(experiment=experiment, actor=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        status = experiment.get_status_display().lower()
-        messages.success(request, f"“{experiment.name}” is now {status}.")
-    return redirect(reverse("experiments_web:detail", kwargs={"key": experiment.key}))
-
-
-@require_http_methods(["GET", "POST"])
-@workspace_page(Role.EDITOR)
-def start(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
-    """GET: what starting does, with the design that starts; POST: start it."""
-    if request.method == "POST":
-        response = _transition(request, membership, key, experiment_start)
-        response["Location"] += "#sdk-title"
-        return response
-    experiment = _experiment(membership, key)
-    primary = experiment.metric_links.select_related("metric").filter(role=MetricRole.PRIMARY)
-    return render(
-        request,
-        "experiments/start.html",
-        {
-            "experiment": experiment,
-            "verb": "Resume" if experiment.status == ExperimentStatus.STOPPED else "Start",
-            "variant_rows": [(v, percent(v.weight)) for v in experiment.variants.all()],
-            "coverage_percent": percent(experiment.coverage),
-            "primary_metrics": [link.metric for link in primary],
-        },
-    )
-
-
-@require_POST
-@workspace_page(Role.EDITOR)
-def stop(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
-    return _transition(request, membership, key, experiment_stop)
-
-
-@require_POST
-@workspace_page(Role.EDITOR)
-def archive(request: HttpRequest, membership: Membership, key: str) -> HttpResponse:
-    return _transition(request, membership, key, experiment_archive)

@@ -14,12 +14,17 @@ from experiments.models import (
     Decision,
     Experiment,
     ExperimentStatus,
+    ExperimentTemplate,
     Exposure,
     Phase,
     ResultSnapshot,
 )
+from experiments.result_selectors import experiment_results
 from experiments.stats import PowerRequest, plan
 from learnings.demo import (
+    ACTIVATION_TEMPLATE_KEY,
+    ACTIVATION_TEMPLATE_MDE,
+    ACTIVATION_TEMPLATE_RUNTIME_DAYS,
     DEMO_AHA_7D_BASELINE,
     DEMO_KEY_RESULTS,
     DEMO_LEARNINGS,
@@ -219,10 +224,27 @@ def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_
     assert roles["aha-7d"] == "primary"
     assert roles["unsubscribe-7d"] == "guardrail"
 
-    # Each demo plan has its numbers: the engine's size for the demo baseline and MDE.
+    # Each demo plan has its numbers: the engine's size for the demo baseline and MDE. The
+    # checklist comes from the activation template, its plan frozen at the (backdated) start.
     size = plan(PowerRequest(baseline_rate=DEMO_AHA_7D_BASELINE, mde=0.10))
-    assert checklist.planned_sample_size_per_variant == size.sample_size_per_variant
-    assert checklist.planned_duration_days >= 1
+    template = ExperimentTemplate.objects.get(workspace=workspace, key=ACTIVATION_TEMPLATE_KEY)
+    template_size = plan(
+        PowerRequest(baseline_rate=DEMO_AHA_7D_BASELINE, mde=ACTIVATION_TEMPLATE_MDE)
+    )
+    assert template.planned_units_per_variant == template_size.sample_size_per_variant
+    assert checklist.planned_sample_size_per_variant == template_size.sample_size_per_variant
+    assert checklist.planned_duration_days == ACTIVATION_TEMPLATE_RUNTIME_DAYS
+    assert checklist.planned_mde == ACTIVATION_TEMPLATE_MDE
+    frozen = checklist.plan.frozen
+    assert frozen["template"] == ACTIVATION_TEMPLATE_KEY
+    assert frozen["primary_metric"]["key"] == "aha-7d"
+    assert frozen["guardrail_metrics"] == [
+        {"key": "unsubscribe-7d", "name": Metric.objects.get(key="unsubscribe-7d").name}
+    ]
+    assert checklist.plan.frozen_at == phase.started_at
+    decision = experiment_results(experiment=checklist).decision
+    assert decision.clause  # decided by a clause of the frozen rule
+    assert f"{checklist.key}, by its frozen rule: {decision.label}" in output
 
     toolbar = Experiment.objects.get(workspace=workspace, key="editor-toolbar")
     assert toolbar.planned_sample_size_per_variant == size.sample_size_per_variant
