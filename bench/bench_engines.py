@@ -234,7 +234,10 @@ def open_duckdb(path: Path, rows: int, stem: str) -> Any:
         started = time.perf_counter()
         engine.command("DELETE FROM plg_platform_event")
         engine.command(
-            "INSERT INTO plg_platform_event SELECT * FROM read_parquet($p)", {"p": str(path)}
+            # The store numbers its rows (``id``): the file's order, as ingestion would.
+            "INSERT INTO plg_platform_event SELECT *, row_number() OVER () AS id "
+            "FROM read_parquet($p)",
+            {"p": str(path)},
         )
         engine.command("CHECKPOINT")
         log(f"duckdb: loaded in {time.perf_counter() - started:.0f} s")
@@ -253,7 +256,10 @@ def open_chdb(path: Path, rows: int, stem: str) -> Any:
         started = time.perf_counter()
         engine.command("TRUNCATE TABLE plg_platform_event")
         quoted = str(path).replace("\\", "\\\\").replace("'", "\\'")
-        engine.command(f"INSERT INTO plg_platform_event SELECT * FROM file('{quoted}', Parquet)")
+        engine.command(
+            "INSERT INTO plg_platform_event SELECT *, rowNumberInAllBlocks() + 1 AS id "
+            f"FROM file('{quoted}', Parquet)"
+        )
         engine.command("OPTIMIZE TABLE plg_platform_event FINAL")
         log(f"chdb: loaded in {time.perf_counter() - started:.0f} s")
     return engine

@@ -235,7 +235,8 @@ def open_engine(name: str, source: Path, memory_limit: str) -> Any:
     limit = _bytes(memory_limit)
     engine.command(f"SET max_memory_usage = {limit}")
     engine.command(f"SET max_bytes_before_external_group_by = {limit // 2}")
-    engine.command(f"SET max_bytes_in_join = {limit // 4}")
+    # The hash join holds the population (one row per unit; the events stream past it).
+    engine.command(f"SET max_bytes_in_join = {limit // 2}")
     for view, target in (
         ("events", source / "events" / "*.parquet"),
         ("exposures", source / "exposures.parquet"),
@@ -327,11 +328,14 @@ def measure(name: str, source: Path, memory_limit: str) -> dict[str, Any]:
     """Run ``child`` in a fresh process; return what it printed."""
     out = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, __file__, "--child", name, str(source), "--memory-limit", memory_limit],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+    if out.returncode != 0:
+        tail = "\n".join(out.stderr.strip().splitlines()[-15:])
+        raise SystemExit(f"{name} on {source} failed (exit {out.returncode}):\n{tail}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

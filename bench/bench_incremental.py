@@ -1,7 +1,7 @@
 """A daily incremental refresh of an experiment's metrics against the full recompute.
 
 Run: .venv/bin/python bench/bench_incremental.py [--units N] [--days D] [--refreshes R]
-     [--lookback L] [--engines postgres,duckdb] [--quick]
+     [--lookback L] [--engines postgres,duckdb] [--quick] [--trace]
 
 An experiment exposes N units (200,000) evenly over D days (60); each unit has 10–40 events
 (about 4.3 M in all, stored in time order as ingestion appends them): a quarter in the 14 days
@@ -97,6 +97,29 @@ ORDER BY k.t;
 
 def log(message: str) -> None:
     print(f"[bench_incremental] {message}", file=sys.stderr, flush=True)
+
+
+def _trace_statements() -> None:
+    """With ``--trace``: every engine statement's seconds and its first words, to stderr."""
+    from metrics.engines.base import Engine
+
+    plain = Engine.execute
+    dump = os.environ.get("BENCH_INCREMENTAL_TRACE_FILE")  # each statement as a JSON line
+
+    def traced(self, sql, params):
+        started = time.perf_counter()
+        try:
+            return plain(self, sql, params)
+        finally:
+            words = " ".join(sql.split())[:110]
+            log(f"  {time.perf_counter() - started:7.3f} s  {words}")
+            if dump:
+                import json
+
+                with open(dump, "a") as out:
+                    out.write(json.dumps({"sql": sql, "params": dict(params)}, default=str) + "\n")
+
+    Engine.execute = traced  # type: ignore[method-assign]
 
 
 def _setup_django() -> None:
@@ -209,7 +232,8 @@ INSERT INTO plg_platform_event
 SELECT {ws}, kind, unit_id, t, NULL,
        CASE WHEN kind = 'upgrade'
             THEN '{{"amount": ' || CAST(round(-ln(1 - r3) * 60, 2) AS VARCHAR) || '}}'
-            ELSE '{{}}' END
+            ELSE '{{}}' END,
+       row_number() OVER (ORDER BY t)
 FROM (
     SELECT u.unit_id,
            CASE WHEN r1 < (CASE WHEN u.variant = 'treatment' THEN 0.37 ELSE 0.35 END)
@@ -359,6 +383,7 @@ def main() -> int:
     parser.add_argument("--lookback", type=int, default=2)
     parser.add_argument("--engines", default="postgres,duckdb")
     parser.add_argument("--quick", action="store_true", help="20,000 units, 2 refreshes")
+    parser.add_argument("--trace", action="store_true", help="each statement's seconds (stderr)")
     args = parser.parse_args()
     if args.quick:
         args.units, args.refreshes = 20_000, 2
@@ -368,6 +393,8 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if args.trace:
+        _trace_statements()
 
     from metrics.engine.definition import parse_definition
     from metrics.engines.app_db import AppDatabaseEngine
