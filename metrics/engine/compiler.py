@@ -205,9 +205,8 @@ class MetricCompiler(PopulationSql, FunnelSql):
         select = exp.select(*columns).from_(exp.to_table("population").as_("pop"))
         plain = [m for m in self.metrics if not is_funnel(m)]
         if plain:
-            select = select.join(
-                self._source().subquery("e"), on=self._events_on(plain), join_type="left"
-            )
+            on = self._events_on(plain)
+            select = select.join(self._source().subquery("e"), on=on, join_type="left")
         for table, on in self._funnel_joins():
             select = select.join(table, on=on, join_type="left")
         select = select.group_by(

@@ -82,9 +82,7 @@ def steps_reached(m: MetricDefinition, events: list[dict[str, Any]], start: int)
             step = m.steps[reached]
             if not any(
                 _matches(e, step.event, step.filters)
-                and not any(
-                    _matches(e, m.steps[j].event, m.steps[j].filters) for j in reached_now
-                )
+                and not any(_matches(e, m.steps[j].event, m.steps[j].filters) for j in reached_now)
                 for e in instant
             ):
                 break

@@ -327,7 +327,9 @@ def test_experiment_variants_with_units_without_events_match_brute_force(engine_
         assert by_key[(m.key, "control")].covariate_sum is None
     # The unit without events counts as a unit that reached nothing.
     assert by_key[("activation", "control")].units == sum(
-        1 for _, (start, v) in population.items() if v == "control" and start < CUTOFF_US - 7 * 86_400_000_000
+        1
+        for _, (start, v) in population.items()
+        if v == "control" and start < CUTOFF_US - 7 * 86_400_000_000
     )
     # The conversion in the same statement equals the conversion computed alone.
     alone = compute_metric_statistics(
