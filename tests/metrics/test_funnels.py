@@ -27,6 +27,7 @@ from metrics.engine.populations import FirstSeenPopulation, TablePopulation
 from metrics.engines.app_db import AppDatabaseEngine
 from metrics.engines.base import Engine
 from metrics.engines.store import create_store, event_table, insert_events, load_table
+from metrics.incremental import FUNNELS_DIRECT, partials_refresh, partials_statistics
 from metrics.runner import compute_metric_statistics
 from plg_platform.services.ingestion import events_ingest, to_epoch_us
 from tests.conftest import require_or_skip
@@ -84,7 +85,8 @@ def test_a_funnel_definition_keeps_its_steps_in_order():
     assert [s.event for s in m.steps] == ["signup", "doc"]
     assert [s.label for s in m.steps] == ["signup", "Create a document"]
     assert m.steps[1].filters[0].value == ("pro", "team")
-    assert m.event == "" and m.maturity_days == 7
+    assert m.event == ""
+    assert m.maturity_days == 7
 
 
 @pytest.mark.parametrize(
@@ -372,5 +374,72 @@ def test_the_statement_reads_events_once_per_funnel_and_binds_every_value():
         cutoff_us=CUTOFF_US,
     )
     assert query.sql.count("plg_platform_event") == 1  # only the funnel reads events
-    assert "'signup'" not in query.sql and "signup" in query.params.values()
+    assert "'signup'" not in query.sql
+    assert "signup" in query.params.values()
     assert query.columns[-4:] == ("m0_step0", "m0_step1", "m0_step2", "m0_step3")
+
+
+# --- incremental analyses: funnels beside partial aggregates ---------------------------------
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ["app", "duckdb"], indirect=True)
+def test_funnels_beside_partials_match_brute_force_after_an_incremental_refresh(engine_case):
+    engine, workspace_id = engine_case
+    if engine.dialect == "duckdb":
+        from metrics.engines.store import create_partials_store
+        from tests.factories import WorkspaceFactory
+
+        create_partials_store(engine)
+        WorkspaceFactory(id=workspace_id)  # the scope's row is in the app database
+    metrics = [*FUNNELS, CONVERSION]
+    population = FirstSeenPopulation(event="visit")
+    refreshes = []
+    for cutoff in (CUTOFF_US - 86_400_000_000, CUTOFF_US):  # a day before, then now
+        refreshes.append(
+            partials_refresh(
+                workspace_id=workspace_id,
+                scope_key=f"funnel-test-{engine.dialect}",
+                metrics=metrics,
+                population=population,
+                cutoff_us=cutoff,
+                engine=engine,
+            )
+        )
+    refresh = refreshes[-1]
+    assert [r.mode for r in refreshes] == ["rebuild", "incremental"]
+    stats = {(s.metric, s.group): s for s in partials_statistics(refresh=refresh)}
+    expected = {unit: (start, "all") for unit, start in FIRST_VISITS.items()}
+    for m in FUNNELS:
+        assert_funnel_equal(
+            stats[(m.key, "all")], funnel_brute_force(RAW, m, expected)["all"], m.key
+        )
+    direct = compute_metric_statistics(
+        workspace_id=workspace_id,
+        metrics=[CONVERSION],
+        population=population,
+        cutoff_us=CUTOFF_US,
+        engine=engine,
+    )
+    assert stats[("upgraded", "all")] == direct[0]
+    assert refresh.scan.as_dict()["rows_read"] > 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ["app"], indirect=True)
+def test_an_analysis_of_funnels_only_reads_the_events_and_says_why(engine_case):
+    engine, workspace_id = engine_case
+    refresh = partials_refresh(
+        workspace_id=workspace_id,
+        scope_key="funnels-only",
+        metrics=FUNNELS,
+        population=FirstSeenPopulation(event="visit"),
+        cutoff_us=CUTOFF_US,
+        engine=engine,
+    )
+    assert refresh.mode == "direct"
+    assert refresh.reason == FUNNELS_DIRECT
+    stats = partials_statistics(refresh=refresh)
+    expected = {unit: (start, "all") for unit, start in FIRST_VISITS.items()}
+    for s in stats:
+        m = next(f for f in FUNNELS if f.key == s.metric)
+        assert_funnel_equal(s, funnel_brute_force(RAW, m, expected)["all"], m.key)
+    assert refresh.scan.as_dict()["rows_read"] > 0
