@@ -132,9 +132,7 @@ def _statistics(metric: MetricDefinition, i: int, record: dict[str, object]) -> 
     ):
         if prefix + source in record:
             optional[target] = _float(record[prefix + source])
-    steps = tuple(
-        int(_float(record[prefix + f"step{k}"])) for k in range(len(metric.steps))
-    )
+    steps = tuple(int(_float(record[prefix + f"step{k}"])) for k in range(len(metric.steps)))
     return MetricStatistics(
         metric=metric.key,
         steps=steps,

@@ -69,10 +69,12 @@ FUNNELS = [parse_definition(spec) for spec in FUNNEL_SPECS]
 
 
 # --- the brute-force reference ---------------------------------------------------------------
-def steps_reached(m: MetricDefinition, events: list[dict[str, Any]], start: int) -> int:
+def steps_reached(
+    m: MetricDefinition, events: list[dict[str, Any]], start: int, cutoff_us: int = CUTOFF_US
+) -> int:
     """How many steps of ``m`` the unit reached: its events (with ``t``), from ``start``."""
     assert m.window_days is not None
-    end = min(start + m.window_days * DAY_US, CUTOFF_US)
+    end = min(start + m.window_days * DAY_US, cutoff_us)
     inside = sorted((e for e in events if start <= e["t"] < end), key=lambda e: e["t"])
     reached = 0
     for _, same_time in groupby(inside, key=lambda e: e["t"]):
