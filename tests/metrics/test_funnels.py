@@ -266,13 +266,6 @@ def engine_case(request: pytest.FixtureRequest, stores) -> tuple[Engine, int]:
     return AppDatabaseEngine(), workspace.id
 
 
-@pytest.fixture
-def other_workspace(db):
-    from tests.factories import WorkspaceFactory
-
-    return WorkspaceFactory()
-
-
 TABLE_POPULATION = TablePopulation(
     table=POPULATION_TABLE,
     unit_column="unit_id",
