@@ -32,6 +32,11 @@ SAVED = "Saved the funnel “{name}”. Its steps by signup cohort are below."
 COHORTS = {"week": 8, "day": 14}  # how many periods the page shows
 
 
+def type_label(metric: Metric) -> str:
+    """The type's short name ("Funnel"), without the explanation its choice carries."""
+    return str(metric.get_type_display()).split(" (")[0]
+
+
 @dataclass(frozen=True)
 class StepLine:
     number: int
@@ -82,7 +87,7 @@ def metric_list(request: HttpRequest, membership: Membership) -> HttpResponse:
         request,
         "metrics/metrics.html",
         {
-            "rows": [(m, summary_of(m)) for m in metrics],
+            "rows": [(m, type_label(m), summary_of(m)) for m in metrics],
             "can_edit": membership.has_role(Role.EDITOR),
         },
     )
@@ -220,6 +225,7 @@ def metric_page(request: HttpRequest, membership: Membership, key: str) -> HttpR
     context: dict[str, Any] = {
         "metric": metric,
         "summary": summary_of(metric),
+        "type_label": type_label(metric),
         "steps": steps_of(metric),
         "is_funnel": metric.type == MetricType.FUNNEL,
         "is_rate": metric.type
