@@ -149,7 +149,7 @@ class FunnelForm(PageForm):
         return any(field.value() or field.errors for _, fields in rows for field in fields)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         steps = []
         self.filled_rows = []
         for i in range(MAX_FUNNEL_STEPS):

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from metrics.metric_forms import VISIBLE_STEPS, FunnelForm, conditions_text
 from metrics.models import Metric, MetricType
 from metrics.selectors import metric_get, metrics_list
-from metrics.series import SeriesPoint, metric_series
+from metrics.series import Interval, SeriesPoint, metric_series
 from metrics.services import metric_create
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role
@@ -234,7 +234,7 @@ def metric_page(request: HttpRequest, membership: Membership, key: str) -> HttpR
         "cohorts": [],
     }
     if form.is_valid():
-        interval = form.cleaned_data["interval"] or "week"
+        interval: Interval = "day" if form.cleaned_data["interval"] == "day" else "week"
         today = datetime.now(tz=ZoneInfo(membership.workspace.timezone)).date()
         step = timedelta(days=7 if interval == "week" else 1)
         try:

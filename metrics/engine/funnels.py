@@ -185,7 +185,9 @@ class FunnelSql:
             joins.append((exp.to_table(alias).as_(alias), on))
         return joins
 
-    def _funnel_outputs(self, index: int, m: MetricDefinition, mature: exp.Expr) -> list:
+    def _funnel_outputs(
+        self, index: int, m: MetricDefinition, mature: exp.Expr
+    ) -> list[tuple[str, exp.Expr]]:
         """(name, expression) of the statement's step counts for funnel ``index``."""
         return [
             (

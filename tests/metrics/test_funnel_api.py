@@ -159,7 +159,7 @@ def test_weekly_signup_cohorts_have_their_steps_in_the_values_api(editor):
     by_unit = with_times(raw)
     cutoff = to_epoch_us(now)
     expected: dict[str, dict] = defaultdict(lambda: {"units": 0, "immature": 0, "steps": [0, 0, 0]})
-    for unit, unit_events in by_unit.items():
+    for unit_events in by_unit.values():
         start = min(e["t"] for e in unit_events if e["event"] == "signup")
         day = datetime.fromtimestamp(start / 1e6, tz=UTC).astimezone(zone).date()
         week = str(day - timedelta(days=day.weekday()))
