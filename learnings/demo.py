@@ -116,7 +116,7 @@ CHECKLIST_DESIGN = ExperimentDesign(
         VariantSpec("checklist", 0.5, "Checklist"),
     ),
     primary_metric="aha-7d",
-    secondary_metrics=("first-share-7d",),
+    secondary_metrics=("first-share-7d", "activation-funnel-14d"),
     guardrail_metrics=("unsubscribe-7d",),
     team="Growth",
     product_area="Onboarding › Checklist",
