@@ -47,11 +47,37 @@ class SegmentRef:
 
 
 @dataclass(frozen=True)
+class FunnelStepResult:
+    """One step of a funnel in one variant: matured units that reached it, the conversion from
+    the step before (the first step's: from every matured unit) and from every matured unit."""
+
+    name: str
+    event: str
+    units: int
+    conversion: float | None
+    overall: float | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FunnelStepResult:
+        return cls(
+            name=data["name"],
+            event=data.get("event", data["name"]),
+            units=int(data["units"]),
+            conversion=_float(data.get("conversion")),
+            overall=_float(data.get("overall")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class VariantResult:
     """One variant's population and value on one metric.
 
     ``never_reached_share`` exists only for time-to-event metrics (``tracks_reaching``): the
-    share of units that never reached the event within the window.
+    share of units that never reached the event within the window. ``steps`` only for funnels
+    (the value is then the whole funnel's conversion: the last step's ``overall``).
     """
 
     variant: str
@@ -61,6 +87,7 @@ class VariantResult:
     value: float | None
     never_reached_share: float | None = None
     tracks_reaching: bool = False
+    steps: tuple[FunnelStepResult, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VariantResult:
@@ -72,6 +99,7 @@ class VariantResult:
             value=_float(data.get("value")),
             never_reached_share=_float(data.get("never_reached_share")),
             tracks_reaching="never_reached_share" in data,
+            steps=tuple(FunnelStepResult.from_json(step) for step in data.get("steps", ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -84,6 +112,8 @@ class VariantResult:
         }
         if self.tracks_reaching:
             out["never_reached_share"] = self.never_reached_share
+        if self.steps:
+            out["steps"] = [step.to_json() for step in self.steps]
         return out
 
 

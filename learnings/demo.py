@@ -138,7 +138,7 @@ CHECKLIST_DESIGN = ExperimentDesign(
         VariantSpec("checklist", 0.5, "Checklist"),
     ),
     primary_metric="aha-7d",
-    secondary_metrics=("first-share-7d",),
+    secondary_metrics=("first-share-7d", "activation-funnel-14d"),
     guardrail_metrics=("unsubscribe-7d",),
     team="Growth",
     product_area="Onboarding › Checklist",
@@ -192,7 +192,7 @@ def activation_template_spec() -> TemplateSpec:
             "the planned units."
         ),
         primary_metric="aha-7d",
-        secondary_metrics=("first-share-7d",),
+        secondary_metrics=("first-share-7d", "activation-funnel-14d"),
         guardrail_metrics=("unsubscribe-7d",),
         planned_mde=ACTIVATION_TEMPLATE_MDE,
         min_runtime_days=ACTIVATION_TEMPLATE_RUNTIME_DAYS,

@@ -13,6 +13,10 @@ compute sufficient statistics from them (what is stored: ``metrics.engine.partia
 - **direct** when the cut-off is before the stored one (a rerun of history) or the engine keeps
   no partials: the statement over the events, as ``compute_metric_statistics``.
 
+Funnel metrics keep no partials: their order needs each event's time, which day rows do not
+hold. They are computed from the events (their steps' events in the units' windows) by one
+more statement beside the one over the partials.
+
 Statements run on the engine holding the events (the app database by default; DuckDB too). The
 app database's transaction covers the whole refresh and locks the scope's row, so two refreshes
 of one scope queue up. Each refresh reports what it cost (``RefreshScan``): statements, seconds
@@ -34,6 +38,7 @@ from django.utils import timezone
 
 from metrics.engine.definition import MetricDefinition
 from metrics.engine.event_tables import APP_EVENTS, EventTable
+from metrics.engine.funnels import is_funnel
 from metrics.engine.partials import (
     DAY_TABLE,
     DIRTY_TABLE,
@@ -65,6 +70,7 @@ MAX_LOOKBACK_DAYS = 60
 FOLD_AFTER_DAYS = {"duckdb": 7}
 # A scope's day fingerprint after ``partials_invalidate``: it matches no definitions.
 REBUILD_ASKED = "rebuild asked"
+FUNNELS_DIRECT = "Funnels are computed from the events: their order needs each event's time."
 BAD_LOOKBACK = "The lookback is a whole number of days from 0 to {max}."
 ROWS_COUNTED = "counted: event rows in the ranges the refresh read"
 ROWS_FROM_ENGINE = "reported by the engine"
@@ -190,6 +196,11 @@ class PartialsRefresh:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def partial_metrics(self) -> tuple[MetricDefinition, ...]:
+        """The metrics kept as partial aggregates: all but funnels."""
+        return tuple(m for m in self.metrics if not is_funnel(m))
+
+    @property
     def new_units(self) -> int:
         """Units built from all their events: new, or their start moved."""
         return self.scan.new_units
@@ -290,6 +301,10 @@ def partials_refresh(
         return refresh
     if engine.dialect not in PARTIAL_DIALECTS:
         refresh.reason = f"{engine.label} keeps no partial aggregates."
+        return refresh
+    metrics = refresh.partial_metrics
+    if not metrics:
+        refresh.reason = FUNNELS_DIRECT
         return refresh
     with transaction.atomic(using=using):
         scope, _ = PartialScope.objects.using(using).get_or_create(
@@ -455,9 +470,7 @@ def partials_statistics(
     the refresh was direct."""
     population = population or refresh.population
     if refresh.mode == "direct" or refresh.scope_id is None:
-        refresh.scan.count_pass(
-            _statements(refresh, scope_id=0).count_read_rows(units="population")
-        )
+        refresh.scan.count_pass(_rows_read(refresh, refresh.metrics))
         return compute_metric_statistics(
             workspace_id=refresh.workspace_id,
             metrics=refresh.metrics,
@@ -471,15 +484,53 @@ def partials_statistics(
         _statements(refresh, scope_id=refresh.scope_id), population, refresh.details["frozen_day"]
     )
     rows = refresh.engine.execute(query.sql, query.params)
-    return statistics_of(refresh.metrics, query.columns, rows)
+    statistics = statistics_of(refresh.partial_metrics, query.columns, rows)
+    funnels = [m for m in refresh.metrics if is_funnel(m)]
+    if funnels:
+        refresh.scan.count_pass(_rows_read(refresh, funnels))
+        statistics += compute_metric_statistics(
+            workspace_id=refresh.workspace_id,
+            metrics=funnels,
+            population=population,
+            cutoff_us=refresh.cutoff_us,
+            engine=refresh.engine,
+            events=refresh.events,
+        )
+    return statistics
 
 
-def _statements(refresh: PartialsRefresh, *, scope_id: int) -> PartialStatements:
+def _rows_read(refresh: PartialsRefresh, metrics: Sequence[MetricDefinition]) -> Statement:
+    """A count of the event rows a statement over ``metrics`` reads (a funnel's: its steps'
+    events in the window, counted as conversions on them would read them)."""
+    read: list[MetricDefinition] = []
+    for m in metrics:
+        if not is_funnel(m):
+            read.append(m)
+            continue
+        read.extend(
+            MetricDefinition(
+                key=f"{m.key}.{k}",
+                type="conversion",
+                event=step.event,
+                window_days=m.window_days,
+                unit_property=m.unit_property,
+            )
+            for k, step in enumerate(m.steps)
+        )
+    return _statements(refresh, scope_id=0, metrics=read).count_read_rows(units="population")
+
+
+def _statements(
+    refresh: PartialsRefresh,
+    *,
+    scope_id: int,
+    metrics: Sequence[MetricDefinition] | None = None,
+) -> PartialStatements:
     return PartialStatements(
         dialect=refresh.engine.dialect,
         workspace_id=refresh.workspace_id,
         scope_id=scope_id,
-        metrics=refresh.metrics,
+        metrics=refresh.partial_metrics if metrics is None else metrics,
         population=refresh.population,
         cutoff_us=refresh.cutoff_us,
         covariate_days=refresh.covariate_days,

@@ -22,6 +22,7 @@ class MetricType(models.TextChoices):
     RETENTION = "retention", "Retention (active on day N, or days N..M)"
     MOMENT = "moment", "Success moment (K times, on M distinct days, within D days)"
     TIME_TO_EVENT = "time_to_event", "Time to event (mean hours, among units that got there)"
+    FUNNEL = "funnel", "Funnel (ordered steps within the window; conversion of the whole)"
 
 
 class MetricKind(models.TextChoices):
@@ -99,6 +100,10 @@ class Metric(TimeStampedModel):
     # Moment: did the event at least K times, on at least M distinct days, within the window.
     min_count = models.PositiveIntegerField(null=True, blank=True)
     min_distinct_days = models.PositiveIntegerField(null=True, blank=True)
+    # Funnel: ordered steps, each reached at or after the one before, within the window.
+    steps = models.JSONField(
+        default=list, blank=True, help_text="[{'event', 'filters', 'name'}] in order (funnels)."
+    )
     # Capping of per-unit values (count, sum, ratio numerator).
     cap_type = models.CharField(max_length=12, choices=CapType.choices, default=CapType.NONE)
     cap_value = models.FloatField(

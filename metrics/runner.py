@@ -28,7 +28,8 @@ class MetricStatistics:
     except for ``mean`` metrics, where units without events have none, and ``time_to_event``,
     where ``n`` reached the event and ``units - n`` never did within the window).
     ``immature_units`` were left out because their window had not passed by the cut-off.
-    Time to event is in hours.
+    Time to event is in hours. Funnels: ``steps[k]`` matured units reached step k + 1 (the
+    value is the whole funnel's conversion, ``steps[-1] / units``).
     """
 
     metric: str
@@ -46,6 +47,7 @@ class MetricStatistics:
     covariate_sum_squares: float | None = None
     covariate_sum_product: float | None = None
     bucket: str = "all"  # the start's bucket (a TablePopulation with bucket_us), else "all"
+    steps: tuple[int, ...] = ()  # funnels: matured units that reached each step, in order
 
     @property
     def mean(self) -> float | None:
@@ -130,8 +132,10 @@ def _statistics(metric: MetricDefinition, i: int, record: dict[str, object]) -> 
     ):
         if prefix + source in record:
             optional[target] = _float(record[prefix + source])
+    steps = tuple(int(_float(record[prefix + f"step{k}"])) for k in range(len(metric.steps)))
     return MetricStatistics(
         metric=metric.key,
+        steps=steps,
         group=str(record["grp"]),
         segment=str(record["seg"]),
         bucket=str(record.get("bkt", "all")),

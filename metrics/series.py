@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from metrics.engine.definition import MetricDefinition
 from metrics.engine.populations import FirstSeenPopulation
 from metrics.models import Metric
 from metrics.runner import MetricStatistics, compute_metric_statistics
@@ -32,8 +33,22 @@ RANGE_TOO_LONG = "A series covers at most {days} days."
 
 
 @dataclass(frozen=True)
+class SeriesStep:
+    """A funnel's step in one cohort: matured units that reached it (in order, within the
+    window), the conversion from the step before (the first: from every matured unit) and
+    from every matured unit."""
+
+    name: str
+    event: str
+    units: int
+    conversion: float | None
+    overall: float | None
+
+
+@dataclass(frozen=True)
 class SeriesPoint:
-    """One cohort's value with its 95% interval (normal approximation) and unit counts."""
+    """One cohort's value with its 95% interval (normal approximation) and unit counts;
+    a funnel's cohort also has its ``steps`` (the value is the whole funnel's conversion)."""
 
     period_start: date
     units: int
@@ -42,13 +57,36 @@ class SeriesPoint:
     value: float | None
     ci_low: float | None
     ci_high: float | None
+    steps: tuple[SeriesStep, ...] = ()
+
+
+def _steps(definition: MetricDefinition, units: int, parts: list[MetricStatistics]):
+    """The funnel's steps in one cohort, from the statistics of its buckets."""
+    out = []
+    before = units
+    for k, step in enumerate(definition.steps):
+        reached = sum(p.steps[k] for p in parts if p.steps)
+        out.append(
+            SeriesStep(
+                name=step.label,
+                event=step.event,
+                units=reached,
+                conversion=reached / before if before else None,
+                overall=reached / units if units else None,
+            )
+        )
+        before = reached
+    return tuple(out)
 
 
 def _period_start(day: date, interval: Interval) -> date:
     return day - timedelta(days=day.weekday()) if interval == "week" else day
 
 
-def _point(period: date, parts: list[MetricStatistics], ratio: bool) -> SeriesPoint:
+def _point(
+    period: date, parts: list[MetricStatistics], definition: MetricDefinition
+) -> SeriesPoint:
+    ratio = definition.is_ratio
     n = sum(p.n for p in parts)
     sx = sum(p.sum for p in parts)
     sxx = sum(p.sum_squares for p in parts)
@@ -72,14 +110,16 @@ def _point(period: date, parts: list[MetricStatistics], ratio: bool) -> SeriesPo
             variance = max((sxx - n * value * value) / (n - 1), 0.0)
             half = Z_95 * math.sqrt(variance / n)
             low, high = value - half, value + half
+    units = sum(p.units for p in parts)
     return SeriesPoint(
         period_start=period,
-        units=sum(p.units for p in parts),
+        units=units,
         immature_units=sum(p.immature_units for p in parts),
         n=n,
         value=value,
         ci_low=low,
         ci_high=high,
+        steps=_steps(definition, units, parts),
     )
 
 
@@ -105,9 +145,10 @@ def metric_series(
     start = datetime.combine(date_from, time.min, tzinfo=zone)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
     cutoff = now or datetime.now(tz=UTC)
+    definition = metric_definition(metric)
     stats = compute_metric_statistics(
         workspace_id=metric.workspace_id,
-        metrics=[metric_definition(metric)],
+        metrics=[definition],
         population=FirstSeenPopulation(
             event=start_event,
             starts_from_us=epoch_us(start),
@@ -125,6 +166,6 @@ def metric_series(
     day = _period_start(date_from, interval)
     step = timedelta(days=7 if interval == "week" else 1)
     while day <= date_to:
-        periods.append(_point(day, by_period.get(day, []), ratio=metric.type == "ratio"))
+        periods.append(_point(day, by_period.get(day, []), definition))
         day += step
     return periods

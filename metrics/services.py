@@ -15,6 +15,7 @@ from django.db import IntegrityError, models, transaction
 from metrics.engine.definition import (
     SPEC_FIELDS,
     EventFilter,
+    FunnelStep,
     MetricDefinition,
     MetricDefinitionError,
     parse_definition,
@@ -32,7 +33,7 @@ BAD_CHOICE = "Expected one of: {choices}."
 _DEFINITION_FIELDS = tuple(
     name
     for name in SPEC_FIELDS
-    if name not in ("filters", "denominator_filters", "property", "tags")
+    if name not in ("filters", "denominator_filters", "property", "tags", "steps")
 )
 
 
@@ -55,6 +56,17 @@ def _filters_json(filters: tuple[EventFilter, ...]) -> list[dict[str, Any]]:
     return [
         {"property": f.property, "op": f.op, "value": list(f.value) if f.op == "in" else f.value}
         for f in filters
+    ]
+
+
+def _steps_json(steps: tuple[FunnelStep, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event": s.event,
+            "filters": _filters_json(s.filters),
+            **({"name": s.name} if s.name else {}),
+        }
+        for s in steps
     ]
 
 
@@ -99,6 +111,7 @@ def metric_create(
         tags=list(definition.tags),
         filters=_filters_json(definition.filters),
         denominator_filters=_filters_json(definition.denominator_filters),
+        steps=_steps_json(definition.steps),
         property=definition.property_name,
         created_by=_signed_in(actor),
         **{name_: getattr(definition, name_) for name_ in _DEFINITION_FIELDS},
@@ -122,7 +135,7 @@ def metric_create(
 def metric_spec(metric: Metric) -> dict[str, Any]:
     """Return the type-specific fields of a stored metric, as ``metric_create`` takes them."""
     spec: dict[str, Any] = {"type": metric.type, "tags": list(metric.tags)}
-    for name in (*_DEFINITION_FIELDS, "property", "filters", "denominator_filters"):
+    for name in (*_DEFINITION_FIELDS, "property", "filters", "denominator_filters", "steps"):
         value = getattr(metric, name)
         if value not in (None, "", [], "none"):
             spec[name] = value

@@ -1,12 +1,15 @@
-"""Pages of the metric layer: event sources (the API is in ``metrics.urls``)."""
+"""Pages of the metric layer: metrics and event sources (the API is in ``metrics.urls``)."""
 
 from django.urls import path
 
-from metrics import views
+from metrics import metric_views, views
 
 app_name = "metrics_web"
 
 urlpatterns = [
+    path("metrics/", metric_views.metric_list, name="metrics"),
+    path("metrics/new-funnel", metric_views.funnel_new, name="funnel-create"),
+    path("metrics/<slug:key>/", metric_views.metric_page, name="metric"),
     path("sources/", views.source_list, name="sources"),
     path("sources/new", views.source_new, name="source-create"),
     path("sources/<int:source_id>/", views.source_page, name="source"),

@@ -43,7 +43,9 @@ def finite(value: Any) -> float | None:
 
 
 # Metrics whose value is a share of units: typed and shown as percentages.
-RATE_METRIC_TYPES = frozenset({MetricType.CONVERSION, MetricType.RETENTION, MetricType.MOMENT})
+RATE_METRIC_TYPES = frozenset(
+    {MetricType.CONVERSION, MetricType.RETENTION, MetricType.MOMENT, MetricType.FUNNEL}
+)
 
 
 def metric_is_rate(metric: Metric) -> bool:

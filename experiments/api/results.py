@@ -21,6 +21,18 @@ class SegmentRefSerializer(serializers.Serializer):
     value = serializers.CharField()
 
 
+class FunnelStepSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The step's label (its event unless named).")
+    event = serializers.CharField()
+    units = serializers.IntegerField(help_text="Matured units that reached this step in order.")
+    conversion = serializers.FloatField(
+        allow_null=True, help_text="Units reaching this step / units reaching the step before."
+    )
+    overall = serializers.FloatField(
+        allow_null=True, help_text="Units reaching this step / all matured units."
+    )
+
+
 class VariantResultSerializer(serializers.Serializer):
     variant = serializers.CharField()
     units = serializers.IntegerField(help_text="Matured units in the population.")
@@ -30,11 +42,16 @@ class VariantResultSerializer(serializers.Serializer):
     never_reached_share = serializers.FloatField(
         required=False, allow_null=True, help_text="Time-to-event metrics only."
     )
+    steps = FunnelStepSerializer(
+        many=True, required=False, help_text="Funnel metrics only: each step, in order."
+    )
 
     def to_representation(self, instance: VariantResult) -> dict[str, Any]:
         data = super().to_representation(instance)
         if not instance.tracks_reaching:
             data.pop("never_reached_share", None)
+        if not instance.steps:
+            data.pop("steps", None)
         return data
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from experiments.contracts import ComparisonResult, MetricResult
 from experiments.result_selectors import ComparisonHistory, ExperimentResults
 from experiments.stats.summaries import format_effect, format_p_value, format_probability
+from experiments.views.funnel_blocks import FunnelView, funnel_view
 from experiments.views.lift_over_time import DayRow, cumulative_chart, cumulative_rows
 
 ROLE_TITLES = {
@@ -105,6 +106,7 @@ class MetricBlock:
     history: str  # JSON Chart.js config, "" without history
     history_rows: tuple[tuple[str, str, str, str, int], ...]  # date, variant, lift, interval, units
     by_day: tuple[DayRow, ...] = ()  # cumulative lift by day of first exposure (new snapshots)
+    funnel: FunnelView | None = None  # a funnel's steps by variant
 
 
 @dataclass(frozen=True)
@@ -355,6 +357,7 @@ def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
                     results.variant_names,
                     lambda v, bound="", mt=metric_type: fmt_effect(v, difference, mt, bound=bound),
                 ),
+                funnel=funnel_view(metric, results.variant_names),
             )
         )
     return blocks

@@ -35,6 +35,11 @@ class MetricInputSerializer(StrictSerializer):
     retention_end_day = serializers.IntegerField(required=False, allow_null=True)
     min_count = serializers.IntegerField(required=False, allow_null=True)
     min_distinct_days = serializers.IntegerField(required=False, allow_null=True)
+    steps = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Funnels: [{'event', 'filters'?, 'name'?}] in order, 2 to 10 steps.",
+    )
     cap_type = serializers.ChoiceField(choices=CapType.choices, required=False)
     cap_value = serializers.FloatField(required=False, allow_null=True)
 

@@ -27,6 +27,14 @@ class SeriesQuerySerializer(StrictSerializer):
         return super().to_internal_value(data)
 
 
+class SeriesStepSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    event = serializers.CharField()
+    units = serializers.IntegerField(help_text="Matured units of the cohort that reached it.")
+    conversion = serializers.FloatField(allow_null=True, help_text="Of the step before.")
+    overall = serializers.FloatField(allow_null=True, help_text="Of the cohort's units.")
+
+
 class SeriesPointSerializer(serializers.Serializer):
     period_start = serializers.DateField()
     units = serializers.IntegerField()
@@ -35,6 +43,15 @@ class SeriesPointSerializer(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
+    steps = SeriesStepSerializer(
+        many=True, required=False, help_text="Funnel metrics only: each step in the cohort."
+    )
+
+    def to_representation(self, instance: dict) -> dict:
+        data = super().to_representation(instance)
+        if not instance.get("steps"):
+            data.pop("steps", None)
+        return data
 
 
 class MetricValuesOutputSerializer(serializers.Serializer):

@@ -21,6 +21,7 @@ from sqlglot import exp
 from metrics.engine.definition import EventFilter, MetricDefinition
 from metrics.engine.dialects import get_dialect
 from metrics.engine.event_tables import APP_EVENTS, EventTable
+from metrics.engine.funnels import FunnelSql, funnel_cte_name, is_funnel
 from metrics.engine.json_access import JsonAccess
 from metrics.engine.population_sql import PopulationSql
 from metrics.engine.populations import ExposurePopulation, Population, TablePopulation
@@ -48,7 +49,7 @@ class _MetricColumns:
     covariate: str | None = None
 
 
-class MetricCompiler(PopulationSql):
+class MetricCompiler(PopulationSql, FunnelSql):
     """Build the statement for ``metrics`` over ``population`` in workspace ``workspace_id``."""
 
     # Whether the per-unit step is computed once into a work table (``AS MATERIALIZED``): for
@@ -182,6 +183,10 @@ class MetricCompiler(PopulationSql):
         ]
         named: list[_MetricColumns] = []
         for i, m in enumerate(self.metrics):
+            if is_funnel(m):  # its own CTE (``metrics.engine.funnels``), joined below
+                columns.extend(exp.alias_(e, name) for name, e in self._funnel_per_unit(i, m))
+                named.append(_MetricColumns(value=f"m{i}_x"))
+                continue
             lo, hi = m.window_bounds_days
             names = _MetricColumns(
                 value=f"m{i}_x",
@@ -197,17 +202,32 @@ class MetricCompiler(PopulationSql):
                     pre = exp.Coalesce(this=pre, expressions=[num(0)])
                 columns.append(exp.alias_(pre, names.covariate))
             named.append(names)
+        select = exp.select(*columns).from_(exp.to_table("population").as_("pop"))
+        plain = [m for m in self.metrics if not is_funnel(m)]
+        if plain:
+            on = self._events_on(plain)
+            select = select.join(self._source().subquery("e"), on=on, join_type="left")
+        for table, on in self._funnel_joins():
+            select = select.join(table, on=on, join_type="left")
+        select = select.group_by(
+            col("unit_id", "pop"),
+            col("start_us", "pop"),
+            *(col(name, "pop") for name in self._varying()),
+        )
+        return select, named
+
+    def _events_on(self, metrics: Sequence[MetricDefinition]) -> exp.Expr:
+        """The per-unit step's join of a unit's events: in the widest window, before the
+        cut-off, of the metrics' events."""
         lo_days = -self.covariate_days if self.covariate_days else 0
-        hi_days = max(m.window_bounds_days[1] for m in self.metrics)
+        hi_days = max(m.window_bounds_days[1] for m in metrics)
         join_on: list[exp.Expr] = [
             exp.EQ(this=col("unit_id", "e"), expression=col("unit_id", "pop")),
             exp.GTE(this=self._t(), expression=self._offset(min(lo_days, 0))),
             exp.LT(this=self._t(), expression=self._offset(hi_days)),
             exp.LT(this=self._t(), expression=self.params.bind(self.cutoff_us)),
         ]
-        events = {m.event for m in self.metrics} | {
-            m.denominator_event for m in self.metrics if m.is_ratio
-        }
+        events = {m.event for m in metrics} | {m.denominator_event for m in metrics if m.is_ratio}
         if "" not in events:
             join_on.append(
                 exp.In(
@@ -215,17 +235,7 @@ class MetricCompiler(PopulationSql):
                     expressions=[self.params.bind(name) for name in sorted(events)],
                 )
             )
-        select = (
-            exp.select(*columns)
-            .from_(exp.to_table("population").as_("pop"))
-            .join(self._source().subquery("e"), on=and_(*join_on), join_type="left")
-            .group_by(
-                col("unit_id", "pop"),
-                col("start_us", "pop"),
-                *(col(name, "pop") for name in self._varying()),
-            )
-        )
-        return select, named
+        return and_(*join_on)
 
     def _varying(self) -> tuple[str, ...]:
         """Return which of the population's ``grp`` and ``seg`` columns differ between units."""
@@ -244,7 +254,7 @@ class MetricCompiler(PopulationSql):
         )
 
     def _has_covariate(self, m: MetricDefinition) -> bool:
-        return self.covariate_days > 0 and m.type not in ("time_to_event", "ratio")
+        return self.covariate_days > 0 and m.type not in ("time_to_event", "ratio", "funnel")
 
     # --- capping ------------------------------------------------------------------------------
     def _mature(self, m: MetricDefinition, table: str = "pu") -> exp.Expr:
@@ -353,12 +363,19 @@ class MetricCompiler(PopulationSql):
                     f"m{i}_cov_sum_product",
                     exp.Sum(this=case(has_value, exp.Mul(this=x.copy(), expression=c.copy()))),
                 )
+            if is_funnel(m):
+                for name, expression in self._funnel_outputs(i, m, mature):
+                    add(name, expression)
 
         query = (
             exp.select(*outputs)
             .from_(exp.to_table("per_unit").as_("pu"))
             .with_("population", as_=self._population())
-            .with_("per_unit", as_=per_unit, materialized=self.materialize_per_unit or None)
+        )
+        for index, m in self._funnels():
+            query = query.with_(funnel_cte_name(index), as_=self._funnel_cte(m))
+        query = query.with_(
+            "per_unit", as_=per_unit, materialized=self.materialize_per_unit or None
         )
         if varying:
             keys = [col(name, "pu") for name in varying]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MetricTypeName = Literal[
-    "conversion", "count", "sum", "mean", "ratio", "retention", "moment", "time_to_event"
+    "conversion", "count", "sum", "mean", "ratio", "retention", "moment", "time_to_event", "funnel"
 ]
 METRIC_TYPES: tuple[str, ...] = (
     "conversion",
@@ -25,6 +25,7 @@ METRIC_TYPES: tuple[str, ...] = (
     "retention",
     "moment",
     "time_to_event",
+    "funnel",
 )
 FILTER_OPS: tuple[str, ...] = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "is_set", "is_not_set")
 CAP_TYPES: tuple[str, ...] = ("none", "absolute", "percentile")
@@ -68,6 +69,19 @@ class EventFilter:
 
 
 @dataclass(frozen=True)
+class FunnelStep:
+    """One step of a funnel: an event with optional property filters, and its label."""
+
+    event: str
+    filters: tuple[EventFilter, ...] = ()
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.event
+
+
+@dataclass(frozen=True)
 class MetricDefinition:
     """Everything the compiler needs to turn a metric into SQL.
 
@@ -92,6 +106,7 @@ class MetricDefinition:
     cap_value: float | None = None
     unit_property: str = ""
     tags: tuple[str, ...] = field(default=())
+    steps: tuple[FunnelStep, ...] = ()  # funnel metrics only (``metrics.engine.funnels``)
 
     @property
     def is_ratio(self) -> bool:
@@ -225,9 +240,10 @@ _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "retention": ("event", "filters", "retention_start_day", "retention_end_day"),
     "moment": ("event", "filters", "window_days", "min_count", "min_distinct_days"),
     "time_to_event": ("event", "filters", "window_days"),
+    "funnel": ("steps", "window_days"),
 }
 # Every field of a metric spec besides ``type``: the one list the API, the services and the
-# stored model share. The first eleven depend on the type; the last four apply to every type.
+# stored model share. The first twelve depend on the type; the last four apply to every type.
 SPEC_FIELDS: tuple[str, ...] = (
     "event",
     "filters",
@@ -240,6 +256,7 @@ SPEC_FIELDS: tuple[str, ...] = (
     "retention_end_day",
     "min_count",
     "min_distinct_days",
+    "steps",
     "cap_type",
     "cap_value",
     "unit_property",
@@ -278,6 +295,41 @@ def _moment(data: Mapping[str, Any], *, window_days: int) -> dict[str, int]:
     return values
 
 
+MIN_FUNNEL_STEPS = 2
+MAX_FUNNEL_STEPS = 10
+BAD_STEPS = "A funnel has {min} to {max} steps, in order."
+BAD_STEP = "Each step is {'event', 'filters' (optional), 'name' (optional)}."
+BAD_STEP_EVENT = "Each step needs an event name (a string of at most 200 characters)."
+BAD_STEP_NAME = "A step's name is a string of at most 100 characters."
+
+
+def _funnel_steps(data: Mapping[str, Any]) -> tuple[FunnelStep, ...]:
+    """The funnel's steps, each validated; errors name the step (``steps.2.event``)."""
+    raw = data.get("steps")
+    if raw is None or raw == []:
+        raise MetricDefinitionError("steps", REQUIRED.format(type="funnel"))
+    bad_count = BAD_STEPS.format(min=MIN_FUNNEL_STEPS, max=MAX_FUNNEL_STEPS)
+    if not isinstance(raw, list | tuple) or not MIN_FUNNEL_STEPS <= len(raw) <= MAX_FUNNEL_STEPS:
+        raise MetricDefinitionError("steps", bad_count)
+    steps = []
+    for index, item in enumerate(raw):
+        where = f"steps.{index}"
+        if not isinstance(item, Mapping) or set(item) - {"event", "filters", "name"}:
+            raise MetricDefinitionError(where, BAD_STEP)
+        event = item.get("event")
+        if not isinstance(event, str) or not event.strip() or len(event) > 200:
+            raise MetricDefinitionError(f"{where}.event", BAD_STEP_EVENT)
+        name = item.get("name") or ""
+        if not isinstance(name, str) or len(name) > 100:
+            raise MetricDefinitionError(f"{where}.name", BAD_STEP_NAME)
+        try:
+            filters = _filters(item, "filters")
+        except MetricDefinitionError as error:
+            raise MetricDefinitionError(f"{where}.{error.field}", error.message) from error
+        steps.append(FunnelStep(event=event.strip(), filters=filters, name=name.strip()))
+    return tuple(steps)
+
+
 def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
     """Return the validated definition in ``data``, or raise naming the first field at fault."""
     type_ = data.get("type")
@@ -290,7 +342,7 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
 
     event = (
         ""
-        if type_ == "retention" and not data.get("event")
+        if (type_ == "retention" and not data.get("event")) or type_ == "funnel"
         else _require_name(data, "event", type_)
     )
     values: dict[str, Any] = {
@@ -318,5 +370,7 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
         values["denominator_property"] = _property_name(data, "denominator_property")
     if type_ == "moment":
         values.update(_moment(data, window_days=values["window_days"]))
+    if type_ == "funnel":
+        values["steps"] = _funnel_steps(data)
     values["cap_type"], values["cap_value"] = _cap(data, type_)
     return MetricDefinition(**values)

@@ -223,6 +223,14 @@ def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_
     roles = {m["key"]: m["role"] for m in snapshot.outputs["metrics"]}
     assert roles["aha-7d"] == "primary"
     assert roles["unsubscribe-7d"] == "guardrail"
+    # The activation funnel, step by step per variant: each step a subset of the one before.
+    funnel = next(m for m in snapshot.outputs["metrics"] if m["key"] == "activation-funnel-14d")
+    assert funnel["role"] == "secondary"
+    for variant in funnel["variants"]:
+        reached = [step["units"] for step in variant["steps"]]
+        assert len(reached) == 3
+        assert variant["units"] >= reached[0] >= reached[1] >= reached[2] > 0
+        assert variant["value"] == pytest.approx(reached[2] / variant["units"])
 
     # Each demo plan has its numbers: the engine's size for the demo baseline and MDE. The
     # checklist comes from the activation template, its plan frozen at the (backdated) start.

@@ -58,6 +58,43 @@ CASES = {
         ),
         covariate_days=7,
     ),
+    # A funnel (its own CTE, window aggregates per step) beside a conversion, by variant,
+    # segment and day of first exposure, with CUPED (the conversion's; funnels carry none).
+    "experiment_funnel": dict(
+        metrics=[
+            parse_definition(
+                {
+                    "key": "activation",
+                    "type": "funnel",
+                    "window_days": 7,
+                    "steps": [
+                        {"event": "signup"},
+                        {
+                            "event": "doc",
+                            "filters": [{"property": "plan", "op": "in", "value": ["pro", 5]}],
+                        },
+                        {
+                            "event": "upgrade",
+                            "filters": [{"property": "amount", "op": "gte", "value": 10}],
+                        },
+                    ],
+                }
+            ),
+            parse_definition(SPECS[0]),
+        ],
+        population=TablePopulation(
+            table="experiments_exposure",
+            unit_column="unit_id",
+            start_column="first_exposed_us",
+            group_column="variant_key",
+            filters=(("experiment_id", 3),),
+            exclude_column="excluded",
+            segment_property="plan",
+            bucket_us=DAY_US,
+        ),
+        covariate_days=7,
+        events=WAREHOUSE_EVENTS,
+    ),
     "warehouse_native": dict(
         metrics=[parse_definition(s) for s in SPECS],
         population=ExposurePopulation(exposures=WAREHOUSE_EXPOSURES, segment_property="country"),

@@ -53,6 +53,7 @@ _ENGINE_TYPES = {
     "conversion": "proportion",
     "retention": "proportion",
     "moment": "proportion",
+    "funnel": "proportion",  # whole-funnel conversion: reached the last step, or not
     "ratio": "ratio",
 }
 
@@ -232,7 +233,7 @@ class AnalysisInputs:
 ADDITIVE = tuple(
     f.name
     for f in fields(MetricStatistics)
-    if f.name not in ("metric", "group", "segment", "bucket")
+    if f.name not in ("metric", "group", "segment", "bucket", "steps")
 )
 DAY_US = 86_400_000_000
 
@@ -261,6 +262,8 @@ def _pooled(
         for name in ADDITIVE:
             a, b = getattr(current, name), getattr(row, name)
             changes[name] = None if a is None and b is None else (a or 0) + (b or 0)
+        if row.steps:  # a funnel's units per step add up step by step
+            changes["steps"] = tuple(x + y for x, y in zip(current.steps, row.steps, strict=True))
         pooled[key] = replace(current, **changes)
     return list(pooled.values())
 

@@ -22,6 +22,7 @@ from experiments.contracts import (
     OK,
     AnalysisOutputs,
     ComparisonResult,
+    FunnelStepResult,
     MetricResult,
     SkippedMetric,
     VariantResult,
@@ -69,6 +70,32 @@ def _pick(array: np.ndarray | None, i: int, k: int) -> float | None:
     return None if array is None else _number(array[i, k])
 
 
+def funnel_steps(
+    metric: AnalysedMetric, s: MetricStatistics | None
+) -> tuple[FunnelStepResult, ...]:
+    """A funnel's steps in one variant: units reaching each, the conversion from the step
+    before (the first step: from every matured unit) and from every matured unit."""
+    steps = metric.definition.steps
+    if not steps:
+        return ()
+    reached = s.steps if s is not None and s.steps else (0,) * len(steps)
+    units = s.units if s is not None else 0
+    out = []
+    before = units
+    for step, count in zip(steps, reached, strict=True):
+        out.append(
+            FunnelStepResult(
+                name=step.label,
+                event=step.event,
+                units=count,
+                conversion=count / before if before else None,
+                overall=count / units if units else None,
+            )
+        )
+        before = count
+    return tuple(out)
+
+
 def _variant_results(
     plan: AnalysisPlan, lookup: StatisticsLookup, row: Row
 ) -> tuple[VariantResult, ...]:
@@ -88,6 +115,7 @@ def _variant_results(
                     (units - s.n) / units if time_to_event and s and units else None
                 ),
                 tracks_reaching=time_to_event,
+                steps=funnel_steps(row.metric, s),
             )
         )
     return tuple(out)
@@ -294,6 +322,7 @@ def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
                 **{
                     name: getattr(s, name) for name in ("units", "immature_units", *STATISTIC_NAMES)
                 },
+                **({"steps": list(s.steps)} if s.steps else {}),
             }
             for s in items
             if s.segment == OVERALL or prop is not None

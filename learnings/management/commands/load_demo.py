@@ -80,6 +80,20 @@ DEMO_METRICS = (
         },
     ),
     DemoMetric(
+        "activation-funnel-14d",
+        "Activation funnel: document, shared, teammate invited (14 days)",
+        {
+            "type": "funnel",
+            "window_days": 14,
+            "steps": [
+                {"event": "document_created", "name": "Created a document"},
+                {"event": "document_shared", "name": "Shared a document"},
+                {"event": "invite_sent", "name": "Invited a teammate"},
+            ],
+            "tags": ["activation"],
+        },
+    ),
+    DemoMetric(
         "eureka-14d",
         "Eureka: a collaborator joined within 14 days",
         {
