@@ -22,3 +22,10 @@ class LearningsConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(_sqlite_index_heal, sender=self, dispatch_uid="learnings_fts_heal")
         from learnings import receivers  # noqa: F401 - registers the receivers on import
+
+        # Outcomes lives below learnings and never imports it: it asks registered providers
+        # what the running experiments would add to a key result (docs/outcomes.md).
+        from learnings.contributions import key_result_expected_contributions
+        from outcomes.okrs.contracts import register_contributions_provider
+
+        register_contributions_provider(key_result_expected_contributions)

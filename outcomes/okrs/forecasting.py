@@ -9,11 +9,15 @@ No Django here (an import-linter contract keeps it so): dated values in, frozen 
   Models and the Kalman Filter*, §2.3.2, with the damped slope of Gardner & McKenzie 1985):
   y_t = μ_t + ε_t, μ_{t+1} = μ_t + β_t + η_t, β_{t+1} = φ·β_t + ζ_t, with ε, η, ζ independent
   normal noises of variances σ²_ε, σ²_η, σ²_ζ and φ = ``DAMPING`` (φ = 1 is the plain local
-  linear trend of statsmodels' ``UnobservedComponents``). The Kalman filter runs
+  linear trend of statsmodels' ``UnobservedComponents``), or its special case without a slope,
+  the local level (σ²_ζ = 0, β = 0), whichever has the lower AICc (Hurvich & Tsai 1989; the
+  automatic choice of Hyndman et al. 2002 among exponential-smoothing models): a series that
+  only wanders is not extrapolated as a trend. The Kalman filter runs
   from an approximately diffuse start (variance ``DIFFUSE_VARIANCE`` on the standardised scale)
   and leaves the first two observations out of the likelihood, as statsmodels'
-  ``UnobservedComponents(level="local linear trend")`` does; the three variances are fitted by
-  maximum likelihood on log scale. Missing weeks are skipped (prediction without update).
+  ``UnobservedComponents(level="local linear trend")`` does (both models, so that their
+  likelihoods compare); the variances are fitted by maximum likelihood on log scale. Missing
+  weeks are skipped (prediction without update).
 * **Forecast.** h weeks after the last filtered state: the filter's prediction step run h
   times without an update, its level's mean and variance plus σ²_ε (the observation at the end,
   noise included); between whole weeks, mean and variance are interpolated linearly. For
@@ -40,6 +44,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 Direction = Literal["increase", "decrease"]
+Model = Literal["local_level", "damped_trend"]
 Status = Literal["on_track", "at_risk", "off_track"]
 
 STEP_DAYS = 7
@@ -137,6 +142,7 @@ def kalman_filter(
     *,
     damping: float = DAMPING,
     diffuse_variance: float = DIFFUSE_VARIANCE,
+    slope_variance: float | None = None,
     burn: int = LOGLIKELIHOOD_BURN,
 ) -> FilterState:
     """Run the damped local linear trend's Kalman filter over ``values`` (None: a missing week).
@@ -147,7 +153,8 @@ def kalman_filter(
     """
     irregular = variances.irregular
     a1 = a2 = 0.0
-    p11 = p22 = diffuse_variance
+    p11 = diffuse_variance
+    p22 = diffuse_variance if slope_variance is None else slope_variance
     p12 = 0.0
     loglikelihood = 0.0
     seen = 0
@@ -205,12 +212,18 @@ def forecast_moments(
 
 @dataclass(frozen=True)
 class TrendFit:
-    """A fitted local linear trend: its variances and final state, in the series' units."""
+    """A fitted model: its variances and final state, in the series' units.
+
+    ``model`` is ``local_level`` (no slope: σ²_ζ = 0, slope fixed at 0) or ``damped_trend``;
+    ``aicc`` the small-sample Akaike criterion the two are compared by.
+    """
 
     variances: TrendVariances
     state: FilterState
     points: int
+    model: Model = "damped_trend"
     damping: float = DAMPING
+    aicc: float = math.inf
     message: str = OK
 
     @property
@@ -229,36 +242,64 @@ def _standardise(values: Sequence[float | None]) -> tuple[list[float | None], fl
     return [None if v is None else (float(v) - centre) / scale for v in values], centre, scale
 
 
-def fit_local_linear_trend(values: Sequence[float | None], *, damping: float = DAMPING) -> TrendFit:
-    """Fit σ²_ε, σ²_η, σ²_ζ by maximum likelihood (module docstring) and filter to the end.
+def aicc(loglikelihood: float, parameters: int, observations: int) -> float:
+    """−2 log L + 2k + 2k(k + 1)/(n − k − 1) (Hurvich & Tsai 1989); infinite when n ≤ k + 1."""
+    if observations - parameters - 1 <= 0:
+        return math.inf
+    k = parameters
+    return -2 * loglikelihood + 2 * k + 2 * k * (k + 1) / (observations - k - 1)
 
-    Fitted on the standardised series (``_standardise``) and reported in the series' units;
-    the optimiser (L-BFGS-B on log-variances) starts from a few points and keeps the best.
+
+def fit_model(
+    values: Sequence[float | None], *, model: Model, damping: float = DAMPING
+) -> TrendFit:
+    """Fit one model's variances by maximum likelihood and filter to the end.
+
+    ``damped_trend`` fits σ²_ε, σ²_η, σ²_ζ; ``local_level`` σ²_ε, σ²_η with no slope. Both
+    condition on the first ``LOGLIKELIHOOD_BURN`` values, so their likelihoods compare. Fitted
+    on the standardised series (``_standardise``), reported in the series' units; the
+    optimiser (L-BFGS-B on log-variances) starts from three points and keeps the best.
     """
     observed = [v for v in values if v is not None]
     empty = FilterState(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     zero = TrendVariances(0.0, 0.0, 0.0)
+    slope = model == "damped_trend"
+    phi = damping if slope else 0.0
     if len(observed) < MIN_POINTS:
         too_few = TOO_FEW_POINTS.format(n=len(observed), minimum=MIN_POINTS)
-        return TrendFit(zero, empty, len(observed), damping, too_few)
+        return TrendFit(zero, empty, len(observed), model, phi, message=too_few)
     if not all(math.isfinite(v) for v in observed):
-        return TrendFit(zero, empty, len(observed), damping, NOT_FINITE)
+        return TrendFit(zero, empty, len(observed), model, phi, message=NOT_FINITE)
     z, centre, scale = _standardise(values)
+    slope_start = None if slope else 0.0
+
+    def variances_of(log_variances: np.ndarray) -> TrendVariances:
+        irregular, level = math.exp(float(log_variances[0])), math.exp(float(log_variances[1]))
+        trend = math.exp(float(log_variances[2])) if slope else 0.0
+        return TrendVariances(irregular, level, trend)
 
     def negative_loglikelihood(log_variances: np.ndarray) -> float:
-        variances = TrendVariances(*(math.exp(float(x)) for x in log_variances))
-        return -kalman_filter(z, variances, damping=damping).loglikelihood
+        variances = variances_of(log_variances)
+        return -kalman_filter(z, variances, damping=phi, slope_variance=slope_start).loglikelihood
 
-    bounds = [LOG_VARIANCE_BOUNDS] * 3
+    k = 3 if slope else 2
     best = None
     for start in ((0.0, -2.0, -4.0), (-2.0, 0.0, -6.0), (-4.0, -4.0, -2.0)):
-        result = minimize(negative_loglikelihood, np.array(start), method="L-BFGS-B", bounds=bounds)
+        result = minimize(
+            negative_loglikelihood,
+            np.array(start[:k]),
+            method="L-BFGS-B",
+            bounds=[LOG_VARIANCE_BOUNDS] * k,
+        )
         if best is None or result.fun < best.fun:
             best = result
     assert best is not None
-    fitted = TrendVariances(*(math.exp(float(x)) for x in best.x))
-    state = kalman_filter(z, fitted, damping=damping)
+    fitted = variances_of(best.x)
+    state = kalman_filter(z, fitted, damping=phi, slope_variance=slope_start)
     s2 = scale * scale
+    n = len(observed) - LOGLIKELIHOOD_BURN
+    # The density of the original values: each one's is that of z divided by the scale.
+    loglikelihood = state.loglikelihood - n * math.log(scale)
     return TrendFit(
         variances=TrendVariances(fitted.irregular * s2, fitted.level * s2, fitted.trend * s2),
         state=FilterState(
@@ -267,13 +308,28 @@ def fit_local_linear_trend(values: Sequence[float | None], *, damping: float = D
             p11=s2 * state.p11,
             p12=s2 * state.p12,
             p22=s2 * state.p22,
-            # The density of the original values: each one's is that of z divided by the scale.
-            loglikelihood=state.loglikelihood
-            - (len(observed) - LOGLIKELIHOOD_BURN) * math.log(scale),
+            loglikelihood=loglikelihood,
         ),
         points=len(observed),
-        damping=damping,
+        model=model,
+        damping=phi,
+        aicc=aicc(loglikelihood, k, n),
     )
+
+
+def fit_local_linear_trend(values: Sequence[float | None], *, damping: float = DAMPING) -> TrendFit:
+    """The damped local linear trend alone (``damping`` = 1: the undamped one)."""
+    return fit_model(values, model="damped_trend", damping=damping)
+
+
+def fit_trend(values: Sequence[float | None]) -> TrendFit:
+    """Fit the local level and the damped local linear trend; keep the lower AICc (the level
+    on a tie: the simpler model). Without enough values, the message of either."""
+    level = fit_model(values, model="local_level")
+    if not level.ok:
+        return level
+    trend = fit_model(values, model="damped_trend")
+    return trend if trend.aicc < level.aicc else level
 
 
 # --- the forecast at a date ---------------------------------------------------------------
@@ -301,6 +357,7 @@ class TrendForecast:
     last_date: date | None
     path: tuple[tuple[date, float, float, float], ...] = ()
     variances: TrendVariances | None = None
+    model: Model | None = None
     message: str = OK
 
     @property
@@ -313,7 +370,7 @@ def trend_forecast(
 ) -> TrendForecast:
     """Forecast the value on ``on`` from dated values: weekly series, local linear trend."""
     series = weekly_series(points)
-    fit = fit_local_linear_trend(series.values)
+    fit = fit_trend(series.values)
     last = series.last_date
     if not fit.ok:
         return TrendForecast(
@@ -339,7 +396,7 @@ def trend_forecast(
             break
         week += 1
     return TrendForecast(
-        on, mean, sd, low, high, level, fit.points, last, tuple(path), fit.variances
+        on, mean, sd, low, high, level, fit.points, last, tuple(path), fit.variances, fit.model
     )
 
 
@@ -463,7 +520,7 @@ def backtest(
         prefix = values[:origin]
         if sum(v is not None for v in prefix) < max(min_points, MIN_POINTS):
             continue
-        fit = fit_local_linear_trend(prefix)
+        fit = fit_trend(prefix)
         if not fit.ok:
             continue
         naive = next(v for v in reversed(prefix) if v is not None)
@@ -478,3 +535,24 @@ def backtest(
             low, high = normal_interval(mean, math.sqrt(variance), level)
             pairs.append(BacktestPair(origin, horizon, mean, low, high, actual, naive))
     return pairs
+
+
+def projected_contribution(
+    *,
+    level: float,
+    lift: float,
+    lift_sd: float,
+    reach: float,
+    cohort_share: float,
+    treated_share: float,
+) -> Contribution:
+    """What a relative lift adds to the value at the end once shipped, in the value's units.
+
+    level × lift × reach × cohort share × (1 − treated share): the lift applies to the share of
+    the final cohort it reaches (``reach`` of its units, those starting after it ships), less
+    the share already treated during the test, whose effect the trend has seen. ``level`` is
+    the trend's forecast: its own uncertainty is left out of the product (a second-order term,
+    see the tests' simulation).
+    """
+    factor = level * reach * cohort_share * (1 - treated_share)
+    return Contribution(mean=factor * lift, sd=abs(factor) * lift_sd)

@@ -18,9 +18,12 @@ from outcomes.okrs.forecasting import (
     NOT_AHEAD,
     Contribution,
     TrendVariances,
+    aicc,
     backtest,
     cohort_share_after,
     fit_local_linear_trend,
+    fit_model,
+    fit_trend,
     forecast_moments,
     kalman_filter,
     normal_interval,
@@ -99,6 +102,59 @@ def test_damped_filter_and_forecast_equal_statsmodels_state_space(damping):
         mean, variance = forecast_moments(state, VARIANCES, h, damping=damping)
         assert mean == pytest.approx(forecast.predicted_mean[h - 1], rel=1e-7)
         assert variance == pytest.approx(forecast.var_pred_mean[h - 1], rel=1e-7)
+
+
+def test_local_level_filter_and_forecast_equal_statsmodels_local_level():
+    values = _series(n=15, seed=8, missing=(4,))
+    variances = TrendVariances(irregular=2e-5, level=5e-6, trend=0.0)
+    reference = UnobservedComponents(_array(values), level="local level").smooth(
+        [variances.irregular, variances.level]
+    )
+    forecast = reference.get_forecast(4)
+
+    # statsmodels leaves one value out of the local level's likelihood (one diffuse state).
+    state = kalman_filter(values, variances, damping=0.0, slope_variance=0.0, burn=1)
+
+    assert state.loglikelihood == pytest.approx(reference.llf, abs=1e-5)
+    for h in (1, 4):
+        mean, variance = forecast_moments(state, variances, h, damping=0.0)
+        assert mean == pytest.approx(forecast.predicted_mean[h - 1], rel=1e-7)
+        assert variance == pytest.approx(forecast.var_pred_mean[h - 1], rel=1e-7)
+
+
+def test_the_local_level_fit_reaches_statsmodels_optimum():
+    values = _series(n=20, seed=11)
+    fit = fit_model(values, model="local_level")
+    # Scored with the same conditioning (two values) in statsmodels.
+    model = UnobservedComponents(_array(values), level="local level")
+    model.loglikelihood_burn = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = model.fit(disp=False)
+    ours = np.array([fit.variances.irregular, fit.variances.level])
+    assert model.loglike(ours) >= reference.llf - 1e-4
+    assert fit.state.slope == 0.0
+
+
+def test_aicc_by_hand():
+    assert aicc(10.0, 2, 12) == pytest.approx(-20 + 4 + 12 / 9)
+    assert aicc(10.0, 3, 4) == math.inf
+
+
+def test_the_trend_model_is_chosen_for_a_trend_and_the_level_for_noise():
+    rng = np.random.default_rng(3)
+    weeks = np.arange(14)
+    trending = list(0.30 + 0.006 * weeks + rng.normal(0, 0.002, 14))
+    flat = list(0.30 + rng.normal(0, 0.006, 14))
+
+    fit_up, fit_flat = fit_trend(trending), fit_trend(flat)
+
+    assert fit_up.model == "damped_trend"
+    assert fit_up.aicc < fit_model(trending, model="local_level").aicc
+    mean, _ = forecast_moments(fit_up.state, fit_up.variances, 4, damping=fit_up.damping)
+    assert mean > trending[-1] + 0.01  # it carries the trend on
+    assert fit_flat.model == "local_level"
+    assert fit_flat.aicc <= fit_model(flat, model="damped_trend").aicc
 
 
 def test_the_closed_form_of_the_undamped_forecast_variance():
@@ -201,8 +257,10 @@ def test_trend_forecast_path_ends_at_the_forecast_and_widens():
 
     last = start + timedelta(days=56)
     assert forecast.ok and forecast.last_date == last
-    fit = fit_local_linear_trend(values)
-    mean, variance = forecast_moments(fit.state, fit.variances, (on - last).days / 7)
+    fit = fit_trend(values)
+    mean, variance = forecast_moments(
+        fit.state, fit.variances, (on - last).days / 7, damping=fit.damping
+    )
     assert forecast.mean == pytest.approx(mean)
     assert forecast.sd == pytest.approx(math.sqrt(variance))
     assert (forecast.low, forecast.high) == pytest.approx(normal_interval(mean, forecast.sd))
@@ -319,8 +377,8 @@ def test_backtest_pairs_are_forecasts_from_each_prefix():
 
     first = pairs[0]
     assert (first.origin, first.horizon) == (MIN_POINTS, 1)
-    fit = fit_local_linear_trend(values[:MIN_POINTS])
-    mean, variance = forecast_moments(fit.state, fit.variances, 1)
+    fit = fit_trend(values[:MIN_POINTS])
+    mean, variance = forecast_moments(fit.state, fit.variances, 1, damping=fit.damping)
     assert first.forecast == pytest.approx(mean)
     assert first.actual == values[MIN_POINTS]
     assert (first.low, first.high) == pytest.approx(normal_interval(mean, math.sqrt(variance)))
