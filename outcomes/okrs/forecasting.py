@@ -258,7 +258,8 @@ def fit_model(
     ``damped_trend`` fits σ²_ε, σ²_η, σ²_ζ; ``local_level`` σ²_ε, σ²_η with no slope. Both
     condition on the first ``LOGLIKELIHOOD_BURN`` values, so their likelihoods compare. Fitted
     on the standardised series (``_standardise``), reported in the series' units; the
-    optimiser (L-BFGS-B on log-variances) starts from three points and keeps the best.
+    optimiser (Powell's, derivative-free, on log-variances within ``LOG_VARIANCE_BOUNDS``)
+    starts from three points and keeps the best.
     """
     observed = [v for v in values if v is not None]
     empty = FilterState(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -288,8 +289,9 @@ def fit_model(
         result = minimize(
             negative_loglikelihood,
             np.array(start[:k]),
-            method="L-BFGS-B",
+            method="Powell",
             bounds=[LOG_VARIANCE_BOUNDS] * k,
+            options={"xtol": 1e-6, "ftol": 1e-10},
         )
         if best is None or result.fun < best.fun:
             best = result
