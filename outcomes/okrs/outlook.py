@@ -21,6 +21,7 @@ from outcomes.okrs.forecasting import (
     Contribution,
     Status,
     TrendForecast,
+    WeeklySeries,
     backtest,
     cohort_share_after,
     outlook_status,
@@ -61,6 +62,7 @@ class KeyResultOutlook:
     target: float
     direction: str
     unit: str
+    series: WeeklySeries  # the weekly values the forecast is made from
     forecast: TrendForecast
     contributions: tuple[ProjectedContribution, ...]
     added_mean: float  # Σ counted contributions
@@ -115,12 +117,18 @@ def key_result_contributions(*, key_result: KeyResult, today: date) -> list[Expe
 
 
 # --- words --------------------------------------------------------------------------------
+def size_words(value: float | None, unit: str) -> str:
+    """The size of a difference: 1.2 pp for a share, else the value in its unit; "—" if None."""
+    if value is None:
+        return "—"
+    if unit == "share":
+        return f"{abs(value) * 100:.1f} pp"
+    return format_value(abs(value), unit)
+
+
 def change_words(value: float, unit: str) -> str:
     """+1.2 pp for a share, else the value in its unit with a sign."""
-    sign = "+" if value >= 0 else "−"
-    if unit == "share":
-        return f"{sign}{abs(value) * 100:.1f} pp"
-    return f"{sign}{format_value(abs(value), unit)}"
+    return f"{'+' if value >= 0 else '−'}{size_words(value, unit)}"
 
 
 def percent_words(probability: float) -> str:
@@ -178,13 +186,14 @@ def why_sentence(outlook: KeyResultOutlook) -> str:
 
 # --- the outlook --------------------------------------------------------------------------
 def _without_forecast(
-    key_result: KeyResult, forecast: TrendForecast, unit: str, message: str
+    key_result: KeyResult, series: WeeklySeries, forecast: TrendForecast, unit: str, message: str
 ) -> KeyResultOutlook:
     return KeyResultOutlook(
         on=key_result.objective.period_end,
         target=key_result.target,
         direction=key_result.direction,
         unit=unit,
+        series=series,
         forecast=forecast,
         contributions=(),
         added_mean=0.0,
@@ -208,13 +217,15 @@ def key_result_outlook(*, key_result: KeyResult, today: date | None = None) -> K
     today = today or local_today(key_result.workspace)
     unit = metric_unit(key_result.metric)
     end = objective.period_end
-    forecast = trend_forecast(key_result_points(key_result, until=today), on=end)
+    points = key_result_points(key_result, until=today)
+    series = weekly_series(points)
+    forecast = trend_forecast(points, on=end)
     if today > end:
-        return _without_forecast(key_result, forecast, unit, PERIOD_ENDED)
+        return _without_forecast(key_result, series, forecast, unit, PERIOD_ENDED)
     if today < objective.period_start:
-        return _without_forecast(key_result, forecast, unit, PERIOD_NOT_STARTED)
+        return _without_forecast(key_result, series, forecast, unit, PERIOD_NOT_STARTED)
     if not forecast.ok:
-        return _without_forecast(key_result, forecast, unit, forecast.message)
+        return _without_forecast(key_result, series, forecast, unit, forecast.message)
     assert forecast.mean is not None
     assert forecast.sd is not None
     projected = tuple(
@@ -236,6 +247,7 @@ def key_result_outlook(*, key_result: KeyResult, today: date | None = None) -> K
         target=key_result.target,
         direction=direction,
         unit=unit,
+        series=series,
         forecast=forecast,
         contributions=projected,
         added_mean=added_mean,
