@@ -32,7 +32,7 @@ from outcomes.okrs.forecasting import (
     weekly_series,
 )
 from outcomes.okrs.models import KeyResult, ValueSource
-from outcomes.presentation import STATUS_LABELS, format_value, metric_unit
+from outcomes.wording import STATUS_LABELS, format_value, metric_unit
 from plg_platform.clock import local_today
 
 PERIOD_ENDED = "The period has ended: its last value decides."
