@@ -18,7 +18,6 @@ from outcomes.okrs.forecasting import (
     NOT_AHEAD,
     Contribution,
     TrendVariances,
-    aicc,
     backtest,
     cohort_share_after,
     fit_local_linear_trend,
@@ -136,25 +135,21 @@ def test_the_local_level_fit_reaches_statsmodels_optimum():
     assert fit.state.slope == 0.0
 
 
-def test_aicc_by_hand():
-    assert aicc(10.0, 2, 12) == pytest.approx(-20 + 4 + 12 / 9)
-    assert aicc(10.0, 3, 4) == math.inf
-
-
-def test_the_trend_model_is_chosen_for_a_trend_and_the_level_for_noise():
+def test_a_trend_is_carried_on_and_damped():
     rng = np.random.default_rng(3)
     weeks = np.arange(14)
     trending = list(0.30 + 0.006 * weeks + rng.normal(0, 0.002, 14))
-    flat = list(0.30 + rng.normal(0, 0.006, 14))
 
-    fit_up, fit_flat = fit_trend(trending), fit_trend(flat)
+    fit = fit_trend(trending)
 
-    assert fit_up.model == "damped_trend"
-    assert fit_up.aicc < fit_model(trending, model="local_level").aicc
-    mean, _ = forecast_moments(fit_up.state, fit_up.variances, 4, damping=fit_up.damping)
-    assert mean > trending[-1] + 0.01  # it carries the trend on
-    assert fit_flat.model == "local_level"
-    assert fit_flat.aicc <= fit_model(flat, model="damped_trend").aicc
+    assert (fit.model, fit.damping) == ("damped_trend", DAMPING)
+    assert fit.state.slope == pytest.approx(0.006, abs=0.002)
+    m4, _ = forecast_moments(fit.state, fit.variances, 4)
+    m40, _ = forecast_moments(fit.state, fit.variances, 40)
+    assert m4 > trending[-1] + 0.01  # it carries the trend on…
+    # …but the slope fades: at most Σφᵏ = 1/(1 − φ) = 10 weeks of it, however far ahead.
+    assert m40 - fit.state.level < fit.state.slope / (1 - DAMPING)
+    assert m40 - fit.state.level > fit.state.slope * 9
 
 
 def test_the_closed_form_of_the_undamped_forecast_variance():
@@ -245,7 +240,8 @@ def test_a_flat_series_forecasts_its_level():
     points = [(start + timedelta(days=7 * i), 0.42) for i in range(8)]
     forecast = trend_forecast(points, on=start + timedelta(days=7 * 10))
     assert forecast.mean == pytest.approx(0.42, abs=1e-6)
-    assert forecast.sd is not None and forecast.sd < 0.01
+    assert forecast.sd is not None
+    assert forecast.sd < 0.01
 
 
 def test_trend_forecast_path_ends_at_the_forecast_and_widens():
@@ -256,7 +252,8 @@ def test_trend_forecast_path_ends_at_the_forecast_and_widens():
     forecast = trend_forecast(points, on=on)
 
     last = start + timedelta(days=56)
-    assert forecast.ok and forecast.last_date == last
+    assert forecast.ok
+    assert forecast.last_date == last
     fit = fit_trend(values)
     mean, variance = forecast_moments(
         fit.state, fit.variances, (on - last).days / 7, damping=fit.damping
@@ -264,7 +261,8 @@ def test_trend_forecast_path_ends_at_the_forecast_and_widens():
     assert forecast.mean == pytest.approx(mean)
     assert forecast.sd == pytest.approx(math.sqrt(variance))
     assert (forecast.low, forecast.high) == pytest.approx(normal_interval(mean, forecast.sd))
-    assert forecast.path[0][0] == last and forecast.path[-1][0] == on
+    assert forecast.path[0][0] == last
+    assert forecast.path[-1][0] == on
     assert forecast.path[-1][1] == pytest.approx(forecast.mean)
     widths = [high - low for _, _, low, high in forecast.path]
     assert widths == sorted(widths)
