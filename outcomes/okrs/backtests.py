@@ -39,7 +39,7 @@ class HistoryBacktest:
     pairs: list[BacktestPair]
     overall: BacktestSummary
     by_horizon: dict[int, BacktestSummary]
-    local_level: BacktestSummary  # the same backtest of the local level, for comparison
+    damped_trend: BacktestSummary  # the same backtest of the damped trend alone, to compare
 
 
 def workspace_data_span(*, workspace: Workspace) -> tuple[datetime, datetime] | None:
@@ -88,5 +88,5 @@ def key_result_history_backtest(
             for h in HORIZONS_SHOWN
             if h <= max_horizon
         },
-        local_level=summarise(backtest(values, max_horizon=max_horizon, model="local_level")),
+        damped_trend=summarise(backtest(values, max_horizon=max_horizon, model="damped_trend")),
     )

@@ -9,11 +9,12 @@ No Django here (an import-linter contract keeps it so): dated values in, frozen 
   Models and the Kalman Filter*, §2.3.2, with the damped slope of Gardner & McKenzie 1985):
   y_t = μ_t + ε_t, μ_{t+1} = μ_t + β_t + η_t, β_{t+1} = φ·β_t + ζ_t, with ε, η, ζ independent
   normal noises of variances σ²_ε, σ²_η, σ²_ζ and φ = ``DAMPING`` (φ = 1 is the plain local
-  linear trend of statsmodels' ``UnobservedComponents``). Its special case without a slope,
-  the local level (σ²_ζ = 0, β = 0), is fitted too, for comparison only: on the demo data its
-  point forecasts are a little better but its intervals far too narrow (docs/outcomes.md,
-  "Backtest"), and the odds need honest intervals. The Kalman filter runs from an
-  approximately diffuse start (variance ``DIFFUSE_VARIANCE`` on the standardised scale)
+  linear trend of statsmodels' ``UnobservedComponents``), or its special case without a slope,
+  the local level (σ²_ζ = 0, β = 0), whichever has the lower AICc (Hurvich & Tsai 1989; the
+  automatic choice of Hyndman et al. 2002 among exponential-smoothing models): a series that
+  only wanders is not extrapolated as a trend (on the demo data the level is chosen every time,
+  and the damped trend alone forecasts worse: docs/outcomes.md, "Backtest"). The Kalman filter
+  runs from an approximately diffuse start (variance ``DIFFUSE_VARIANCE`` on the standardised scale)
   and leaves the first two observations out of the likelihood, as statsmodels'
   ``UnobservedComponents(level="local linear trend")`` does (both models, so that their
   likelihoods compare); the variances are fitted by maximum likelihood on log scale. Missing
@@ -214,7 +215,8 @@ def forecast_moments(
 class TrendFit:
     """A fitted model: its variances and final state, in the series' units.
 
-    ``model`` is ``damped_trend`` or ``local_level`` (no slope: σ²_ζ = 0, slope fixed at 0).
+    ``model`` is ``local_level`` (no slope: σ²_ζ = 0, slope fixed at 0) or ``damped_trend``;
+    ``aicc`` the small-sample Akaike criterion the two are compared by.
     """
 
     variances: TrendVariances
@@ -222,6 +224,7 @@ class TrendFit:
     points: int
     model: Model = "damped_trend"
     damping: float = DAMPING
+    aicc: float = math.inf
     message: str = OK
 
     @property
@@ -240,13 +243,21 @@ def _standardise(values: Sequence[float | None]) -> tuple[list[float | None], fl
     return [None if v is None else (float(v) - centre) / scale for v in values], centre, scale
 
 
+def aicc(loglikelihood: float, parameters: int, observations: int) -> float:
+    """−2 log L + 2k + 2k(k + 1)/(n − k − 1) (Hurvich & Tsai 1989); infinite when n ≤ k + 1."""
+    if observations - parameters - 1 <= 0:
+        return math.inf
+    k = parameters
+    return -2 * loglikelihood + 2 * k + 2 * k * (k + 1) / (observations - k - 1)
+
+
 def fit_model(
     values: Sequence[float | None], *, model: Model, damping: float = DAMPING
 ) -> TrendFit:
     """Fit one model's variances by maximum likelihood and filter to the end.
 
     ``damped_trend`` fits σ²_ε, σ²_η, σ²_ζ; ``local_level`` σ²_ε, σ²_η with no slope. Both
-    condition on the first ``LOGLIKELIHOOD_BURN`` values. Fitted
+    condition on the first ``LOGLIKELIHOOD_BURN`` values, so their likelihoods compare. Fitted
     on the standardised series (``_standardise``), reported in the series' units; the
     optimiser (Powell's, derivative-free, on log-variances within ``LOG_VARIANCE_BOUNDS``)
     starts from three points and keeps the best.
@@ -305,17 +316,23 @@ def fit_model(
         points=len(observed),
         model=model,
         damping=phi,
+        aicc=aicc(loglikelihood, k, n),
     )
 
 
 def fit_local_linear_trend(values: Sequence[float | None], *, damping: float = DAMPING) -> TrendFit:
-    """The damped local linear trend (``damping`` = 1: the undamped one)."""
+    """The damped local linear trend alone (``damping`` = 1: the undamped one)."""
     return fit_model(values, model="damped_trend", damping=damping)
 
 
 def fit_trend(values: Sequence[float | None]) -> TrendFit:
-    """The forecast's model: the damped local linear trend with φ = ``DAMPING``."""
-    return fit_local_linear_trend(values)
+    """Fit the local level and the damped local linear trend; keep the lower AICc (the level
+    on a tie: the simpler model). Without enough values, the message of either."""
+    level = fit_model(values, model="local_level")
+    if not level.ok:
+        return level
+    trend = fit_model(values, model="damped_trend")
+    return trend if trend.aicc < level.aicc else level
 
 
 # --- the forecast at a date ---------------------------------------------------------------
@@ -495,9 +512,9 @@ def backtest(
     min_points: int = MIN_POINTS,
     max_horizon: int = 13,
     level: float = INTERVAL_LEVEL,
-    model: Model = "damped_trend",
+    model: Model | None = None,
 ) -> list[BacktestPair]:
-    """Rolling-origin backtest of the forecast's model (or ``model``) on a weekly series.
+    """Rolling-origin backtest of the forecast (or of one ``model`` alone) on a weekly series.
 
     For every origin k (a prefix with at least ``min_points`` values), fit on values[:k] and
     forecast each later observed week up to ``max_horizon`` weeks ahead.
@@ -507,7 +524,7 @@ def backtest(
         prefix = values[:origin]
         if sum(v is not None for v in prefix) < max(min_points, MIN_POINTS):
             continue
-        fit = fit_trend(prefix) if model == "damped_trend" else fit_model(prefix, model=model)
+        fit = fit_trend(prefix) if model is None else fit_model(prefix, model=model)
         if not fit.ok:
             continue
         naive = next(v for v in reversed(prefix) if v is not None)

@@ -97,7 +97,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  all horizons: {summary_text(result.overall, unit)}")
         self.stdout.write(
-            f"  local level instead (comparison): {summary_text(result.local_level, unit)}"
+            f"  the damped trend alone (to compare): {summary_text(result.damped_trend, unit)}"
         )
         for weeks, summary in result.by_horizon.items():
             self.stdout.write(

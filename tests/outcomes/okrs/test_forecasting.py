@@ -18,6 +18,7 @@ from outcomes.okrs.forecasting import (
     NOT_AHEAD,
     Contribution,
     TrendVariances,
+    aicc,
     backtest,
     cohort_share_after,
     fit_local_linear_trend,
@@ -135,21 +136,30 @@ def test_the_local_level_fit_reaches_statsmodels_optimum():
     assert fit.state.slope == 0.0
 
 
-def test_a_trend_is_carried_on_and_damped():
+def test_aicc_by_hand():
+    assert aicc(10.0, 2, 12) == pytest.approx(-20 + 4 + 12 / 9)
+    assert aicc(10.0, 3, 4) == math.inf
+
+
+def test_the_trend_model_is_chosen_for_a_trend_and_the_level_for_noise():
     rng = np.random.default_rng(3)
     weeks = np.arange(14)
     trending = list(0.30 + 0.006 * weeks + rng.normal(0, 0.002, 14))
+    flat = list(0.30 + rng.normal(0, 0.006, 14))
 
-    fit = fit_trend(trending)
+    fit_up, fit_flat = fit_trend(trending), fit_trend(flat)
 
-    assert (fit.model, fit.damping) == ("damped_trend", DAMPING)
-    assert fit.state.slope == pytest.approx(0.006, abs=0.002)
-    m4, _ = forecast_moments(fit.state, fit.variances, 4)
-    m40, _ = forecast_moments(fit.state, fit.variances, 40)
+    assert (fit_up.model, fit_up.damping) == ("damped_trend", DAMPING)
+    assert fit_up.aicc < fit_model(trending, model="local_level").aicc
+    m4, _ = forecast_moments(fit_up.state, fit_up.variances, 4)
+    m40, _ = forecast_moments(fit_up.state, fit_up.variances, 40)
     assert m4 > trending[-1] + 0.01  # it carries the trend on…
     # …but the slope fades: at most Σφᵏ = 1/(1 − φ) = 10 weeks of it, however far ahead.
-    assert m40 - fit.state.level < fit.state.slope / (1 - DAMPING)
-    assert m40 - fit.state.level > fit.state.slope * 9
+    assert fit_up.state.slope * 9 < m40 - fit_up.state.level < fit_up.state.slope / (1 - DAMPING)
+    assert fit_flat.model == "local_level"
+    assert fit_flat.aicc <= fit_model(flat, model="damped_trend").aicc
+    mean, _ = forecast_moments(fit_flat.state, fit_flat.variances, 13, damping=fit_flat.damping)
+    assert mean == pytest.approx(fit_flat.state.level)  # no slope: the level carries on
 
 
 def test_the_closed_form_of_the_undamped_forecast_variance():

@@ -265,7 +265,10 @@ def test_the_key_result_page_shows_the_forecast_chart_and_the_contributions(
     assert [v for v in config["values"] if v is not None] == WEEKLY
     table = html[html.index('id="contributions-table"') :]
     assert "Onboarding checklist" in table
-    assert "+12.0%" in table and "+6.0%" in table and "80%" in table and "71%" in table
+    assert "+12.0%" in table
+    assert "+6.0%" in table
+    assert "80%" in table
+    assert "71%" in table
     assert "shrunk with a test prior" in html
 
 
