@@ -94,10 +94,13 @@ def shrinkage_prior(*, workspace: Workspace) -> Prior:
 
 def _best(comparisons: tuple[ComparisonSummary, ...]) -> ComparisonSummary | None:
     """The variant that looks best on the metric (largest effect in its good direction)."""
+
+    def oriented(c: ComparisonSummary) -> float:
+        effect = c.effect if c.effect is not None else -math.inf
+        return effect if c.higher_is_better else -effect
+
     usable = [c for c in comparisons if c.effect is not None and math.isfinite(c.effect)]
-    if not usable:
-        return None
-    return max(usable, key=lambda c: c.effect if c.higher_is_better else -c.effect)  # type: ignore[operator]
+    return max(usable, key=oriented) if usable else None
 
 
 def experiment_reach(*, experiment: Experiment, key_result: KeyResult) -> tuple[float, str]:

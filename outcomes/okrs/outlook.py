@@ -31,6 +31,9 @@ from outcomes.okrs.forecasting import (
     trend_forecast,
     weekly_series,
 )
+from outcomes.okrs.forecasting import (
+    Direction as ForecastDirection,
+)
 from outcomes.okrs.models import KeyResult, ValueSource
 from outcomes.wording import STATUS_LABELS, format_value, metric_unit
 from plg_platform.clock import local_today
@@ -233,7 +236,9 @@ def key_result_outlook(*, key_result: KeyResult, today: date | None = None) -> K
         for c in key_result_contributions(key_result=key_result, today=today)
     )
     counted = [Contribution(p.mean, p.sd) for p in projected if p.counted]
-    direction = "decrease" if key_result.direction == Direction.DECREASE else "increase"
+    direction: ForecastDirection = (
+        "decrease" if key_result.direction == Direction.DECREASE else "increase"
+    )
     probability = probability_of_reaching(
         mean=forecast.mean,
         sd=forecast.sd,

@@ -10,6 +10,8 @@ per key result and pooled. docs/outcomes.md has the figures on the demo data.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from outcomes.okrs.backtests import (
@@ -65,7 +67,7 @@ class Command(BaseCommand):
         key_results = KeyResult.objects.filter(workspace=workspace).select_related(
             "metric", "objective", "workspace"
         )
-        wanted = options.get("key_results")
+        wanted = cast("list[int] | None", options.get("key_results"))
         if wanted:
             key_results = key_results.filter(pk__in=wanted)
         if not key_results:
