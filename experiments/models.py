@@ -334,10 +334,11 @@ class AlertKind(models.TextChoices):
     MULTIPLE_EXPOSURES = "multiple_exposures", "Units exposed to several variants"
     GUARDRAIL_HARM = "guardrail_harm", "Guardrail harmed"
     SIGNIFICANT_RESULT = "significant_result", "Significant result"
+    CHECK_IN_DUE = "check_in_due", "Key result check-in due"
 
 
 class Notification(models.Model):
-    """An in-app alert, e.g. an SRM or a significant result."""
+    """An in-app alert, e.g. an SRM, a significant result or a key result's weekly check-in."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="notifications")
     experiment = models.ForeignKey(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from experiments.contracts import AnalysisOutputs, ComparisonSummary, Health, ResultSummary
 from experiments.models import Decision, Experiment, ExperimentStatus, Exposure
@@ -82,6 +82,23 @@ def exposure_counts(*, experiment: Experiment) -> ExposureCounts:
         else:
             included.setdefault(row["phase__number"], {})[row["variant"]] = row["units"]
     return ExposureCounts(included=included, excluded_units=excluded)
+
+
+@dataclass(frozen=True)
+class ExposureSpan:
+    """How many units an experiment has exposed (not excluded), first to last exposure."""
+
+    units: int
+    first_us: int | None
+    last_us: int | None
+
+
+def exposure_span(*, experiment: Experiment) -> ExposureSpan:
+    """Count the exposed units and the span of their first exposures (one query)."""
+    row = Exposure.objects.filter(experiment=experiment, excluded=False).aggregate(
+        units=Count("id"), first=Min("exposed_at_us"), last=Max("exposed_at_us")
+    )
+    return ExposureSpan(units=row["units"], first_us=row["first"], last_us=row["last"])
 
 
 # --- Results, as other apps see them (the frozen contracts of experiments.contracts) ---------
@@ -172,6 +189,19 @@ def linked_experiment(*, experiment: Experiment, key_result: KeyResult) -> Linke
         outcome=outcome,
         estimated_impact=chosen.effect if chosen is not None and on_kr_metric else None,
         impact_description="; ".join(parts),
+    )
+
+
+def key_result_running_experiments(*, key_result: KeyResult) -> QuerySet[Experiment]:
+    """The running experiments of the key result's workspace linked to it, oldest first."""
+    return (
+        Experiment.objects.filter(
+            workspace_id=key_result.workspace_id,
+            key_results=key_result,
+            status=ExperimentStatus.RUNNING,
+        )
+        .prefetch_related("variants")
+        .order_by("started_at", "pk")
     )
 
 

@@ -14,6 +14,7 @@ from experiments.services.exposures import (
     exposures_sync_from_events,
     exposures_sync_request_running,
 )
+from experiments.services.reminders import check_in_reminders_send
 from experiments.services.webhooks import webhook_deliveries_retry_due, webhook_delivery_attempt
 
 # One sync is one INSERT ... SELECT over the events received since the last one; minutes are
@@ -159,3 +160,21 @@ def retry_due_webhook_deliveries() -> int:
 
 # Holdout tasks live with holdouts; importing them here lets Celery's autodiscovery find them.
 from experiments.holdouts.tasks import refresh_due_holdouts, refresh_holdout  # noqa: E402, F401
+
+# --- Key results' weekly check-in reminders ------------------------------------------------------
+
+# One forecast per key result due a reminder (milliseconds each) and a notification row.
+REMINDERS_SOFT_LIMIT_SECONDS = 5 * 60
+REMINDERS_HARD_LIMIT_SECONDS = 6 * 60
+
+
+@shared_task(
+    # Idempotent: one reminder per key result and ISO week (a unique dedupe key), so a
+    # redelivered or repeated run sends nothing twice.
+    acks_late=True,
+    soft_time_limit=REMINDERS_SOFT_LIMIT_SECONDS,
+    time_limit=REMINDERS_HARD_LIMIT_SECONDS,
+)
+def send_check_in_reminders() -> int:
+    """Send this week's check-in reminders that are due; return how many were sent."""
+    return len(check_in_reminders_send())

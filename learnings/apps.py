@@ -27,3 +27,10 @@ class LearningsConfig(AppConfig):
 
         # A holdout report sets the shipped experiments' shrunk lifts beside its measurement.
         register_shipped_estimates_provider(shipped_estimates_for)
+
+        # Outcomes lives below learnings and never imports it: it asks registered providers
+        # what the running experiments would add to a key result (docs/outcomes.md).
+        from learnings.contributions import key_result_expected_contributions
+        from outcomes.okrs.contracts import register_contributions_provider
+
+        register_contributions_provider(key_result_expected_contributions)

@@ -11,7 +11,8 @@
    ``experiments.hooks`` → learnings hook on commit), each started, its exposures synced from
    the ``$exposure`` events and analysed into a ``ResultSnapshot``;
 3. an objective for the quarter with two key results on demo metrics and weekly computed
-   check-ins;
+   check-ins; the running ``onboarding-checklist`` serves the first (its forecast counts what
+   the checklist would add if shipped);
 4. a few manual learnings (interviews, research) with product areas;
 5. a 5% workspace holdout for the next quarter, starting at the data's end (the demo's "now"):
    the holdout page shows it running, and the SDK payload gates both experiments on it. The
@@ -56,7 +57,12 @@ from experiments.models import (
 )
 from experiments.result_selectors import experiment_results
 from experiments.services.analysis.run import experiment_analyze, snapshot_store
-from experiments.services.design import ExperimentDesign, VariantSpec, experiment_create
+from experiments.services.design import (
+    ExperimentDesign,
+    VariantSpec,
+    experiment_create,
+    experiment_update,
+)
 from experiments.services.exposures import EVENT_SETTLE_SECONDS, exposures_sync_from_events
 from experiments.services.lifecycle import experiment_conclude, experiment_start
 from experiments.services.plans import PLAN_FIELDS
@@ -241,10 +247,17 @@ class DemoKeyResult:
     metric_key: str
     relative_target: float  # target = baseline × (1 + this), for an increase
     fallback_target: float  # when there is no baseline to aim from (little data)
+    experiment: str = ""  # a running demo experiment that serves it
 
 
 DEMO_KEY_RESULTS = (
-    DemoKeyResult("Raise 7-day Aha of new users by 10 %", "aha-7d", 0.10, 0.55),
+    DemoKeyResult(
+        "Raise 7-day Aha of new users by 10 %",
+        "aha-7d",
+        0.10,
+        0.55,
+        experiment=ONBOARDING_CHECKLIST.key,
+    ),
     DemoKeyResult("Raise day-7 retention of new users by 8 %", "retention-d7", 0.08, 0.32),
 )
 CHECK_IN_EVERY_DAYS = 7
@@ -506,6 +519,19 @@ def demo_okrs(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> Non
                 f"  Key result {spec.title!r}: baseline {_num(key_result.baseline)}, target "
                 f"{_num(key_result.target)}, {written} computed check-ins."
             )
+        if spec.experiment:
+            _link(key_result, spec.experiment, actor, say)
+
+
+def _link(key_result: KeyResult, key: str, actor: AbstractBaseUser, say: Say) -> None:
+    """Link the running experiment ``key`` to the key result it serves (its forecast counts
+    what the experiment would add if shipped), unless it is linked already."""
+    experiment = Experiment.objects.filter(workspace=key_result.workspace, key=key).first()
+    if experiment is None or experiment.key_results.filter(pk=key_result.pk).exists():
+        return
+    linked = [*experiment.key_results.values_list("pk", flat=True), key_result.pk]
+    experiment_update(experiment=experiment, changes={"key_results": linked}, actor=actor)
+    say(f"  Linked {key!r} to the key result {key_result.title!r}.")
 
 
 def _target(objective: Objective, spec: DemoKeyResult) -> float:

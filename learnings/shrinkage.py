@@ -127,3 +127,19 @@ def shrink(
     if method == "empirical_bayes":
         return empirical_bayes(estimates, standard_errors)
     return _unshrunk(estimates, "Shrinkage not requested.")
+
+
+def normal_posterior(
+    estimate: float, standard_error: float, prior_mean: float, prior_variance: float
+) -> tuple[float, float]:
+    """Return the posterior mean and standard deviation of θ for y ~ N(θ, s²), θ ~ N(μ, τ²).
+
+    B = s² / (s² + τ²); mean B·μ + (1 − B)·y; variance (1 − B)·s² = s²τ² / (s² + τ²) (the
+    normal–normal model of ``empirical_bayes``, for one new estimate given a fitted prior).
+    """
+    s2 = standard_error * standard_error
+    total = s2 + prior_variance
+    if total <= 0:
+        return estimate, 0.0
+    weight = s2 / total
+    return weight * prior_mean + (1 - weight) * estimate, math.sqrt(s2 * prior_variance / total)

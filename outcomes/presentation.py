@@ -1,4 +1,5 @@
-"""What the KPI and OKR pages share: their 403 message, status labels, charts' JSON, and numbers
+"""What the KPI and OKR pages share: their 403 message, charts' JSON, changes and inputs; and,
+re-exported from ``outcomes.wording`` (which services may use too), status labels and numbers
 written the way people read them (rates as percentages, users with thousands separators, hours
 with their unit).
 """
@@ -6,26 +7,44 @@ with their unit).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from metrics.public import Metric, MetricType
+from metrics.public import Metric
+from outcomes.wording import (
+    RATE_METRIC_TYPES,
+    STATUS_LABELS,
+    STATUS_SYMBOLS,
+    finite,
+    format_value,
+    metric_is_rate,
+    metric_unit,
+    number_text,
+)
 from plg_platform.models import Role
 from plg_platform.web import pages
 from plg_platform.web.pages import View
 
+__all__ = [
+    "EDITORS_ONLY",
+    "RATE_METRIC_TYPES",
+    "STATUS_LABELS",
+    "STATUS_SYMBOLS",
+    "change_text",
+    "chart_json",
+    "finite",
+    "format_value",
+    "metric_is_rate",
+    "metric_unit",
+    "number_text",
+    "percent_input",
+    "plain_input",
+    "series_points",
+    "value_input",
+    "workspace_page",
+]
+
 EDITORS_ONLY = "Only editors of this workspace can change objectives, key results and KPI settings."
-STATUS_LABELS = {
-    "on_track": "On track",
-    "at_risk": "At risk",
-    "off_track": "Off track",
-    "no_data": "No data yet",
-}
-
-
-# A shape beside the words, so that status never rests on colour alone (nor on the shape).
-STATUS_SYMBOLS = {"on_track": "●", "at_risk": "▲", "off_track": "■", "no_data": "○"}
 
 
 def workspace_page(role: str = Role.VIEWER, denied: str = EDITORS_ONLY) -> Callable[[View], View]:
@@ -36,58 +55,6 @@ def workspace_page(role: str = Role.VIEWER, denied: str = EDITORS_ONLY) -> Calla
 def chart_json(config: Mapping[str, Any]) -> str:
     """A chart's data for ``data-config`` (the template escapes it into the attribute)."""
     return json.dumps(config, separators=(",", ":"), allow_nan=False)
-
-
-def finite(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-# Metrics whose value is a share of units: typed and shown as percentages.
-RATE_METRIC_TYPES = frozenset(
-    {MetricType.CONVERSION, MetricType.RETENTION, MetricType.MOMENT, MetricType.FUNNEL}
-)
-
-
-def metric_is_rate(metric: Metric) -> bool:
-    return metric.type in RATE_METRIC_TYPES
-
-
-# --- numbers as people read them ------------------------------------------------------------
-def metric_unit(metric: Metric) -> str:
-    """The unit of a metric's values, as the charts name it: share, hours or number."""
-    if metric_is_rate(metric):
-        return "share"
-    if metric.type == MetricType.TIME_TO_EVENT:
-        return "hours"
-    return "number"
-
-
-def number_text(value: float) -> str:
-    """1,234 for large numbers; three significant digits for small ones (0.0123, 12.3)."""
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """Write a value of a KPI unit (users, share, ratio, hours, score, currency) or a metric
-    unit (share, hours, number); "—" when there is none."""
-    number = finite(value)
-    if number is None:
-        return "—"
-    if unit == "share":
-        return f"{number * 100:.1f}%"
-    if unit == "users":
-        return f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
-    if unit == "currency":
-        return f"${number:,.0f}"
-    if unit == "hours":
-        return f"{number:.1f} h" if number < 100 else f"{number:,.0f} h"
-    if unit == "score":
-        return f"{number:.1f}"
-    if unit == "ratio":
-        return f"{number:.2f}"
-    return number_text(number)
 
 
 def change_text(current: float | None, previous: float | None, unit: str) -> str:

@@ -397,6 +397,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outcomes.tasks.compute_key_result_check_ins",
         "schedule": 6 * 3600.0,
     },
+    # Weekly check-in reminders (notifications and webhooks), from Monday 9:00 in each
+    # workspace's zone; hourly so every zone is served, once per key result and ISO week.
+    "send-check-in-reminders": {
+        "task": "experiments.tasks.send_check_in_reminders",
+        "schedule": 3600.0,
+    },
 }
 
 # Columnar event stores (docs/engines.md): a workspace whose event_store is "duckdb" keeps its

@@ -72,6 +72,27 @@ def key_result_measure(*, key_result: KeyResult, as_of: datetime) -> Measurement
     return Measurement(value=None, units=0, as_of=as_of)
 
 
+def key_result_population_units(
+    *, key_result: KeyResult, starts_from_us: int, starts_before_us: int
+) -> int:
+    """Return how many units of the key result's population (its start event and segment)
+    started in [starts_from_us, starts_before_us), matured or not. One statement."""
+    definition = metric_definition(key_result.metric)
+    stats = compute_metric_statistics(
+        workspace_id=key_result.workspace_id,
+        metrics=[definition],
+        population=FirstSeenPopulation(
+            event=key_result.start_event,
+            starts_from_us=starts_from_us,
+            starts_before_us=starts_before_us,
+            segment_property=key_result.segment_property,
+        ),
+        cutoff_us=starts_before_us,
+    )
+    wanted = key_result.segment_value if key_result.segment_property else "all"
+    return sum(row.units + row.immature_units for row in stats if row.segment == wanted)
+
+
 def progress(*, baseline: float | None, target: float, current: float | None) -> float | None:
     """Return (current − baseline) / (target − baseline): 0 at the baseline, 1 at the target.
 

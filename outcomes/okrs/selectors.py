@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import QuerySet
 
@@ -65,6 +65,20 @@ def key_results_list(
         key_results.select_related("objective", "metric", "workspace")
         .prefetch_related("check_ins")
         .order_by("objective_id", "id")
+    )
+
+
+def key_results_under_way(*, around: date) -> QuerySet[KeyResult]:
+    """Every workspace's key results whose period may hold ``around`` (a UTC date; a day of
+    slack on each side covers every time zone: callers decide in the workspace's own zone)."""
+    return (
+        KeyResult.objects.filter(
+            objective__period_start__lte=around + timedelta(days=1),
+            objective__period_end__gte=around - timedelta(days=1),
+        )
+        .select_related("objective__owner", "metric", "workspace")
+        .prefetch_related("check_ins")
+        .order_by("workspace_id", "objective_id", "id")
     )
 
 

@@ -275,6 +275,10 @@ def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_
         assert kr.check_ins.filter(value__isnull=False).count() >= 2
         assert kr.baseline is not None
         assert kr.target > kr.baseline
+    # The running checklist serves the Aha key result: its forecast counts what it would add.
+    aha = next(kr for kr in key_results if kr.metric.key == "aha-7d")
+    assert list(checklist.key_results.all()) == [aha]
+    assert "Linked 'onboarding-checklist' to the key result" in output
 
     # 4. Manual learnings with product areas.
     manual = Learning.objects.filter(workspace=workspace, experiment__isnull=True)

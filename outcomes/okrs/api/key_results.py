@@ -1,10 +1,12 @@
 """Key results (``/api/v1/key-results/``): list and create, read (with check-ins, baseline
-history, initiatives and linked experiments), change, delete, and change the baseline.
+history, initiatives, linked experiments and the forecast), change, delete, and change the
+baseline.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,6 +15,7 @@ from rest_framework.response import Response
 
 from metrics.public import Direction
 from outcomes.okrs.api.check_ins import CheckInSerializer
+from outcomes.okrs.outlook import KeyResultOutlook, key_result_outlook
 from outcomes.okrs.selectors import (
     KeyResultDetail,
     KeyResultSummary,
@@ -192,20 +195,129 @@ class LinkedExperimentSerializer(serializers.Serializer):
     impact_description = serializers.CharField()
 
 
+class TrendForecastSerializer(serializers.Serializer):
+    model = serializers.CharField(allow_null=True, help_text="local_level or damped_trend")
+    mean = serializers.FloatField(allow_null=True)
+    sd = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+    level = serializers.FloatField(help_text="The interval's level, e.g. 0.8.")
+    points = serializers.IntegerField(help_text="Weekly values the forecast is made from.")
+    last_date = serializers.DateField(allow_null=True)
+
+
+class ForecastPathSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    mean = serializers.FloatField()
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+class ContributionSerializer(serializers.Serializer):
+    experiment = serializers.CharField(help_text="The experiment's key.")
+    experiment_name = serializers.CharField()
+    variant = serializers.CharField()
+    lift = serializers.FloatField(help_text="Measured relative lift on the key result's metric.")
+    lift_se = serializers.FloatField()
+    shrunk_lift = serializers.FloatField()
+    shrunk_lift_sd = serializers.FloatField()
+    prior = serializers.CharField()
+    reach = serializers.FloatField()
+    reach_note = serializers.CharField()
+    treated_share = serializers.FloatField()
+    ships_on = serializers.DateField()
+    cohort_share = serializers.FloatField()
+    would_ship = serializers.BooleanField()
+    adds = serializers.FloatField(help_text="Added to the value at the end, in its units.")
+    adds_sd = serializers.FloatField()
+
+
+class KeyResultForecastSerializer(serializers.Serializer):
+    on = serializers.DateField(help_text="The period's last day, the forecast's date.")
+    status = serializers.CharField(
+        allow_null=True, help_text="on_track, at_risk or off_track; null without a forecast."
+    )
+    probability = serializers.FloatField(
+        allow_null=True, help_text="Chance that the value on 'on' reaches the target."
+    )
+    why = serializers.CharField()
+    message = serializers.CharField(help_text="Why there is no forecast (else empty).")
+    target = serializers.FloatField()
+    direction = serializers.CharField()
+    trend = TrendForecastSerializer()
+    path = ForecastPathSerializer(many=True)
+    contributions = ContributionSerializer(many=True)
+    added = serializers.FloatField(help_text="Σ counted contributions.")
+    expected = serializers.FloatField(allow_null=True, help_text="Trend plus contributions.")
+
+
+def forecast_data(outlook: KeyResultOutlook) -> dict:
+    f = outlook.forecast
+    return {
+        "on": outlook.on,
+        "status": outlook.status,
+        "probability": outlook.probability,
+        "why": outlook.why,
+        "message": outlook.message,
+        "target": outlook.target,
+        "direction": outlook.direction,
+        "trend": {
+            "model": f.model,
+            "mean": f.mean,
+            "sd": f.sd,
+            "low": f.low,
+            "high": f.high,
+            "level": f.level,
+            "points": f.points,
+            "last_date": f.last_date,
+        },
+        "path": [{"date": d, "mean": m, "low": lo, "high": hi} for d, m, lo, hi in f.path],
+        "contributions": [
+            {
+                "experiment": p.contribution.experiment_key,
+                "experiment_name": p.contribution.experiment_name,
+                "variant": p.contribution.variant,
+                "lift": p.contribution.lift,
+                "lift_se": p.contribution.lift_se,
+                "shrunk_lift": p.contribution.shrunk_lift,
+                "shrunk_lift_sd": p.contribution.shrunk_lift_sd,
+                "prior": p.contribution.prior,
+                "reach": p.contribution.reach,
+                "reach_note": p.contribution.reach_note,
+                "treated_share": p.contribution.treated_share,
+                "ships_on": p.contribution.ships_on,
+                "cohort_share": p.cohort_share,
+                "would_ship": p.contribution.would_ship,
+                "adds": p.mean if p.counted else 0.0,
+                "adds_sd": p.sd if p.counted else 0.0,
+            }
+            for p in outlook.contributions
+        ],
+        "added": outlook.added_mean,
+        "expected": outlook.expected,
+    }
+
+
 class OkrKeyResultDetailSerializer(OkrKeyResultSerializer):
     check_ins = CheckInSerializer(many=True)
     baseline_history = BaselineChangeSerializer(many=True)
     initiatives = InitiativeBriefSerializer(many=True)
     experiments = LinkedExperimentSerializer(many=True)
+    forecast = KeyResultForecastSerializer(
+        help_text="Will it hit the target? The forecast at the period's end, the running "
+        "experiments' expected contributions and the odds (docs/outcomes.md)."
+    )
 
 
-def _detail_data(detail: KeyResultDetail) -> dict:
+def _detail_data(detail: KeyResultDetail, today: date) -> dict:
+    key_result = detail.summary.key_result
     return {
         **summary_data(detail.summary),
         "check_ins": CheckInSerializer(detail.check_ins, many=True).data,
         "baseline_history": BaselineChangeSerializer(detail.baseline_history, many=True).data,
         "initiatives": InitiativeBriefSerializer(detail.initiatives, many=True).data,
         "experiments": [asdict(e) for e in detail.experiments],
+        "forecast": forecast_data(key_result_outlook(key_result=key_result, today=today)),
     }
 
 
@@ -213,8 +325,9 @@ class KeyResultDetailApi(WorkspaceAPIView):
     @extend_schema(responses=OkrKeyResultDetailSerializer, tags=["okrs"])
     def get(self, request: Request, key_result_id: int) -> Response:
         key_result = key_result_get(workspace=self.workspace, key_result_id=key_result_id)
-        detail = key_result_detail(key_result=key_result, today=local_today(self.workspace))
-        return Response(_detail_data(detail))
+        today = local_today(self.workspace)
+        detail = key_result_detail(key_result=key_result, today=today)
+        return Response(_detail_data(detail, today))
 
     @extend_schema(
         request=OkrKeyResultUpdateSerializer,
@@ -263,5 +376,6 @@ class KeyResultBaselineApi(WorkspaceAPIView):
             reason=data["reason"],
             actor=request.user,
         )
-        detail = key_result_detail(key_result=key_result, today=local_today(self.workspace))
-        return Response(_detail_data(detail))
+        today = local_today(self.workspace)
+        detail = key_result_detail(key_result=key_result, today=today)
+        return Response(_detail_data(detail, today))

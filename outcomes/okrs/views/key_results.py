@@ -12,7 +12,9 @@ from django.views.decorators.http import require_POST
 
 from outcomes.okrs.board import (
     key_result_view,
+    outlook_chart,
 )
+from outcomes.okrs.forecasting import INTERVAL_LEVEL, MIN_POINTS
 from outcomes.okrs.forms import (
     BaselineForm,
     CheckInForm,
@@ -20,6 +22,12 @@ from outcomes.okrs.forms import (
     KeyResultEditForm,
 )
 from outcomes.okrs.models import KeyResult, ValueSource
+from outcomes.okrs.outlook import (
+    change_words,
+    key_result_backtest,
+    key_result_outlook,
+    size_words,
+)
 from outcomes.okrs.selectors import (
     key_result_detail,
     key_result_get,
@@ -40,6 +48,7 @@ from outcomes.presentation import (
     value_input,
     workspace_page,
 )
+from plg_platform.clock import local_today
 from plg_platform.errors import DomainError
 from plg_platform.models import Membership, Role, Workspace
 from plg_platform.web.pages import attach_errors, found_or_404
@@ -65,9 +74,14 @@ def _key_result_page(
     initiative_form: InitiativeForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    detail = key_result_detail(key_result=key_result)
+    today = local_today(key_result.workspace)
+    detail = key_result_detail(key_result=key_result, today=today)
+    outlook = key_result_outlook(key_result=key_result, today=today)
     view = key_result_view(
-        detail.summary, initiatives=detail.initiatives, experiments=detail.experiments
+        detail.summary,
+        initiatives=detail.initiatives,
+        experiments=detail.experiments,
+        outlook=outlook,
     )
     metric = key_result.metric
     history_chart = None
@@ -90,6 +104,8 @@ def _key_result_page(
             }
         )
     can_edit = membership.has_role(Role.EDITOR)
+    backtest = key_result_backtest(key_result=key_result, today=today)
+    unit = view.unit
     return render(
         request,
         "outcomes/key_result.html",
@@ -107,6 +123,47 @@ def _key_result_page(
                 for b in detail.baseline_history
             ],
             "history_chart": history_chart,
+            "outlook": outlook,
+            "forecast_chart": outlook_chart(outlook),
+            "forecast_rows": [
+                (d, format_value(m, unit), format_value(lo, unit), format_value(hi, unit))
+                for d, m, lo, hi in outlook.forecast.path
+            ],
+            "weekly_rows": [
+                (d, format_value(v, unit))
+                for d, v in zip(outlook.series.dates, outlook.series.values, strict=True)
+                if v is not None
+            ],
+            "forecast_numbers": {
+                "mean": format_value(outlook.forecast.mean, unit),
+                "low": format_value(outlook.forecast.low, unit),
+                "high": format_value(outlook.forecast.high, unit),
+                "expected": format_value(outlook.expected, unit),
+                "added": change_words(outlook.added_mean, unit),
+            },
+            "contributions": [
+                {
+                    "c": p.contribution,
+                    "lift": f"{p.contribution.lift:+.1%}",
+                    "lift_se": f"{p.contribution.lift_se:.1%}",
+                    "shrunk": f"{p.contribution.shrunk_lift:+.1%}",
+                    "shrunk_sd": f"{p.contribution.shrunk_lift_sd:.1%}",
+                    "reach": f"{p.contribution.reach:.0%}",
+                    "cohort_share": f"{p.cohort_share:.0%}",
+                    "untreated": f"{1 - p.contribution.treated_share:.0%}",
+                    "adds": change_words(p.mean, unit) if p.counted else "not counted",
+                    "adds_sd": size_words(p.sd, unit),
+                }
+                for p in outlook.contributions
+            ],
+            "backtest": backtest,
+            "backtest_mae": size_words(backtest.mae, unit),
+            "backtest_naive_mae": size_words(backtest.naive_mae, unit),
+            "backtest_coverage": f"{backtest.coverage:.0%}"
+            if backtest.coverage is not None
+            else "—",
+            "interval_level": f"{INTERVAL_LEVEL:.0%}",
+            "forecast_min_weeks": MIN_POINTS,
             "can_edit": can_edit,
             "check_in_form": check_in_form or CheckInForm(metric=metric),
             "baseline_form": baseline_form

@@ -18,6 +18,12 @@ from outcomes.okrs.board import (
     initiatives_by_key_result,
     walk_objectives,
 )
+from outcomes.okrs.forecasting import (
+    INTERVAL_LEVEL,
+    MIN_POINTS,
+    OFF_TRACK_PROBABILITY,
+    ON_TRACK_PROBABILITY,
+)
 from outcomes.okrs.forms import (
     KeyResultForm,
     ObjectiveForm,
@@ -66,7 +72,9 @@ def board(request: HttpRequest, membership: Membership) -> HttpResponse:
         quarter = current
         start, end = quarter_period(quarter)
     tree = objective_tree(workspace=workspace, today=today)
-    objectives = board_objectives(tree, start, end, initiatives_by_key_result(workspace))
+    objectives = board_objectives(
+        tree, start, end, initiatives_by_key_result(workspace), today=today
+    )
     key_results = [kr for view in walk_objectives(objectives) for kr in view.key_results]
     counts = {status: 0 for status in STATUS_LABELS}
     for kr in key_results:
@@ -95,6 +103,10 @@ def board(request: HttpRequest, membership: Membership) -> HttpResponse:
             ],
             "on_track_lag": round(ON_TRACK_MAX_LAG * 100),
             "at_risk_lag": round(AT_RISK_MAX_LAG * 100),
+            "on_track_probability": round(ON_TRACK_PROBABILITY * 100),
+            "off_track_probability": round(OFF_TRACK_PROBABILITY * 100),
+            "forecast_min_weeks": MIN_POINTS,
+            "interval_level": round(INTERVAL_LEVEL * 100),
             "can_edit": membership.has_role(Role.EDITOR),
         },
     )

@@ -5,6 +5,9 @@
 //     result's check-ins, with its baseline (dotted) and target (dashed).
 //   data-outcomes-chart="checkins": {"labels", "computed", "manual", "baseline", "target",
 //     "unit"}: computed values as a line, people's check-ins as points.
+//   data-outcomes-chart="forecast": {"labels", "values", "mean", "low", "high",
+//     "with_experiments", "target", "level", "unit"}: weekly values, then the forecast's mean
+//     (dashed) inside its interval (a band), the end value with the experiments, the target.
 //   <section data-job-url="/api/v1/kpis/jobs/<id>">: polls the job and moves its bar to 100%.
 // Every chart sits next to a table with the same numbers; the bar's text is in an aria-live region.
 (function () {
@@ -136,7 +139,50 @@
     };
   }
 
-  const builders = { lines: linesConfig, sparkline: sparklineConfig, checkins: checkinsConfig };
+  function forecastConfig(d) {
+    const BAND = "rgba(47, 84, 200, 0.16)";
+    const datasets = [
+      { label: "Weekly value", data: d.values, borderColor: BRAND, backgroundColor: BRAND,
+        borderWidth: 2, pointRadius: 2, tension: 0.2, spanGaps: true },
+      { label: "interval-low", data: d.low, borderColor: "transparent", backgroundColor: BAND,
+        pointRadius: 0, pointHoverRadius: 0, fill: false },
+      { label: d.level + "% interval", data: d.high, borderColor: "transparent", backgroundColor: BAND,
+        pointRadius: 0, pointHoverRadius: 0, fill: "-1" },
+      { label: "Forecast", data: d.mean, borderColor: BRAND, backgroundColor: BRAND, borderDash: [5, 4],
+        borderWidth: 2, pointRadius: 0, pointHoverRadius: 3 },
+    ];
+    if (d.with_experiments && d.with_experiments.length) {
+      datasets.push({ label: "With experiments shipped", data: d.with_experiments, borderColor: ORANGE,
+        backgroundColor: ORANGE, showLine: false, pointRadius: 7, pointStyle: "rectRot" });
+    }
+    datasets.push(...referenceLines({ labels: d.labels, target: d.target }));
+    return {
+      type: "line",
+      data: { labels: d.labels.map(day), datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { ticks: { color: MUTED, maxRotation: 0, autoSkipPadding: 14 }, grid: { display: false } },
+          y: { grace: "10%", ticks: { color: MUTED, callback: (v) => format(v, d.unit) }, grid: { color: GRID } },
+        },
+        plugins: {
+          legend: { position: "top", align: "start",
+            labels: { color: INK, boxWidth: 14, filter: (item) => item.text !== "interval-low" } },
+          tooltip: {
+            filter: (item) => item.raw !== null && item.raw !== undefined,
+            callbacks: { label: (ctx) => (ctx.dataset.label === "interval-low" ? "Interval low" :
+              ctx.dataset.label === d.level + "% interval" ? "Interval high" : ctx.dataset.label) +
+              ": " + format(ctx.raw, d.unit) },
+          },
+        },
+      },
+    };
+  }
+
+  const builders = { lines: linesConfig, sparkline: sparklineConfig, checkins: checkinsConfig, forecast: forecastConfig };
 
   function renderChart(canvas) {
     if (canvas.dataset.rendered || typeof Chart === "undefined") return;
