@@ -12,7 +12,7 @@ an outer column (a unit's person property) fails when that column is used nowher
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -95,6 +95,14 @@ class ClickHouseDialect(Dialect):
 
     def percentile(self, value: exp.Expr, fraction: float) -> exp.Expr:
         return exp.Anonymous(this=f"quantileExact({fraction!r})", expressions=[value])
+
+    def quantile_list(self, value: exp.Expr, levels: Sequence[float]) -> exp.Expr | None:
+        # Levels are parameters of the aggregate, so constants: computed floats, not input.
+        numbers = ", ".join(repr(f) for f in levels)
+        return exp.Anonymous(this=f"quantilesExactInclusive({numbers})", expressions=[value])
+
+    def list_element(self, array: exp.Expr, index: int) -> exp.Expr:
+        return exp.Anonymous(this="arrayElement", expressions=[array, exp.Literal.number(index)])
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="uniq", expressions=[value])
