@@ -176,10 +176,21 @@ class MetricResult:
     variants: tuple[VariantResult, ...]
     comparisons: tuple[ComparisonResult, ...]
     summary: str = ""
+    quantile: float | None = None  # quantile metrics: the level (0.9 for p90)
+    quantile_of: str = ""  # quantile metrics: "unit" or "event"
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "up"
+
+    @property
+    def value_label(self) -> str:
+        """What a variant's value is: "Conversion rate", "Mean", or "p90" for a quantile."""
+        if self.quantile is not None:
+            return f"p{self.quantile * 100:g}" + (
+                " per event" if self.quantile_of == "event" else ""
+            )
+        return "Conversion rate" if self.metric_type == "proportion" else "Mean"
 
     @property
     def smallest_n(self) -> int:
@@ -200,9 +211,16 @@ class MetricResult:
             variants=tuple(VariantResult.from_json(v) for v in data.get("variants", ())),
             comparisons=tuple(ComparisonResult.from_json(c) for c in data.get("comparisons", ())),
             summary=data.get("summary", ""),
+            quantile=_float(data.get("quantile")),
+            quantile_of=data.get("quantile_of", ""),
         )
 
     def to_json(self) -> dict[str, Any]:
+        quantile = (
+            {"quantile": self.quantile, "quantile_of": self.quantile_of}
+            if self.quantile is not None
+            else {}
+        )
         return {
             "key": self.key,
             "name": self.name,
@@ -215,6 +233,7 @@ class MetricResult:
             "variants": [v.to_json() for v in self.variants],
             "comparisons": [c.to_json() for c in self.comparisons],
             "summary": self.summary,
+            **quantile,
         }
 
 

@@ -78,6 +78,15 @@ class MetricResultSerializer(serializers.Serializer):
     variants = VariantResultSerializer(many=True)
     comparisons = ComparisonResultSerializer(many=True)
     summary = serializers.CharField()
+    quantile = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="Quantile metrics: the level compared (0.9: p90); each variant's value is "
+        "its quantile, and the effect the difference in quantiles. Null for other metrics.",
+    )
+    quantile_of = serializers.CharField(
+        required=False, help_text="Quantile metrics: 'unit' or 'event'; empty for others."
+    )
 
 
 class BannerSerializer(serializers.Serializer):

@@ -35,6 +35,15 @@ class MetricInputSerializer(StrictSerializer):
     retention_end_day = serializers.IntegerField(required=False, allow_null=True)
     min_count = serializers.IntegerField(required=False, allow_null=True)
     min_distinct_days = serializers.IntegerField(required=False, allow_null=True)
+    quantile = serializers.FloatField(
+        required=False, allow_null=True, help_text="Quantile metrics: the level, e.g. 0.9 for p90."
+    )
+    quantile_of = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=8,
+        help_text="Quantile metrics: 'unit' (one value per unit) or 'event' (each event's value).",
+    )
     cap_type = serializers.ChoiceField(choices=CapType.choices, required=False)
     cap_value = serializers.FloatField(required=False, allow_null=True)
 

@@ -94,6 +94,39 @@ class QuantileSummary:
     count_sum_squares: float | None = None
     below_count_sum_product: float | None = None
 
+    def interval(self) -> tuple[float | None, float | None]:
+        """The quantile's own 95% interval: the band's order statistics L and U narrowed by
+        √(n*/n) around the estimate (the band is for n* ≤ n values; GrowthBook's variance
+        scales the same way) and, for event-level values, widened by the cluster adjustment;
+        (None, None) without a band."""
+        if self.estimate is None or self.lower is None or self.upper is None or not self.n_star:
+            return None, None
+        scale = math.sqrt(self.n_star / self.n)
+        if self.event_level:
+            inflation = self.cluster_inflation()
+            if inflation is None:
+                return None, None
+            scale *= math.sqrt(inflation)
+        return (
+            self.estimate - (self.estimate - self.lower) * scale,
+            self.estimate + (self.upper - self.estimate) * scale,
+        )
+
+    def cluster_inflation(self) -> float | None:
+        """Var_c(Ī)/(ν(1 − ν)/n): how much events of one unit being alike widens the interval
+        (``experiments.stats.quantiles.cluster_variance`` has the formula and source)."""
+        k = self.clusters or 0
+        if k < 2 or not self.count_sum or not self.n:
+            return None
+        mean_s, mean_n = (self.below_sum or 0.0) / k, self.count_sum / k
+        var_s = ((self.below_sum_squares or 0.0) / k - mean_s**2) * k / (k - 1)
+        var_n = ((self.count_sum_squares or 0.0) / k - mean_n**2) * k / (k - 1)
+        cov = ((self.below_count_sum_product or 0.0) / k - mean_s * mean_n) * k / (k - 1)
+        share = mean_s / mean_n
+        variance = (var_s - 2 * share * cov + share**2 * var_n) / (k * mean_n**2)
+        iid = self.level * (1 - self.level) / self.n
+        return variance / iid if variance >= 0 and iid > 0 else None
+
 
 def _float(value: Any) -> float | None:
     """A finite float, or None (NULL, or NaN where an engine gives it for an empty group)."""
