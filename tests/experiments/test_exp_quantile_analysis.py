@@ -198,7 +198,8 @@ def test_quantile_metrics_are_analysed_as_primary_secondary_and_guardrail(worksp
     assert c["absolute_ci_low"] == pytest.approx(q_b - q_a - half, rel=1e-9)
     assert c["absolute_ci_high"] == pytest.approx(q_b - q_a + half, rel=1e-9)
     assert c["ci_low"] < LIFT - 1 < c["ci_high"]  # the planted +25%, in the interval
-    assert c["significant"] is True and c["verdict"] == "win"
+    assert c["significant"] is True
+    assert c["verdict"] == "win"
     assert "the p50 of Order value per user" in c["summary"]
 
     secondary = metric_entry(outputs, "checkout-order-p90")
@@ -219,11 +220,13 @@ def test_quantile_metrics_are_analysed_as_primary_secondary_and_guardrail(worksp
     assert [r["value"] for r in guardrail["variants"]] == pytest.approx(
         [np.quantile(h, 0.75) for h in hours], rel=1e-9
     )
-    assert "never reached it" in guardrail["summary"] and "not in the p75" in guardrail["summary"]
+    assert "never reached it" in guardrail["summary"]
+    assert "not in the p75" in guardrail["summary"]
     (health,) = [
         g for g in computed.health.guardrails.results if g.metric == "checkout-first-order-p75"
     ]
-    assert health.status == "ok" and health.harmful is False
+    assert health.status == "ok"
+    assert health.harmful is False
 
     # Per country: each segment's quantiles are its own (no pooled "(other)" row).
     us = metric_entry(outputs, "checkout-order-value-p50", {"property": "country", "value": "US"})
@@ -242,8 +245,11 @@ def test_a_small_sample_is_refused_with_a_message(workspace):
     (c,) = primary["comparisons"]
     assert c["status"] == "quantile_too_few_units"
     assert c["message"] == STATUS_MESSAGES["quantile_too_few_units"]
-    assert c["effect"] is None and c["ci_low"] is None and c["p_value"] is None
-    assert "no result" in c["summary"] and "wait for more data" in c["summary"]
+    assert c["effect"] is None
+    assert c["ci_low"] is None
+    assert c["p_value"] is None
+    assert "no result" in c["summary"]
+    assert "wait for more data" in c["summary"]
     assert primary["variants"][0]["value"] is not None  # the quantile itself is still shown
 
 
@@ -265,5 +271,6 @@ def test_results_api_and_page_show_the_quantile(editor, orders):
 
     editor.client.force_login(editor.user)
     page = editor.client.get(f"/experiments/{experiment.key}/results").content.decode()
-    assert ">p50</th>" in page and ">p90 per event</th>" in page
+    assert ">p50</th>" in page
+    assert ">p90 per event</th>" in page
     assert "the p50 of Order value per user" in page

@@ -305,9 +305,8 @@ def main() -> None:
     for level in (0.5, 0.9):
         for seed in BOOTSTRAP_SEEDS:
             ours, boot = bootstrap_widths(seed, level)
-            print(
-                f"width p{int(level * 100)} seed {seed}: ours {ours:.4f} bootstrap {boot:.4f} ratio {ours / boot:.3f}"
-            )
+            label = f"width p{int(level * 100)} seed {seed}"
+            print(f"{label}: ours {ours:.4f} bootstrap {boot:.4f} ratio {ours / boot:.3f}")
     print("event-level A/A coverage (adjusted, iid):", event_level_aa(0.5))
 
 
