@@ -216,6 +216,7 @@ class MetricResult:
         )
 
     def to_json(self) -> dict[str, Any]:
+        # Only quantile metrics store their level, so other results keep their stored shape.
         quantile = (
             {"quantile": self.quantile, "quantile_of": self.quantile_of}
             if self.quantile is not None
