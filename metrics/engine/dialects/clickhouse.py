@@ -98,8 +98,12 @@ class ClickHouseDialect(Dialect):
 
     def quantile_list(self, value: exp.Expr, levels: Sequence[float]) -> exp.Expr | None:
         # Levels are parameters of the aggregate, so constants: computed floats, not input.
-        numbers = ", ".join(repr(f) for f in levels)
-        return exp.Anonymous(this=f"quantilesExactInclusive({numbers})", expressions=[value])
+        # (sqlglot renders ParameterizedAgg as ``name(expressions)(params)``.)
+        return exp.ParameterizedAgg(
+            this="quantilesExactInclusive",
+            expressions=[exp.Literal.number(repr(f)) for f in levels],
+            params=[value],
+        )
 
     def list_element(self, array: exp.Expr, index: int) -> exp.Expr:
         return exp.Anonymous(this="arrayElement", expressions=[array, exp.Literal.number(index)])
