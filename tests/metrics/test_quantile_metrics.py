@@ -305,7 +305,8 @@ def test_a_larger_sample_matches_numpy_on_the_app_database_and_duckdb(workspace,
             )
             q = row.quantile
             assert (row.units, row.n) == (len(matured), values.size), engine.dialect
-            assert q is not None and q.n_star == max(g for g in N_STAR_GRID if g <= values.size)
+            assert q is not None
+            assert q.n_star == max(g for g in N_STAR_GRID if g <= values.size)
             half = 1.959963984540054 * np.sqrt(0.09 / q.n_star)
             expected = np.quantile(values, [0.9, 0.9 - half, 0.9 + half])
             assert [q.estimate, q.lower, q.upper] == pytest.approx(expected, rel=1e-12)
