@@ -163,7 +163,7 @@ def quantile_statistics_of(
 
 def _statistics(metric: MetricDefinition, i: int, record: dict[str, object]) -> MetricStatistics:
     prefix = f"m{i}_"
-    optional: dict[str, float] = {}
+    optional: dict[str, Any] = {}  # the optional sums, by field name
     for source, target in (
         ("den_sum", "denominator_sum"),
         ("den_sum_squares", "denominator_sum_squares"),
