@@ -18,8 +18,9 @@ adjustment: events of one unit are not independent).
 Engines with an exact quantile aggregate (DuckDB ``quantile_cont``, ClickHouse
 ``quantilesExactInclusive``, Spark ``percentile``) compute all levels in one sort
 (``Dialect.quantile_list``); elsewhere (SQLite, which has no percentile function, PostgreSQL,
-and the warehouses we only render) the values are ranked with window functions and each level
-is Σ v·max(0, 1 − |h − r|) over the ranks r: the same number, exact, on standard SQL.
+and the warehouses we only render) the values are ranked with window functions (0-based rank
+r) and each level is v₍⌊h⌋₎ + (h − ⌊h⌋)·(v₍⌈h⌉₎ − v₍⌊h⌋₎), the values at the ranks just below
+and above h picked by MAX and MIN: the same number, exact, on standard SQL.
 """
 
 from __future__ import annotations
@@ -276,7 +277,8 @@ class QuantileCompiler(MetricCompiler):
         ).from_(inner.subquery("qa"))
 
     def _ranked(self) -> exp.Select:
-        """(grp, seg, n, q0..qL) by ranking the values: Σ v·max(0, 1 − |h − r|), h = (n − 1)p."""
+        """(grp, seg, n, q0..qL) by ranking the values (0-based rank r) and interpolating
+        between the values at ⌊h⌋ and ⌈h⌉, h = (n − 1)p."""
         partition = self._keys("vl")
         ranked = exp.select(
             *self._keys("vl"),
@@ -301,17 +303,21 @@ class QuantileCompiler(MetricCompiler):
         ).from_(exp.to_table("vals").as_("vl"))
         outputs: list[exp.Expr] = [*self._keys("rk"), exp.alias_(exp.Max(this=col("c", "rk")), "n")]
         for i, level in enumerate(self.levels):
-            position = exp.Mul(
-                this=exp.paren(exp.Sub(this=col("c", "rk"), expression=num(1))),
-                expression=exp.Literal.number(repr(level)),
+            # h = (n − 1)p. below: the value (and rank) at ⌊h⌋, the largest rank ≤ h; above: the
+            # value at ⌈h⌉. below + (h − ⌊h⌋)·(above − below) is exact when they are equal.
+            at_or_below = exp.LTE(this=col("r", "rk"), expression=_position(col("c", "rk"), level))
+            at_or_above = exp.GTE(this=col("r", "rk"), expression=_position(col("c", "rk"), level))
+            below = exp.Max(this=case(at_or_below, col("v", "rk")))
+            below_rank = exp.Max(this=case(at_or_below.copy(), col("r", "rk")))
+            above = exp.Min(this=case(at_or_above, col("v", "rk")))
+            fraction = exp.Sub(
+                this=_position(exp.Max(this=col("c", "rk")), level), expression=below_rank
             )
-            distance = exp.Abs(this=exp.Sub(this=position, expression=col("r", "rk")))
-            weight = exp.Sub(this=num(1), expression=distance.copy())
-            term = case(
-                exp.LT(this=distance, expression=num(1)),
-                exp.Mul(this=col("v", "rk"), expression=exp.paren(weight)),
+            step = exp.Sub(this=above, expression=below.copy())
+            value = exp.Add(
+                this=below, expression=exp.Mul(this=exp.paren(fraction), expression=exp.paren(step))
             )
-            outputs.append(exp.alias_(exp.Sum(this=term), f"q{i}"))
+            outputs.append(exp.alias_(value, f"q{i}"))
         return exp.select(*outputs).from_(ranked.subquery("rk")).group_by(*self._keys("rk"))
 
     def _clusters(self) -> exp.Select:
@@ -412,6 +418,14 @@ class QuantileCompiler(MetricCompiler):
             columns=tuple(columns),
             metric_keys=(self.metric.key,),
         )
+
+
+def _position(count: exp.Expr, level: float) -> exp.Expr:
+    """h = (count − 1)·level: the 0-based position of the ``level`` quantile."""
+    return exp.Mul(
+        this=exp.paren(exp.Sub(this=count, expression=num(1))),
+        expression=exp.Literal.number(repr(level)),
+    )
 
 
 def compile_quantile(
