@@ -29,7 +29,7 @@ from metrics.engine.quantiles import (
 )
 from metrics.engine.sql import CompilerError
 from metrics.engines.app_db import AppDatabaseEngine
-from metrics.public import Metric
+from metrics.public import Metric, metric_create
 from metrics.runner import compute_metric_statistics
 from plg_platform.models import AuditLog
 from plg_platform.services.ingestion import events_ingest, to_epoch_us
@@ -359,3 +359,47 @@ def test_the_series_gives_each_period_its_own_quantile_and_interval(editor):
     too_long = editor.client.get(f"{URL}p90/values", {"from": "2024-01-01", "to": "2024-12-31"})
     assert too_long.status_code == 400
     assert "at most 62 periods" in too_long.json()["errors"]["from"][0]
+
+
+@pytest.mark.django_db
+def test_a_key_result_on_a_quantile_metric_measures_the_quantile_of_its_cohort(workspace):
+    from outcomes.okrs.progress import key_result_measure
+    from outcomes.okrs.services.key_results import key_result_create
+    from outcomes.okrs.services.objectives import objective_create
+
+    now = datetime(2026, 4, 20, tzinfo=UTC)
+    events = []
+    hours = []
+    for u in range(300):
+        signup = now - timedelta(days=20, minutes=u)  # one matured 28-day cohort
+        events.append({"event": "signup", "distinct_id": f"u{u}", "timestamp": signup.isoformat()})
+        if u % 3:  # a third never orders: no value
+            hours.append(1.0 + u % 50)
+            at = signup + timedelta(hours=1.0 + u % 50)
+            events.append({"event": "order", "distinct_id": f"u{u}", "timestamp": at.isoformat()})
+    events_ingest(workspace=workspace, raw_events=events)
+    metric = metric_create(
+        workspace=workspace,
+        key="first-order-p75",
+        name="Hours to first order",
+        spec={
+            "type": "quantile",
+            "event": "order",
+            "window_days": 7,
+            "quantile": 0.75,
+            "quantile_of": "unit",
+        },
+        direction="decrease",
+    )
+    objective = objective_create(workspace=workspace, title="Faster value", quarter="2026-Q2")
+    key_result = key_result_create(
+        objective=objective,
+        title="Cut p75 time to first order",
+        metric_key=metric.key,
+        target=10.0,
+        start_event="signup",
+        now=now,
+    )
+    measured = key_result_measure(key_result=key_result, as_of=now)
+    assert measured.units == 300
+    assert measured.value == pytest.approx(np.quantile(hours, 0.75), rel=1e-9)
