@@ -184,6 +184,13 @@ class MetricResult:
         return self.direction == "up"
 
     @property
+    def display_name(self) -> str:
+        """What a sentence calls the metric: its name, or "the p90 of <name>" for a quantile."""
+        if self.quantile is not None:
+            return f"the p{self.quantile * 100:g} of {self.name}"
+        return self.name
+
+    @property
     def value_label(self) -> str:
         """What a variant's value is: "Conversion rate", "Mean", or "p90" for a quantile."""
         if self.quantile is not None:

@@ -1,12 +1,15 @@
-"""Pages of the metric layer: event sources (the API is in ``metrics.urls``)."""
+"""Pages of the metric layer: metric definitions and event sources (the API is in
+``metrics.urls``)."""
 
 from django.urls import path
 
-from metrics import views
+from metrics import metric_views, views
 
 app_name = "metrics_web"
 
 urlpatterns = [
+    path("metrics/", metric_views.metric_list, name="metrics"),
+    path("metrics/new", metric_views.metric_new, name="metric-create"),
     path("sources/", views.source_list, name="sources"),
     path("sources/new", views.source_new, name="source-create"),
     path("sources/<int:source_id>/", views.source_page, name="source"),
