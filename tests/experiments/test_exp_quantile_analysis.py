@@ -274,3 +274,81 @@ def test_results_api_and_page_show_the_quantile(editor, orders):
     assert ">p50</th>" in page
     assert ">p90 per event</th>" in page
     assert "the p50 of Order value per user" in page
+
+
+# --- warehouse-native: the quantile statement runs in the source ------------------------------
+def test_a_quantile_metric_is_computed_inside_an_event_source(workspace, tmp_path, settings):
+    from collections import defaultdict
+    from datetime import timedelta
+
+    from tests.experiments.test_warehouse_native import _population, _run, _source
+    from tests.metrics.warehouse import CUTOFF as SOURCE_CUTOFF
+    from tests.metrics.warehouse import EXPERIMENT_ID, generate
+    from tests.metrics.warehouse import T0 as SOURCE_T0
+
+    settings.METRICS_SOURCE_ROOT = tmp_path
+    data = generate(seed=2024, units=400)
+    source = _source(workspace, tmp_path, data, "duckdb")
+    metric_create(
+        workspace=workspace,
+        key="revenue-p50",
+        name="Revenue per user",
+        spec={
+            "type": "quantile",
+            "event": "purchase",
+            "property": "revenue",
+            "window_days": 14,
+            "quantile": 0.5,
+            "quantile_of": "unit",
+        },
+    )
+    design = ExperimentDesign(
+        key="wh",
+        name="Checkout",
+        hypothesis_change="a one-page checkout",
+        variants=(VariantSpec("control", 0.5, is_control=True), VariantSpec("treatment", 0.5)),
+        primary_metric="revenue-p50",
+        source=source.pk,
+        source_experiment_id=EXPERIMENT_ID,
+    )
+    experiment = experiment_start(
+        experiment=experiment_create(workspace=workspace, design=design, actor=None), actor=None
+    )
+    Phase.objects.filter(experiment=experiment).update(started_at=SOURCE_T0)
+
+    snapshot = _run(experiment)
+
+    window = timedelta(days=14)
+    events = defaultdict(list)
+    for e in data.events:
+        events[str(e.account_user)].append(e)
+    sums: dict[str, list[float]] = {"control": [], "treatment": []}
+    units = {"control": 0, "treatment": 0}
+    for unit, (variant, start) in _population(data).items():
+        if start + window > SOURCE_CUTOFF:
+            continue  # not matured
+        units[variant] += 1
+        revenue = [
+            e.revenue
+            for e in events[unit]
+            if e.event_name == "purchase"
+            and start <= e.occurred_at < start + window
+            and e.revenue is not None
+        ]
+        if revenue:
+            sums[variant].append(sum(revenue))
+    stored = {
+        row["variant"]: row
+        for row in snapshot.inputs["statistics"]
+        if row["metric"] == "revenue-p50"
+    }
+    outputs = metric_entry(snapshot.outputs, "revenue-p50")
+    for variant in ("control", "treatment"):
+        assert stored[variant]["units"] == units[variant]
+        assert stored[variant]["quantile"]["n"] == len(sums[variant])
+        assert stored[variant]["quantile"]["estimate"] == pytest.approx(
+            np.quantile(sums[variant], 0.5), rel=1e-12
+        )
+    assert [v["value"] for v in outputs["variants"]] == pytest.approx(
+        [np.quantile(sums[v], 0.5) for v in ("control", "treatment")], rel=1e-12
+    )

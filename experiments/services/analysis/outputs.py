@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -314,7 +314,8 @@ def analysis_outputs(
 
 
 def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
-    """The sufficient statistics behind a snapshot, as stored with it (for audits and reruns)."""
+    """The sufficient statistics behind a snapshot, as stored with it (for audits and reruns);
+    a quantile metric's rows carry its summary (``quantile``: n, the quantile, the band)."""
 
     def rows(items: Sequence[MetricStatistics], prop: str | None) -> list[dict[str, Any]]:
         return [
@@ -326,6 +327,7 @@ def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
                 **{
                     name: getattr(s, name) for name in ("units", "immature_units", *STATISTIC_NAMES)
                 },
+                **({"quantile": asdict(s.quantile)} if s.quantile is not None else {}),
             }
             for s in items
             if s.segment == OVERALL or prop is not None
