@@ -206,10 +206,28 @@ class MetricResult:
     variants: tuple[VariantResult, ...]
     comparisons: tuple[ComparisonResult, ...]
     summary: str = ""
+    quantile: float | None = None  # quantile metrics: the level (0.9 for p90)
+    quantile_of: str = ""  # quantile metrics: "unit" or "event"
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "up"
+
+    @property
+    def display_name(self) -> str:
+        """What a sentence calls the metric: its name, or "the p90 of <name>" for a quantile."""
+        if self.quantile is not None:
+            return f"the p{self.quantile * 100:g} of {self.name}"
+        return self.name
+
+    @property
+    def value_label(self) -> str:
+        """What a variant's value is: "Conversion rate", "Mean", or "p90" for a quantile."""
+        if self.quantile is not None:
+            return f"p{self.quantile * 100:g}" + (
+                " per event" if self.quantile_of == "event" else ""
+            )
+        return "Conversion rate" if self.metric_type == "proportion" else "Mean"
 
     @property
     def smallest_n(self) -> int:
@@ -230,9 +248,17 @@ class MetricResult:
             variants=tuple(VariantResult.from_json(v) for v in data.get("variants", ())),
             comparisons=tuple(ComparisonResult.from_json(c) for c in data.get("comparisons", ())),
             summary=data.get("summary", ""),
+            quantile=_float(data.get("quantile")),
+            quantile_of=data.get("quantile_of", ""),
         )
 
     def to_json(self) -> dict[str, Any]:
+        # Only quantile metrics store their level, so other results keep their stored shape.
+        quantile = (
+            {"quantile": self.quantile, "quantile_of": self.quantile_of}
+            if self.quantile is not None
+            else {}
+        )
         return {
             "key": self.key,
             "name": self.name,
@@ -245,6 +271,7 @@ class MetricResult:
             "variants": [v.to_json() for v in self.variants],
             "comparisons": [c.to_json() for c in self.comparisons],
             "summary": self.summary,
+            **quantile,
         }
 
 

@@ -92,7 +92,7 @@ def results_verdict(outputs: AnalysisOutputs, health: Health, *, finished: bool 
     control = outputs.control or "control"
     sentences = []
     for c in primary.comparisons:
-        names = {"variant": c.variant, "control": control, "metric": primary.name}
+        names = {"variant": c.variant, "control": control, "metric": primary.display_name}
         if not c.ok or c.effect is None:
             template = NO_RESULT_FINISHED if finished else NO_RESULT
             sentences.append(template.format(message=c.message, **names).strip())
@@ -198,7 +198,7 @@ def results_decision(
         return {
             "variant": label(c.variant, c.variant),
             "control": control,
-            "metric": primary.name,
+            "metric": primary.display_name,
             "effect": effect_text(c),
             "evidence": evidence_text(c, outputs.engine, outputs.correction),
         }

@@ -163,7 +163,7 @@ TOOLBAR_DESIGN = ExperimentDesign(
         VariantSpec("compact", 0.5, "Compact toolbar"),
     ),
     primary_metric="aha-7d",
-    secondary_metrics=("documents-30d",),
+    secondary_metrics=("documents-30d", "time-to-value-p75"),
     guardrail_metrics=("unsubscribe-7d",),
     team="Editor",
     product_area="Editor › Toolbar",

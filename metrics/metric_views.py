@@ -1,5 +1,7 @@
 """Pages of metric definitions: the list, one metric with its value per signup cohort (a
-funnel's with each step), and the form to define a funnel (editors).
+funnel's with each step), the form to define a funnel and the form for the other types
+(editors). Rules live in ``metrics.services.metric_create``; its errors are shown beside their
+fields.
 
 Everyone in the workspace reads them; another workspace's metric is not found.
 """
@@ -17,7 +19,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from metrics.metric_forms import VISIBLE_STEPS, FunnelForm, conditions_text
+from metrics.metric_forms import VISIBLE_STEPS, FunnelForm, MetricForm, conditions_text
 from metrics.models import Metric, MetricType
 from metrics.selectors import metric_get, metrics_list
 from metrics.series import Interval, SeriesPoint, metric_series
@@ -29,6 +31,7 @@ from plg_platform.web.pages import attach_errors, found_or_404, workspace_page
 
 EDITORS_ONLY = "Only editors of this workspace define metrics."
 SAVED = "Saved the funnel “{name}”. Its steps by signup cohort are below."
+SAVED_METRIC = "Saved the metric “{name}” ({key}). Use it in an experiment or a key result."
 COHORTS = {"week": 8, "day": 14}  # how many periods the page shows
 
 
@@ -63,6 +66,14 @@ def summary_of(metric: Metric) -> str:
         path = " → ".join(s.label for s in steps_of(metric))
         return f"{path}, in order, within {metric.window_days} days"
     what = metric.event or "any event"
+    window_text = f", {metric.window_days} days" if metric.window_days else ""
+    if metric.type == MetricType.QUANTILE and metric.quantile is not None:
+        of = (
+            f"each event's {metric.property}"
+            if metric.quantile_of == "event"
+            else (f"Σ {metric.property} per unit" if metric.property else "hours to the event")
+        )
+        return f"p{metric.quantile * 100:g} of {of}: {what}{window_text}"
     if metric.filters:
         what += f" where {conditions_text(metric.filters)}"
     if metric.type == MetricType.RETENTION:
@@ -126,6 +137,31 @@ def funnel_new(request: HttpRequest, membership: Membership) -> HttpResponse:
         },
         status=400 if form.is_bound and form.errors else 200,
     )
+
+
+@workspace_page(Role.EDITOR, EDITORS_ONLY)
+def metric_new(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Define a metric of any type but funnel (quantile fields shown only for quantiles)."""
+    form = MetricForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            metric = metric_create(
+                workspace=membership.workspace,
+                key=form.cleaned_data["key"],
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                kind=form.cleaned_data["kind"],
+                direction=form.cleaned_data["direction"],
+                unit=form.cleaned_data["unit"],
+                spec=form.spec(),
+                actor=request.user,
+            )
+        except DomainError as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, SAVED_METRIC.format(name=metric.name, key=metric.key))
+            return redirect("metrics_web:metric", key=metric.key)
+    return render(request, "metrics/metric_form.html", {"form": form, "sections": form.sections()})
 
 
 class CohortForm(PageForm):

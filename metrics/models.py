@@ -23,6 +23,12 @@ class MetricType(models.TextChoices):
     MOMENT = "moment", "Success moment (K times, on M distinct days, within D days)"
     TIME_TO_EVENT = "time_to_event", "Time to event (mean hours, among units that got there)"
     FUNNEL = "funnel", "Funnel (ordered steps within the window; conversion of the whole)"
+    QUANTILE = "quantile", "Quantile (p50, p90, …) of a value per unit or per event"
+
+
+class QuantileOf(models.TextChoices):
+    UNIT = "unit", "One value per unit (a sum of the property, or hours to the first event)"
+    EVENT = "event", "Each event's value of the property"
 
 
 class MetricKind(models.TextChoices):
@@ -83,7 +89,7 @@ class Metric(TimeStampedModel):
         default=list, blank=True, help_text="[{'property', 'op', 'value'}] on the event."
     )
     property = models.CharField(
-        max_length=100, blank=True, help_text="Numeric property for sum, mean and ratio."
+        max_length=100, blank=True, help_text="Numeric property for sum, mean, ratio and quantile."
     )
     window_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Days after the unit's start that count."
@@ -104,6 +110,11 @@ class Metric(TimeStampedModel):
     steps = models.JSONField(
         default=list, blank=True, help_text="[{'event', 'filters', 'name'}] in order (funnels)."
     )
+    # Quantile: the level (0.5 is the median) and what it is of.
+    quantile = models.FloatField(
+        null=True, blank=True, help_text="Quantile metrics: the level, e.g. 0.5 or 0.9."
+    )
+    quantile_of = models.CharField(max_length=8, blank=True, choices=QuantileOf.choices)
     # Capping of per-unit values (count, sum, ratio numerator).
     cap_type = models.CharField(max_length=12, choices=CapType.choices, default=CapType.NONE)
     cap_value = models.FloatField(

@@ -14,6 +14,7 @@ from metrics.engine.compiler import compile_metrics
 from metrics.engine.definition import MetricDefinition
 from metrics.engine.event_tables import APP_EVENTS, EventTable
 from metrics.engine.populations import Population
+from metrics.engine.quantiles import QuantileSummary, compile_quantile, summaries_of
 from metrics.engines.app_db import AppDatabaseEngine, dialect_of
 from metrics.engines.base import Engine
 
@@ -30,6 +31,9 @@ class MetricStatistics:
     ``immature_units`` were left out because their window had not passed by the cut-off.
     Time to event is in hours. Funnels: ``steps[k]`` matured units reached step k + 1 (the
     value is the whole funnel's conversion, ``steps[-1] / units``).
+    Quantile metrics carry their ``quantile`` summary instead of
+    sums (``n`` counts their values: units with one, or events); they do not add up across
+    groups, segments or buckets.
     """
 
     metric: str
@@ -48,6 +52,7 @@ class MetricStatistics:
     covariate_sum_product: float | None = None
     bucket: str = "all"  # the start's bucket (a TablePopulation with bucket_us), else "all"
     steps: tuple[int, ...] = ()  # funnels: matured units that reached each step, in order
+    quantile: QuantileSummary | None = None
 
     @property
     def mean(self) -> float | None:
@@ -63,7 +68,10 @@ class MetricStatistics:
 
     @property
     def value(self) -> float | None:
-        """Return the metric's headline value: the ratio for ratio metrics, else the mean."""
+        """Return the metric's headline value: the quantile for quantile metrics, the ratio
+        for ratio metrics, else the mean."""
+        if self.quantile is not None:
+            return self.quantile.estimate
         return self.ratio if self.denominator_sum is not None else self.mean
 
 
@@ -87,10 +95,15 @@ def compute_metric_statistics(
 
     Metrics of different units of analysis (users, accounts through different properties) need
     different joins, so they run as separate statements; each returns only per-group sums.
+    Each quantile metric runs as a statement of its own (``metrics.engine.quantiles``), which
+    returns its quantile summary per group; cohort buckets of a table population are pooled
+    there, and the covariate is not computed.
     """
     by_unit: dict[str, list[MetricDefinition]] = {}
+    quantiles = [m for m in metrics if m.type == "quantile"]
     for metric in metrics:
-        by_unit.setdefault(metric.unit_property, []).append(metric)
+        if metric.type != "quantile":
+            by_unit.setdefault(metric.unit_property, []).append(metric)
     engine = engine or AppDatabaseEngine(using=using)
     results: list[MetricStatistics] = []
     for group in by_unit.values():
@@ -104,6 +117,18 @@ def compute_metric_statistics(
             events=events,
         )
         results.extend(statistics_of(group, query.columns, engine.execute(query.sql, query.params)))
+    for metric in quantiles:
+        query = compile_quantile(
+            dialect=engine.dialect,
+            workspace_id=workspace_id,
+            metric=metric,
+            population=population,
+            cutoff_us=cutoff_us,
+            events=events,
+        )
+        results.extend(
+            quantile_statistics_of(metric, query.columns, engine.execute(query.sql, query.params))
+        )
     return results
 
 
@@ -119,9 +144,29 @@ def statistics_of(
     return results
 
 
+def quantile_statistics_of(
+    metric: MetricDefinition, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[MetricStatistics]:
+    """Return the statistics in the rows of a quantile metric's statement."""
+    return [
+        MetricStatistics(
+            metric=metric.key,
+            group=str(record["grp"]),
+            segment=str(record["seg"]),
+            units=int(_float(record["units"])),
+            immature_units=int(_float(record["immature"])),
+            n=summary.n,
+            sum=0.0,
+            sum_squares=0.0,
+            quantile=summary,
+        )
+        for record, summary in summaries_of(metric, columns, rows)
+    ]
+
+
 def _statistics(metric: MetricDefinition, i: int, record: dict[str, object]) -> MetricStatistics:
     prefix = f"m{i}_"
-    optional: dict[str, float] = {}
+    optional: dict[str, Any] = {}  # the optional sums, by field name
     for source, target in (
         ("den_sum", "denominator_sum"),
         ("den_sum_squares", "denominator_sum_squares"),

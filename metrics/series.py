@@ -30,6 +30,12 @@ Z_95 = 1.959963984540054
 Interval = Literal["day", "week"]
 RANGE_REVERSED = "'from' must be on or before 'to'."
 RANGE_TOO_LONG = "A series covers at most {days} days."
+# A quantile does not add up across cohorts, so each period is a statement of its own.
+MAX_QUANTILE_PERIODS = 62
+QUANTILE_PERIODS = (
+    "A quantile metric's series has at most {max} periods (one statement each); "
+    "shorten the range or use weekly periods."
+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,15 @@ def metric_series(
     start = datetime.combine(date_from, time.min, tzinfo=zone)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
     cutoff = now or datetime.now(tz=UTC)
+    if metric.type == "quantile":
+        return _quantile_series(
+            metric=metric,
+            date_from=date_from,
+            date_to=date_to,
+            interval=interval,
+            start_event=start_event,
+            cutoff=cutoff,
+        )
     definition = metric_definition(metric)
     stats = compute_metric_statistics(
         workspace_id=metric.workspace_id,
@@ -169,3 +184,57 @@ def metric_series(
         periods.append(_point(day, by_period.get(day, []), definition))
         day += step
     return periods
+
+
+def _quantile_series(
+    *,
+    metric: Metric,
+    date_from: date,
+    date_to: date,
+    interval: Interval,
+    start_event: str,
+    cutoff: datetime,
+) -> list[SeriesPoint]:
+    """One statement per period (its local days within [date_from, date_to]); the interval is
+    the quantile's order-statistic band (``QuantileSummary.interval``)."""
+    zone = ZoneInfo(metric.workspace.timezone)
+    step = timedelta(days=7 if interval == "week" else 1)
+    starts = []
+    day = _period_start(date_from, interval)
+    while day <= date_to:
+        starts.append(day)
+        day += step
+    if len(starts) > MAX_QUANTILE_PERIODS:
+        raise ValidationFailed(QUANTILE_PERIODS.format(max=MAX_QUANTILE_PERIODS), field="from")
+    definition = metric_definition(metric)
+    points = []
+    for period in starts:
+        first = max(period, date_from)
+        last = min(period + step - timedelta(days=1), date_to)
+        rows = compute_metric_statistics(
+            workspace_id=metric.workspace_id,
+            metrics=[definition],
+            population=FirstSeenPopulation(
+                event=start_event,
+                starts_from_us=epoch_us(datetime.combine(first, time.min, tzinfo=zone)),
+                starts_before_us=epoch_us(
+                    datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone)
+                ),
+            ),
+            cutoff_us=epoch_us(cutoff),
+        )
+        row = rows[0] if rows else None
+        summary = row.quantile if row is not None else None
+        low, high = summary.interval() if summary is not None else (None, None)
+        points.append(
+            SeriesPoint(
+                period_start=period,
+                units=row.units if row else 0,
+                immature_units=row.immature_units if row else 0,
+                n=row.n if row else 0,
+                value=row.value if row else None,
+                ci_low=low,
+                ci_high=high,
+            )
+        )
+    return points

@@ -1,4 +1,5 @@
-"""Pages of the metric layer: metrics and event sources (the API is in ``metrics.urls``)."""
+"""Pages of the metric layer: metric definitions and event sources (the API is in
+``metrics.urls``)."""
 
 from django.urls import path
 
@@ -8,6 +9,7 @@ app_name = "metrics_web"
 
 urlpatterns = [
     path("metrics/", metric_views.metric_list, name="metrics"),
+    path("metrics/new", metric_views.metric_new, name="metric-create"),
     path("metrics/new-funnel", metric_views.funnel_new, name="funnel-create"),
     path("metrics/<slug:key>/", metric_views.metric_page, name="metric"),
     path("sources/", views.source_list, name="sources"),

@@ -95,6 +95,23 @@ class MetricResultSerializer(serializers.Serializer):
     variants = VariantResultSerializer(many=True)
     comparisons = ComparisonResultSerializer(many=True)
     summary = serializers.CharField()
+    quantile = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="Quantile metrics: the level compared (0.9: p90); each variant's value is "
+        "its quantile, and the effect the difference in quantiles. Absent for other metrics.",
+    )
+    quantile_of = serializers.CharField(
+        required=False, help_text="Quantile metrics: 'unit' or 'event'. Absent for others."
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """The stored shape: only quantile metrics carry ``quantile`` and ``quantile_of``."""
+        data = super().to_representation(instance)
+        if data.get("quantile") is None:
+            data.pop("quantile", None)
+            data.pop("quantile_of", None)
+        return data
 
 
 class BannerSerializer(serializers.Serializer):

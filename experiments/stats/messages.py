@@ -18,6 +18,9 @@ StatusCode = Literal[
     "zero_control_mean",
     "zero_variance",
     "numerical_error",
+    "quantile_too_few_units",
+    "quantile_band_outside",
+    "quantile_ties",
 ]
 
 OK: Final = "ok"
@@ -28,11 +31,17 @@ ZERO_DENOMINATOR: Final = "zero_denominator"
 ZERO_CONTROL_MEAN: Final = "zero_control_mean"
 ZERO_VARIANCE: Final = "zero_variance"
 NUMERICAL_ERROR: Final = "numerical_error"
+QUANTILE_TOO_FEW_UNITS: Final = "quantile_too_few_units"
+QUANTILE_BAND_OUTSIDE: Final = "quantile_band_outside"
+QUANTILE_TIES: Final = "quantile_ties"
 
 # Earlier codes win when several apply to one comparison.
 STATUS_PRIORITY: Final[tuple[StatusCode, ...]] = (
     INVALID_INPUT,
     INSUFFICIENT_DATA,
+    QUANTILE_TOO_FEW_UNITS,
+    QUANTILE_BAND_OUTSIDE,
+    QUANTILE_TIES,
     NEGATIVE_VARIANCE,
     ZERO_DENOMINATOR,
     ZERO_CONTROL_MEAN,
@@ -66,6 +75,19 @@ ZERO_VARIANCE_MESSAGE: Final = (
 NUMERICAL_ERROR_MESSAGE: Final = (
     "The computation overflowed or lost all precision for these inputs; the result is withheld."
 )
+QUANTILE_TOO_FEW_UNITS_MESSAGE: Final = (
+    "A quantile needs at least 100 values in each variant (and, for event-level quantiles, "
+    "at least 2 units) before its interval can be trusted; wait for more data."
+)
+QUANTILE_BAND_OUTSIDE_MESSAGE: Final = (
+    "Too few values for a quantile this extreme: its confidence band, q ± 1.96·√(q(1 − q)/n), "
+    "reaches past the smallest or largest value. Wait for more data, or compare a less "
+    "extreme quantile (p90 rather than p99)."
+)
+QUANTILE_TIES_MESSAGE: Final = (
+    "So many values equal the quantile that the values around it are all the same, and its "
+    "interval cannot be estimated. Compare another quantile, or a metric with finer values."
+)
 
 STATUS_MESSAGES: Final[dict[str, str]] = {
     OK: OK_MESSAGE,
@@ -76,6 +98,9 @@ STATUS_MESSAGES: Final[dict[str, str]] = {
     ZERO_CONTROL_MEAN: ZERO_CONTROL_MEAN_MESSAGE,
     ZERO_VARIANCE: ZERO_VARIANCE_MESSAGE,
     NUMERICAL_ERROR: NUMERICAL_ERROR_MESSAGE,
+    QUANTILE_TOO_FEW_UNITS: QUANTILE_TOO_FEW_UNITS_MESSAGE,
+    QUANTILE_BAND_OUTSIDE: QUANTILE_BAND_OUTSIDE_MESSAGE,
+    QUANTILE_TIES: QUANTILE_TIES_MESSAGE,
 }
 
 SRM_NO_UNITS_MESSAGE: Final = "No units were counted, so the traffic split cannot be checked."

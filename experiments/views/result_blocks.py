@@ -99,6 +99,7 @@ class MetricBlock:
     role: str
     role_title: str
     metric_type: str
+    value_label: str  # the value column: "Conversion rate", "Mean", "p90"
     rows: tuple[VariantRow, ...]
     summaries: tuple[tuple[str, str], ...]  # (tone, sentence) per treatment variant
     forest: str  # JSON for <canvas data-chart="forest">
@@ -331,6 +332,7 @@ def metric_blocks(results: ExperimentResults) -> list[MetricBlock]:
                 role=metric.role,
                 role_title=ROLE_TITLES.get(metric.role, metric.role),
                 metric_type=metric_type,
+                value_label=metric.value_label,
                 rows=_rows(
                     metric,
                     difference,

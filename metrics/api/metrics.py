@@ -40,6 +40,15 @@ class MetricInputSerializer(StrictSerializer):
         required=False,
         help_text="Funnels: [{'event', 'filters'?, 'name'?}] in order, 2 to 10 steps.",
     )
+    quantile = serializers.FloatField(
+        required=False, allow_null=True, help_text="Quantile metrics: the level, e.g. 0.9 for p90."
+    )
+    quantile_of = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=8,
+        help_text="Quantile metrics: 'unit' (one value per unit) or 'event' (each event's value).",
+    )
     cap_type = serializers.ChoiceField(choices=CapType.choices, required=False)
     cap_value = serializers.FloatField(required=False, allow_null=True)
 

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MetricTypeName = Literal[
-    "conversion", "count", "sum", "mean", "ratio", "retention", "moment", "time_to_event", "funnel"
+    "conversion",
+    "count",
+    "sum",
+    "mean",
+    "ratio",
+    "retention",
+    "moment",
+    "time_to_event",
+    "quantile",
+    "funnel",
 ]
 METRIC_TYPES: tuple[str, ...] = (
     "conversion",
@@ -26,6 +35,7 @@ METRIC_TYPES: tuple[str, ...] = (
     "moment",
     "time_to_event",
     "funnel",
+    "quantile",
 )
 FILTER_OPS: tuple[str, ...] = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "is_set", "is_not_set")
 CAP_TYPES: tuple[str, ...] = ("none", "absolute", "percentile")
@@ -107,6 +117,8 @@ class MetricDefinition:
     unit_property: str = ""
     tags: tuple[str, ...] = field(default=())
     steps: tuple[FunnelStep, ...] = ()  # funnel metrics only (``metrics.engine.funnels``)
+    quantile: float | None = None  # quantile metrics: the level, strictly in (0, 1)
+    quantile_of: str = ""  # quantile metrics: "unit" (a value per unit) or "event"
 
     @property
     def is_ratio(self) -> bool:
@@ -241,9 +253,10 @@ _TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "moment": ("event", "filters", "window_days", "min_count", "min_distinct_days"),
     "time_to_event": ("event", "filters", "window_days"),
     "funnel": ("steps", "window_days"),
+    "quantile": ("event", "filters", "window_days", "property", "quantile", "quantile_of"),
 }
 # Every field of a metric spec besides ``type``: the one list the API, the services and the
-# stored model share. The first twelve depend on the type; the last four apply to every type.
+# stored model share. The last four apply to every type; the others depend on it.
 SPEC_FIELDS: tuple[str, ...] = (
     "event",
     "filters",
@@ -257,6 +270,8 @@ SPEC_FIELDS: tuple[str, ...] = (
     "min_count",
     "min_distinct_days",
     "steps",
+    "quantile",
+    "quantile_of",
     "cap_type",
     "cap_value",
     "unit_property",
@@ -330,6 +345,37 @@ def _funnel_steps(data: Mapping[str, Any]) -> tuple[FunnelStep, ...]:
     return tuple(steps)
 
 
+QUANTILE_OF = ("unit", "event")
+# Levels nearer 0 or 1 need more units than experiments have for a usable interval (p99.9
+# needs n > 3,838 per variant): GrowthBook's range.
+MIN_QUANTILE, MAX_QUANTILE = 0.001, 0.999
+BAD_QUANTILE = "The quantile is a number between 0.001 and 0.999, e.g. 0.5 (median) or 0.9 (p90)."
+BAD_QUANTILE_OF = (
+    "Say what the quantile is of: 'unit' (one value per unit) or 'event' (each event's value)."
+)
+EVENT_QUANTILE_NEEDS_PROPERTY = "An event-level quantile is of a numeric property of the events."
+
+
+def quantile_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The level and kind of a quantile metric: of one value per unit (the sum of ``property``
+    over its events in the window, or without a property the hours to its first event), or of
+    each event's ``property``."""
+    level: Any = data.get("quantile")  # raw input, checked below
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, int | float)
+        or not math.isfinite(level)
+        or not MIN_QUANTILE <= level <= MAX_QUANTILE
+    ):
+        raise MetricDefinitionError("quantile", BAD_QUANTILE)
+    of = data.get("quantile_of")
+    if of not in QUANTILE_OF:
+        raise MetricDefinitionError("quantile_of", BAD_QUANTILE_OF)
+    if of == "event" and not data.get("property"):
+        raise MetricDefinitionError("property", EVENT_QUANTILE_NEEDS_PROPERTY)
+    return {"quantile": float(level), "quantile_of": of}
+
+
 def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
     """Return the validated definition in ``data``, or raise naming the first field at fault."""
     type_ = data.get("type")
@@ -360,7 +406,7 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
         if window is None:
             raise MetricDefinitionError("window_days", REQUIRED.format(type=type_))
         values["window_days"] = window
-    if type_ in ("sum", "mean") or (type_ == "ratio" and data.get("property")):
+    if type_ in ("sum", "mean") or (type_ in ("ratio", "quantile") and data.get("property")):
         values["property_name"] = _property_name(data, "property")
         if not values["property_name"]:
             raise MetricDefinitionError("property", REQUIRED.format(type=type_))
@@ -372,5 +418,7 @@ def parse_definition(data: Mapping[str, Any]) -> MetricDefinition:
         values.update(_moment(data, window_days=values["window_days"]))
     if type_ == "funnel":
         values["steps"] = _funnel_steps(data)
+    if type_ == "quantile":
+        values.update(quantile_fields(data))
     values["cap_type"], values["cap_value"] = _cap(data, type_)
     return MetricDefinition(**values)

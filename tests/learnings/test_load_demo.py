@@ -260,6 +260,16 @@ def test_the_demo_shows_kpis_experiments_okrs_and_learnings_and_a_rerun_changes_
     assert toolbar.decision == Decision.ITERATE
     assert toolbar.decision_rationale
     assert ResultSnapshot.objects.filter(experiment=toolbar).count() == 1
+    # Its secondary quantile metric (p75 hours to the first document): nothing was planted.
+    p75 = next(
+        m
+        for m in ResultSnapshot.objects.get(experiment=toolbar).outputs["metrics"]
+        if m["key"] == "time-to-value-p75"
+    )
+    (same,) = p75["comparisons"]
+    assert (p75["quantile"], same["status"], same["verdict"]) == (0.75, "ok", "inconclusive")
+    assert same["ci_low"] < 0 < same["ci_high"]
+    assert "the p75 of Time to first document" in p75["summary"]
     learning = Learning.objects.get(experiment=toolbar)
     assert learning.source == Source.EXPERIMENT
     assert learning.primary_result  # the numbers of the snapshot

@@ -342,3 +342,92 @@ def assert_equal(actual, expected: dict[str, float], label: str) -> None:
         assert value == pytest.approx(expected.get(name, 0.0), rel=1e-9, abs=1e-6), (
             f"{label}: {name}"
         )
+
+
+# --- quantile metrics (metrics.engine.quantiles) ---------------------------------------------
+# Kept apart from SPECS: a quantile metric is a statement of its own and returns no sums.
+QUANTILE_SPECS: list[dict[str, Any]] = [
+    {
+        "key": "q_words_unit_p90",
+        "type": "quantile",
+        "event": "doc",
+        "property": "words",
+        "window_days": 14,
+        "quantile": 0.9,
+        "quantile_of": "unit",
+    },
+    {
+        "key": "q_ttv_median",
+        "type": "quantile",
+        "event": "doc",
+        "window_days": 7,
+        "quantile": 0.5,
+        "quantile_of": "unit",
+    },
+    {
+        "key": "q_words_event_p75",
+        "type": "quantile",
+        "event": "doc",
+        "property": "words",
+        "window_days": 14,
+        "quantile": 0.75,
+        "quantile_of": "event",
+        "filters": [{"property": "plan", "op": "in", "value": ["pro", "team"]}],
+    },
+    {
+        "key": "q_session_event_p10",
+        "type": "quantile",
+        "event": "upgrade",
+        "property": "amount",
+        "window_days": 21,
+        "quantile": 0.1,
+        "quantile_of": "event",
+    },
+]
+QUANTILE_DEFINITIONS = [parse_definition(spec) for spec in QUANTILE_SPECS]
+
+
+def brute_force_quantile(
+    raw_events, m: MetricDefinition, population: dict[str, tuple[int, str]]
+) -> dict[str, dict[str, Any]]:
+    """Per group: matured and immature units, and the values a quantile is taken of (one per
+    unit with a value, or each matching event's number) with the unit each came from."""
+    by_unit = defaultdict(list)
+    for e in raw_events:
+        t = to_epoch_us(datetime.fromisoformat(e["timestamp"]))
+        if t < CUTOFF_US:
+            by_unit[e["distinct_id"]].append({**e, "t": t})
+    lo, hi = m.window_bounds_days
+    out: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"units": 0, "immature_units": 0, "values": [], "value_units": []}
+    )
+    for unit, (start, group) in population.items():
+        g = out[group]
+        if start + m.maturity_days * DAY_US > CUTOFF_US:
+            g["immature_units"] += 1
+            continue
+        g["units"] += 1
+        hits = [
+            e
+            for e in by_unit[unit]
+            if start + lo * DAY_US <= e["t"] < start + hi * DAY_US
+            and _matches(e, m.event, m.filters)
+        ]
+        if m.quantile_of == "event":
+            for e in hits:
+                number = _number(e["properties"], m.property_name)
+                if number is not None:
+                    g["values"].append(number)
+                    g["value_units"].append(unit)
+            continue
+        if m.property_name:
+            numbers = [
+                v for e in hits if (v := _number(e["properties"], m.property_name)) is not None
+            ]
+            value = sum(numbers) if numbers else None
+        else:
+            value = min(e["t"] - start for e in hits) / HOUR_US if hits else None
+        if value is not None:
+            g["values"].append(value)
+            g["value_units"].append(unit)
+    return out

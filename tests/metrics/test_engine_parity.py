@@ -14,17 +14,20 @@ statement here computes all fourteen metrics at once.
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from metrics.engine.event_tables import ExposureTable
 from metrics.engine.populations import ExposurePopulation, FirstSeenPopulation
+from metrics.engine.quantiles import compile_quantile, statement_levels
 from metrics.engine.time_units import DAY_US
 from metrics.engines.app_db import AppDatabaseEngine
 from metrics.engines.base import Engine
@@ -43,9 +46,11 @@ from tests.metrics.reference import (
     CUTOFF,
     CUTOFF_US,
     DEFINITIONS,
+    QUANTILE_DEFINITIONS,
     SPECS,
     assert_equal,
     brute_force,
+    brute_force_quantile,
     first_seen,
     generate_events,
 )
@@ -308,3 +313,106 @@ def test_store_keeps_one_row_per_insert_id_and_workspace(name: str, columnar_sto
         (STORE_WORKSPACE, len(RAW)),
         (OTHER_WORKSPACE, len(RAW)),
     ]
+
+
+# --- quantile metrics: every level of the statement against numpy ---------------------------
+def _quantile_populations(engine_name: str):
+    """(population, reference population) pairs: by plan segment, and cohorts by week."""
+    week = 7 * DAY_US
+    signups = first_seen(RAW, "signup")
+    cases = [
+        (
+            FirstSeenPopulation(event="signup", segment_property="plan"),
+            {u: (s, f"all|{PLANS.get(u) or '(none)'}") for u, s in signups.items()},
+        ),
+        (
+            FirstSeenPopulation(bucket_us=week),
+            {u: (s, f"{s // week}|all") for u, s in first_seen(RAW).items()},
+        ),
+    ]
+    return cases[:1] if engine_name == "spark" else cases  # Spark: seconds per statement
+
+
+def assert_quantile_rows(m, columns, rows, expected) -> int:
+    """Compare a quantile statement's rows with numpy's linear quantiles of the reference
+    values, level by level, and the cluster sums; return how many groups were compared."""
+    levels = statement_levels(m.quantile)
+    assert len(rows) == len(expected), m.key
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        ref = expected[f"{record['grp']}|{record['seg']}"]
+        label = f"{m.key}/{record['grp']}/{record['seg']}"
+        assert int(record["units"]) == ref["units"], label
+        assert int(record["immature"]) == ref["immature_units"], label
+        values = np.asarray(ref["values"], dtype=float)
+        assert int(record["n"]) == values.size, label
+        if not values.size:
+            assert record["q0"] is None or math.isnan(record["q0"]), label
+            continue
+        want = np.quantile(values, levels, method="linear")
+        got = np.asarray([float(record[f"q{i}"]) for i in range(len(levels))])
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=label)
+        if m.quantile_of == "event":
+            below: dict[str, int] = {}
+            count: dict[str, int] = {}
+            for unit, value in zip(ref["value_units"], values, strict=True):
+                below[unit] = below.get(unit, 0) + int(value <= want[0])
+                count[unit] = count.get(unit, 0) + 1
+            s = np.asarray([below[u] for u in count], dtype=float)
+            k = np.asarray(list(count.values()), dtype=float)
+            assert int(record["clusters"]) == len(count), label
+            for name, value in (
+                ("below_sum", s.sum()),
+                ("below_sum_squares", (s * s).sum()),
+                ("count_sum", k.sum()),
+                ("count_sum_squares", (k * k).sum()),
+                ("below_count_sum_product", (s * k).sum()),
+            ):
+                assert float(record[name]) == pytest.approx(value), f"{label}: {name}"
+    return len(rows)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ENGINES, indirect=True)
+def test_quantile_statements_match_numpy_at_every_level(engine_case) -> None:
+    engine, workspace_id = engine_case
+    compared = 0
+    for population, reference in _quantile_populations(engine.dialect):
+        for m in QUANTILE_DEFINITIONS:
+            query = compile_quantile(
+                dialect=engine.dialect,
+                workspace_id=workspace_id,
+                metric=m,
+                population=population,
+                cutoff_us=CUTOFF_US,
+            )
+            rows = engine.execute(query.sql, query.params)
+            compared += assert_quantile_rows(
+                m, query.columns, rows, brute_force_quantile(RAW, m, reference)
+            )
+    assert compared >= 3 * len(QUANTILE_DEFINITIONS)  # three plans, at least
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine_case", ENGINES[:3], indirect=True)
+def test_quantile_metrics_come_back_through_the_runner_beside_the_others(engine_case) -> None:
+    engine, workspace_id = engine_case
+    stats = compute_metric_statistics(
+        workspace_id=workspace_id,
+        metrics=[DEFINITIONS[2], *QUANTILE_DEFINITIONS[:2]],
+        population=FirstSeenPopulation(event="signup"),
+        cutoff_us=CUTOFF_US,
+        engine=engine,
+    )
+    assert [s.metric for s in stats] == ["docs", "q_words_unit_p90", "q_ttv_median"]
+    population = {u: (s, "all") for u, s in first_seen(RAW, "signup").items()}
+    for s, m in zip(stats[1:], QUANTILE_DEFINITIONS[:2], strict=True):
+        ref = brute_force_quantile(RAW, m, population)["all"]
+        assert (s.units, s.immature_units, s.n) == (
+            ref["units"],
+            ref["immature_units"],
+            len(ref["values"]),
+        )
+        assert s.quantile is not None
+        assert s.value == pytest.approx(np.quantile(ref["values"], m.quantile), rel=1e-9)
+        assert s.quantile.n_star is None  # fewer than 100 values: no band

@@ -55,6 +55,8 @@ def cumulative_lift(
         )
         date = (EPOCH + timedelta(days=day)).date().isoformat()
         for metric in outputs.metrics:
+            if metric.type == "quantile":
+                continue  # a quantile does not add up over days: no lift by day
             for c in metric.comparisons:
                 pair = (control, c.variant)
                 cumulated = [running[(metric.key, v)] for v in pair if (metric.key, v) in running]

@@ -34,8 +34,9 @@ from experiments.contracts import (
 from experiments.holdouts.srm import HeldOutExposures, held_out_exposures
 from experiments.models import Experiment, Exposure, MetricRole
 from experiments.services.analysis.inputs import AnalysisInputs, AnalysisPlan, statistics_lookup
-from experiments.services.analysis.rows import Row, statistics_arrays
+from experiments.services.analysis.rows import Row, arm_status, statistics_arrays
 from experiments.stats import AnalysisSettings, analyze_guardrails, srm_test
+from experiments.stats.quantiles import comparison_status
 from experiments.stats.settings import DEFAULT_SRM_THRESHOLD
 from metrics.public import ExposureSummary
 
@@ -169,7 +170,10 @@ def guardrail_health(
     rows = [Row(m) for m in plan.metrics if m.role == MetricRole.GUARDRAIL]
     if not rows or len(plan.variants) < 2:
         return Guardrails(harmful=False, results=())
-    statistics, types, directions = statistics_arrays(plan, statistics_lookup(inputs), rows)
+    lookup = statistics_lookup(inputs)
+    statistics, types, directions = statistics_arrays(plan, lookup, rows)
+    # A quantile the small-sample guard refuses has no harm test: its status says why.
+    refused = comparison_status(arm_status(plan, lookup, rows))
     harm = analyze_guardrails(
         statistics,
         metric_type=types,
@@ -185,7 +189,7 @@ def guardrail_health(
             harm_lower_bound=_finite(harm.harm_lower_bound[i, k]),
             p_value=_finite(harm.p_value[i, k]),
             harmful=bool(harm.harmful[i, k]),
-            status=str(harm.status[i, k]),
+            status=str(refused[i, k] if refused[i, k] != "ok" else harm.status[i, k]),
         )
         for i, row in enumerate(rows)
         for k, variant in enumerate(plan.variants[1:])

@@ -233,7 +233,7 @@ class AnalysisInputs:
 ADDITIVE = tuple(
     f.name
     for f in fields(MetricStatistics)
-    if f.name not in ("metric", "group", "segment", "bucket", "steps")
+    if f.name not in ("metric", "group", "segment", "bucket", "steps", "quantile")
 )
 DAY_US = 86_400_000_000
 
@@ -245,7 +245,8 @@ def _pooled(
     bucket: str | None = "all",
 ) -> list[MetricStatistics]:
     """Add up statistics by (metric, variant), and by segment where ``segment`` is None and by
-    bucket where ``bucket`` is None: sufficient statistics are sums, so they pool."""
+    bucket where ``bucket`` is None: sufficient statistics are sums, so they pool. Quantile
+    summaries do not: a pooled quantile row has none (no result)."""
     pooled: dict[tuple[str, str, str, str], MetricStatistics] = {}
     for row in rows:
         key = (
@@ -264,7 +265,7 @@ def _pooled(
             changes[name] = None if a is None and b is None else (a or 0) + (b or 0)
         if row.steps:  # a funnel's units per step add up step by step
             changes["steps"] = tuple(x + y for x, y in zip(current.steps, row.steps, strict=True))
-        pooled[key] = replace(current, **changes)
+        pooled[key] = replace(current, quantile=None, **changes)
     return list(pooled.values())
 
 
@@ -330,7 +331,9 @@ def _statistics(
     plan: AnalysisPlan, warehouse: Warehouse, *, segment_property: str, bucket_us: int
 ) -> list[MetricStatistics]:
     """One statement's statistics (per variant, segment and bucket) in the source or store."""
-    definitions = [m.definition for m in plan.metrics]
+    definitions = [m.definition for m in plan.metrics if m.type != "quantile"]
+    if not definitions:
+        return []
     rows = compute_metric_statistics(
         workspace_id=plan.workspace_id,
         metrics=definitions,
@@ -341,6 +344,32 @@ def _statistics(
         events=warehouse.events,
     )
     # Variation ids and their indexes may name one variant twice: pool them.
+    return _pooled(warehouse.named(rows), segment=None, bucket=None)
+
+
+def _quantile_statistics(
+    plan: AnalysisPlan, warehouse: Warehouse | None, *, segment_property: str
+) -> list[MetricStatistics]:
+    """The plan's quantile metrics by variant (and segment): a statement each, from all the
+    events (quantiles neither pool across days nor come from partial aggregates)."""
+    quantiles = [m.definition for m in plan.metrics if m.type == "quantile"]
+    if not quantiles:
+        return []
+    if warehouse is None:
+        return compute_metric_statistics(
+            workspace_id=plan.workspace_id,
+            metrics=quantiles,
+            population=exposure_population(plan, segment_property=segment_property),
+            cutoff_us=plan.cutoff_us,
+        )
+    rows = compute_metric_statistics(
+        workspace_id=plan.workspace_id,
+        metrics=quantiles,
+        population=warehouse.population(segment_property=segment_property, bucket_us=0),
+        cutoff_us=plan.cutoff_us,
+        engine=warehouse.engine,
+        events=warehouse.events,
+    )
     return _pooled(warehouse.named(rows), segment=None, bucket=None)
 
 
@@ -365,7 +394,8 @@ def analysis_inputs_compute(
     one per segment property (all metrics at once), and the overall statistics are the sums
     over the first property's segments. An experiment bound to an event source, or in a
     workspace whose events are kept in DuckDB or ClickHouse, is computed there from all its
-    events (no partials).
+    events (no partials). Quantile metrics are a statement each, overall and per segment
+    property, from all the events (no partials, no lift by day).
 
     Raises ``SourceFailed`` (``warehouse``) when a statement fails in the event source.
     """
@@ -373,7 +403,7 @@ def analysis_inputs_compute(
         return AnalysisInputs(overall=(), breakdowns=())
     if incremental is None:
         incremental = settings.METRICS_INCREMENTAL_ANALYSIS
-    definitions = [m.definition for m in plan.metrics]
+    definitions = [m.definition for m in plan.metrics if m.type != "quantile"]
     properties = plan.segments or ("",)
     steps = len(properties)
     overall: list[MetricStatistics] = []
@@ -382,7 +412,7 @@ def analysis_inputs_compute(
     exposures: ExposureSummary | None = None
     refresh = None
     with _warehouse(plan) as warehouse:
-        if warehouse is None:
+        if warehouse is None and definitions:
             refresh = partials_refresh(
                 workspace_id=plan.workspace_id,
                 scope_key=partials_scope_key(plan.experiment_id, plan.phase_id),
@@ -403,15 +433,19 @@ def analysis_inputs_compute(
                         plan, segment_property=prop, bucket_us=bucket_us
                     ),
                 )
-            else:
+            elif warehouse is not None:
                 rows = _statistics(plan, warehouse, segment_property=prop, bucket_us=bucket_us)
+            else:
+                rows = []
             if step == 0:
                 overall = _pooled(rows, segment=OVERALL)
+                overall += _quantile_statistics(plan, warehouse, segment_property="")
                 daily = sorted(
                     _pooled(rows, segment=OVERALL, bucket=None), key=lambda s: int(s.bucket)
                 )
                 rows = _pooled(rows, segment=None)
             if prop:
+                rows += _quantile_statistics(plan, warehouse, segment_property=prop)
                 breakdowns.append(_breakdown(prop, rows))
             if on_step is not None:
                 on_step(step + 1, steps)

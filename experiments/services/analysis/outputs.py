@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from experiments.services.analysis.inputs import (
 from experiments.services.analysis.rows import (
     STATISTIC_NAMES,
     Row,
+    arm_status,
     breakdown_rows,
     overall_rows,
     statistics_arrays,
@@ -47,6 +48,7 @@ from experiments.stats import (
     BatchAnalysis,
     SummaryContext,
     analyze_batch,
+    apply_arm_status,
     describe_comparison,
 )
 from experiments.verdicts import decisive, verdict_of
@@ -54,8 +56,29 @@ from metrics.public import MetricStatistics
 
 NEVER_REACHED = (
     " Within the {window}-day window, {shares} never reached it; they are counted here, "
-    "not in the average time."
+    "not in the {statistic}."
 )
+
+
+def quantile_label(level: float) -> str:
+    """p50, p90, p99.9: how people name a quantile."""
+    return f"p{level * 100:g}"
+
+
+def tracks_reaching(metric: AnalysedMetric) -> bool:
+    """Whether the metric's value is a time to an event that some units never reach."""
+    definition = metric.definition
+    return metric.type == "time_to_event" or (
+        metric.type == "quantile"
+        and definition.quantile_of == "unit"
+        and not definition.property_name
+    )
+
+
+def summary_name(metric: AnalysedMetric, name: str) -> str:
+    """What a sentence calls the metric: its name, or "the p90 of <name>" for a quantile."""
+    level = metric.definition.quantile
+    return f"the {quantile_label(level)} of {name}" if level is not None else name
 
 
 def _number(value: Any) -> float | None:
@@ -100,7 +123,7 @@ def _variant_results(
     plan: AnalysisPlan, lookup: StatisticsLookup, row: Row
 ) -> tuple[VariantResult, ...]:
     out = []
-    time_to_event = row.metric.type == "time_to_event"
+    time_to_event = tracks_reaching(row.metric)
     for variant in plan.variants:
         s = lookup.get((row.metric.key, row.segment_property, row.segment_value, variant))
         units = s.units if s else 0
@@ -130,7 +153,11 @@ def _never_reached(metric: AnalysedMetric, variants: Sequence[VariantResult]) ->
     if not shares:
         return ""
     text = ", ".join(shares[:-1]) + (" and " if len(shares) > 1 else "") + shares[-1]
-    return NEVER_REACHED.format(window=metric.definition.window_days, shares=text)
+    level = metric.definition.quantile
+    statistic = quantile_label(level) if level is not None else "average time"
+    return NEVER_REACHED.format(
+        window=metric.definition.window_days, shares=text, statistic=statistic
+    )
 
 
 @dataclass(frozen=True)
@@ -149,6 +176,7 @@ def analyze_family(
     if not rows or len(plan.variants) < 2:
         return FamilyResult(rows, None, None)
     statistics, types, directions = statistics_arrays(plan, lookup, rows)
+    refused = arm_status(plan, lookup, rows)  # quantiles the small-sample guard refuses
     relative = analyze_batch(
         statistics, metric_type=types, settings=settings, higher_is_better=directions
     )
@@ -158,7 +186,9 @@ def analyze_family(
         settings=replace(settings, difference="absolute"),
         higher_is_better=directions,
     )
-    return FamilyResult(rows, relative, absolute)
+    return FamilyResult(
+        rows, apply_arm_status(relative, refused), apply_arm_status(absolute, refused)
+    )
 
 
 def family_results(
@@ -179,7 +209,7 @@ def family_results(
         if row.segment is not None:
             name = f"{metric.name} ({row.segment_property} = {row.segment_value})"
         context = SummaryContext(
-            metric_name=name,
+            metric_name=summary_name(metric, name),
             engine=settings.engine,
             difference="relative",
             metric_type=metric.engine_type,  # type: ignore[arg-type]
@@ -200,7 +230,7 @@ def family_results(
                     )
                 )
         summary = " ".join(c.summary for c in comparisons)
-        if metric.type == "time_to_event":
+        if tracks_reaching(metric):
             summary += _never_reached(metric, variants)
         results.append(
             MetricResult(
@@ -215,6 +245,8 @@ def family_results(
                 variants=variants,
                 comparisons=tuple(comparisons),
                 summary=summary.strip(),
+                quantile=metric.definition.quantile,
+                quantile_of=metric.definition.quantile_of,
             )
         )
     return tuple(results)
@@ -310,7 +342,8 @@ def analysis_outputs(
 
 
 def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
-    """The sufficient statistics behind a snapshot, as stored with it (for audits and reruns)."""
+    """The sufficient statistics behind a snapshot, as stored with it (for audits and reruns);
+    a quantile metric's rows carry its summary (``quantile``: n, the quantile, the band)."""
 
     def rows(items: Sequence[MetricStatistics], prop: str | None) -> list[dict[str, Any]]:
         return [
@@ -323,6 +356,7 @@ def inputs_json(plan: AnalysisPlan, inputs: AnalysisInputs) -> dict[str, Any]:
                     name: getattr(s, name) for name in ("units", "immature_units", *STATISTIC_NAMES)
                 },
                 **({"steps": list(s.steps)} if s.steps else {}),
+                **({"quantile": asdict(s.quantile)} if s.quantile is not None else {}),
             }
             for s in items
             if s.segment == OVERALL or prop is not None

@@ -130,6 +130,19 @@ DEMO_METRICS = (
         direction=Direction.DECREASE,
     ),
     DemoMetric(
+        "time-to-value-p75",
+        "Time to first document (7-day window)",
+        {
+            "type": "quantile",
+            "event": "document_created",
+            "window_days": 7,
+            "quantile": 0.75,
+            "quantile_of": "unit",
+            "tags": ["activation"],
+        },
+        direction=Direction.DECREASE,
+    ),
+    DemoMetric(
         "documents-30d",
         "Documents created per user in 30 days",
         {

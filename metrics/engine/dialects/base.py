@@ -11,7 +11,7 @@ GrowthBook's dialect objects.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -94,6 +94,16 @@ class Dialect:
     def percentile(self, value: exp.Expr, fraction: float) -> exp.Expr:
         """The ``fraction`` quantile of ``value`` as an aggregate (the engine's own function)."""
         return exp.PercentileCont(this=value, expression=exp.Literal.number(fraction))
+
+    def quantile_list(self, value: exp.Expr, levels: Sequence[float]) -> exp.Expr | None:
+        """The exact linear-interpolation quantiles of ``value`` at ``levels`` (constants in
+        [0, 1]) as one aggregate returning an array, sorting once; None where the engine has no
+        such aggregate (the quantile statement then ranks values with window functions)."""
+        return None
+
+    def list_element(self, array: exp.Expr, index: int) -> exp.Expr:
+        """Element ``index`` (1-based) of an array ``quantile_list`` returned."""
+        return exp.Bracket(this=array, expressions=[exp.Literal.number(index)], offset=1)
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         """An approximate count of distinct values (exact where the engine has no sketch)."""

@@ -17,7 +17,7 @@ the population, one row per unit, is hashed, and the events stream past it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -100,6 +100,18 @@ class ClickHouseDialect(Dialect):
 
     def percentile(self, value: exp.Expr, fraction: float) -> exp.Expr:
         return exp.Anonymous(this=f"quantileExact({fraction!r})", expressions=[value])
+
+    def quantile_list(self, value: exp.Expr, levels: Sequence[float]) -> exp.Expr | None:
+        # Levels are parameters of the aggregate, so constants: computed floats, not input.
+        # (sqlglot renders ParameterizedAgg as ``name(expressions)(params)``.)
+        return exp.ParameterizedAgg(
+            this="quantilesExactInclusive",
+            expressions=[exp.Literal.number(repr(f)) for f in levels],
+            params=[value],
+        )
+
+    def list_element(self, array: exp.Expr, index: int) -> exp.Expr:
+        return exp.Anonymous(this="arrayElement", expressions=[array, exp.Literal.number(index)])
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="uniq", expressions=[value])

@@ -3,6 +3,8 @@ JSON through json_type / json_extract_string with a ``$."key"`` path; parameters
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlglot import exp
 
 from metrics.engine.dialects.base import (
@@ -59,6 +61,13 @@ class DuckDBDialect(Dialect):
         return exp.Anonymous(
             this="quantile_cont", expressions=[value, exp.Literal.number(fraction)]
         )
+
+    def quantile_list(self, value: exp.Expr, levels: Sequence[float]) -> exp.Expr | None:
+        numbers = exp.Array(expressions=[exp.Literal.number(repr(f)) for f in levels])
+        return exp.Anonymous(this="quantile_cont", expressions=[value, numbers])
+
+    def list_element(self, array: exp.Expr, index: int) -> exp.Expr:
+        return exp.Anonymous(this="list_extract", expressions=[array, exp.Literal.number(index)])
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])

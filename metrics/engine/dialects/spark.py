@@ -11,7 +11,7 @@ of a range) becomes ``explode(sequence(a, b))``, one step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -95,6 +95,13 @@ class SparkDialect(Dialect):
 
     def percentile(self, value: exp.Expr, fraction: float) -> exp.Expr:
         return exp.Anonymous(this="percentile", expressions=[value, exp.Literal.number(fraction)])
+
+    def quantile_list(self, value: exp.Expr, levels: Sequence[float]) -> exp.Expr | None:
+        numbers = exp.Array(expressions=[exp.Literal.number(repr(f)) for f in levels])
+        return exp.Anonymous(this="percentile", expressions=[value, numbers])
+
+    def list_element(self, array: exp.Expr, index: int) -> exp.Expr:
+        return exp.Anonymous(this="element_at", expressions=[array, exp.Literal.number(index)])
 
     def approx_distinct(self, value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="approx_count_distinct", expressions=[value])
