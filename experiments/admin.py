@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from experiments.holdouts.models import Holdout, HoldoutReport, HoldoutUnit
 from experiments.models import (
     Experiment,
     ExperimentMetric,
@@ -172,3 +173,32 @@ class ExperimentPlanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["experiment", "template", "frozen_at"]
     search_fields = ["experiment__key"]
     list_select_related = ["experiment", "template"]
+
+
+@admin.register(ExperimentTemplateMetric)
+class ExperimentTemplateMetricAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("template", "metric", "role", "position")
+    list_filter = ("role",)
+
+
+# --- Global holdouts (experiments/holdouts/): changed through their services and pages only ----
+
+
+@admin.register(Holdout)
+class HoldoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("key", "name", "workspace", "share", "starts_at")
+    list_filter = ("workspace",)
+    search_fields = ("key", "name")
+
+
+@admin.register(HoldoutUnit)
+class HoldoutUnitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("holdout", "unit_id", "arm")
+    list_filter = ("arm",)
+    search_fields = ("unit_id",)
+
+
+@admin.register(HoldoutReport)
+class HoldoutReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("holdout", "data_cutoff", "final", "created_at")
+    list_filter = ("final",)
