@@ -43,6 +43,8 @@ def metric_unit(metric: Metric) -> str:
         return "share"
     if metric.type == MetricType.TIME_TO_EVENT:
         return "hours"
+    if metric.type == MetricType.QUANTILE and metric.quantile_of == "unit" and not metric.property:
+        return "hours"  # a quantile of the time to the event
     return "number"
 
 
