@@ -17,6 +17,10 @@ against one hand-written statement in that engine's SQL computing the same suffi
 statistics, alternating the two, median of the repeats; both results are checked equal
 (relative 1e-9), and every engine's results are checked equal to PostgreSQL's. Each engine is
 compared with PostgreSQL on the same data in the same run.
+
+One file on purpose, like every ``bench/bench_*.py``: ``bench/run.py`` runs each script as a
+standalone process, and its data generation, engine loading, hand-written reference statements
+and timing belong to this one measurement and are shared with no other module.
 """
 
 from __future__ import annotations

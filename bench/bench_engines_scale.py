@@ -19,6 +19,10 @@ Each measurement runs in a fresh process (``--child``): it opens the engine on t
 warehouse-native path), and reports its wall time and its peak memory (VmHWM: the engines run
 in our process, so their memory is ours; each is given ``--memory-limit`` and spills to disk
 under ``var/bench/scale/tmp`` beyond it). The engines' results are checked equal (1e-9).
+
+One file on purpose, like every ``bench/bench_*.py``: ``bench/run.py`` runs each script as a
+standalone process, and its data generation, engine loading, hand-written reference statements
+and timing belong to this one measurement and are shared with no other module.
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ Data are generated inside each engine (``generate_series``/``range`` with random
 engines' data are alike, not identical) in ``BENCH_INCREMENTAL_DATABASE_URL`` (default
 postgres://postgres@127.0.0.1:5432/plg_bench_incremental; created, migrated) and
 var/bench_incremental_<N>_<D>_v2.duckdb; a rerun with the same sizes reuses them.
+
+One file on purpose, like every ``bench/bench_*.py``: ``bench/run.py`` runs each script as a
+standalone process, and its data generation, engine loading, hand-written reference statements
+and timing belong to this one measurement and are shared with no other module.
 """
 
 from __future__ import annotations

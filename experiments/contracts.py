@@ -10,7 +10,8 @@ old snapshots keep loading; ``to_json`` writes exactly the keys stored before th
 (learnings, the key-result pages of outcomes) read through ``experiments.selectors``.
 
 Nothing here imports Django: these are plain values. The module is longer than most (about
-540 lines) on purpose: it is the whole stored shape of a snapshot in one place, small classes
+730 lines, with the quantile and funnel fields) on purpose: it is the whole stored shape of a
+snapshot in one place, small classes
 with their JSON mapping side by side, which a reader checks against stored data at a glance.
 """
 
