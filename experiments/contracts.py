@@ -11,8 +11,8 @@ old snapshots keep loading; ``to_json`` writes exactly the keys stored before th
 
 Nothing here imports Django: these are plain values. The module is longer than most (about
 730 lines, with the quantile and funnel fields) on purpose: it is the whole stored shape of a
-snapshot in one place, small classes
-with their JSON mapping side by side, which a reader checks against stored data at a glance.
+snapshot in one place, small classes with their JSON mapping side by side, which a reader
+checks against stored data at a glance.
 """
 
 from __future__ import annotations
