@@ -10,7 +10,7 @@ old snapshots keep loading; ``to_json`` writes exactly the keys stored before th
 (learnings, the key-result pages of outcomes) read through ``experiments.selectors``.
 
 Nothing here imports Django: these are plain values. The module is longer than most (about
-730 lines, with the quantile and funnel fields) on purpose: it is the whole stored shape of a
+760 lines, with the quantile and funnel fields) on purpose: it is the whole stored shape of a
 snapshot in one place, small classes with their JSON mapping side by side, which a reader
 checks against stored data at a glance.
 """
@@ -48,15 +48,47 @@ class SegmentRef:
 
 
 @dataclass(frozen=True)
+class FunnelStepChange:
+    """A treatment variant's change in one step's conversion against the control: the
+    difference in proportion points with its two-sided interval and p-value (Wald, not
+    corrected for the number of steps; ``experiments/stats/funnels.py``). ``None`` each where
+    there is no number (no unit at the step's denominator in an arm, or no variance)."""
+
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float
+    p_value: float | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> FunnelStepChange | None:
+        if data is None:
+            return None
+        return cls(
+            difference=_float(data.get("difference")),
+            ci_low=_float(data.get("ci_low")),
+            ci_high=_float(data.get("ci_high")),
+            ci_level=float(data.get("ci_level", 0.95)),
+            p_value=_float(data.get("p_value")),
+        )
+
+
+@dataclass(frozen=True)
 class FunnelStepResult:
     """One step of a funnel in one variant: matured units that reached it, the conversion from
-    the step before (the first step's: from every matured unit) and from every matured unit."""
+    the step before (the first step's: from every matured unit) and from every matured unit.
+
+    A treatment variant's steps also carry the change of each conversion against the control
+    (``conversion_change``, ``overall_change``); the control's, and snapshots stored before
+    these existed, have ``None`` (and no such keys in JSON)."""
 
     name: str
     event: str
     units: int
     conversion: float | None
     overall: float | None
+    conversion_change: FunnelStepChange | None = None
+    overall_change: FunnelStepChange | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FunnelStepResult:
@@ -66,10 +98,16 @@ class FunnelStepResult:
             units=int(data["units"]),
             conversion=_float(data.get("conversion")),
             overall=_float(data.get("overall")),
+            conversion_change=FunnelStepChange.from_json(data.get("conversion_change")),
+            overall_change=FunnelStepChange.from_json(data.get("overall_change")),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for key in ("conversion_change", "overall_change"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass(frozen=True)

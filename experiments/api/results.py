@@ -21,6 +21,20 @@ class SegmentRefSerializer(serializers.Serializer):
     value = serializers.CharField()
 
 
+class FunnelStepChangeSerializer(serializers.Serializer):
+    difference = serializers.FloatField(
+        allow_null=True,
+        help_text="Variant − control, in proportion points (0.02 = 2 points); null when an arm "
+        "has no unit at the step's denominator or neither arm varies.",
+    )
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    ci_level = serializers.FloatField(help_text="1 − α, two-sided (Wald).")
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="Two-sided; not corrected for the number of steps."
+    )
+
+
 class FunnelStepSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The step's label (its event unless named).")
     event = serializers.CharField()
@@ -31,6 +45,21 @@ class FunnelStepSerializer(serializers.Serializer):
     overall = serializers.FloatField(
         allow_null=True, help_text="Units reaching this step / all matured units."
     )
+    conversion_change = FunnelStepChangeSerializer(
+        required=False,
+        help_text="Treatment variants only: the change in `conversion` against the control.",
+    )
+    overall_change = FunnelStepChangeSerializer(
+        required=False,
+        help_text="Treatment variants only: the change in `overall` against the control.",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for key in ("conversion_change", "overall_change"):
+            if getattr(instance, key) is None:
+                data.pop(key, None)
+        return data
 
 
 class VariantResultSerializer(serializers.Serializer):

@@ -20,18 +20,39 @@ from plg_platform.api.base import StrictSerializer, WorkspaceAPIView
 from plg_platform.errors import ValidationFailed
 
 
+def _optional_number(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(required=False, allow_null=True, help_text=help_text)
+
+
+BAND = "Quantile metrics: the sample quantile at level ν {sign} 1.96·√(ν(1 − ν)/n_star)."
+
+
 class CalculatorVariantSerializer(StrictSerializer):
     key = serializers.CharField(max_length=100)
-    n = serializers.FloatField(min_value=0)
-    sum = serializers.FloatField()
+    n = serializers.FloatField(
+        min_value=0, help_text="Units (a quantile metric: the number of values)."
+    )
+    sum = _optional_number("Required except for quantile metrics.")
     sum_squares = serializers.FloatField(required=False, allow_null=True)
     denominator_sum = serializers.FloatField(required=False, allow_null=True)
     denominator_sum_squares = serializers.FloatField(required=False, allow_null=True)
     sum_product = serializers.FloatField(required=False, allow_null=True)
+    quantile = _optional_number(
+        "Quantile metrics: the sample quantile at quantile_level (linear interpolation)."
+    )
+    lower = _optional_number(BAND.format(sign="−"))
+    upper = _optional_number(BAND.format(sign="+"))
+    n_star = _optional_number(
+        "Quantile metrics: the sample size lower and upper were computed for "
+        "(1 ≤ n_star ≤ n; default n)."
+    )
 
 
 class AnalyzeInputSerializer(StrictSerializer):
-    metric_type = serializers.ChoiceField(["proportion", "mean", "ratio"])
+    metric_type = serializers.ChoiceField(["proportion", "mean", "ratio", "quantile"])
+    quantile_level = _optional_number(
+        "Quantile metrics only (and required there): ν, e.g. 0.9 for p90."
+    )
     engine = serializers.ChoiceField(["frequentist", "bayesian"], default="frequentist")
     difference = serializers.ChoiceField(["relative", "absolute"], default="relative")
     alpha = serializers.FloatField(default=0.05)

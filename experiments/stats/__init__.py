@@ -36,7 +36,7 @@ from experiments.stats.sufficient_statistics import SufficientStatistics
 from experiments.stats.summaries import SummaryContext, describe_comparison, describe_plan
 
 # Bump on any change that can alter a number; snapshots store it next to their results.
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.2.0"
 
 __all__ = [
     "ENGINE_VERSION",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from experiments.stats.analysis import BatchAnalysis, analyze_batch
 from experiments.stats.messages import (
     INSUFFICIENT_DATA,
     OK,
+    QUANTILE_LEVEL_ERROR,
+    QUANTILE_N_STAR_ERROR,
+    QUANTILE_ONLY_ERROR,
+    QUANTILE_ORDER_ERROR,
+    QUANTILE_SUMS_ERROR,
     RATIO_FIELDS_ERROR,
     SRM_DETECTED_MESSAGE,
     SRM_NO_UNITS_MESSAGE,
@@ -28,6 +34,7 @@ from experiments.stats.messages import (
     StatsInputError,
     StatusCode,
 )
+from experiments.stats.quantiles import QuantileArms, analyze_quantiles
 from experiments.stats.settings import (
     DEFAULT_ALPHA,
     DEFAULT_SEQUENTIAL_TUNING,
@@ -46,18 +53,32 @@ from experiments.stats.srm import srm_test
 from experiments.stats.sufficient_statistics import SufficientStatistics
 from experiments.stats.summaries import SummaryContext, describe_comparison
 
+CalculatorMetricType = Literal["proportion", "mean", "ratio", "quantile"]
+SUM_FIELDS = ("sum", "sum_squares", "denominator_sum", "denominator_sum_squares", "sum_product")
+QUANTILE_FIELDS = ("quantile", "lower", "upper", "n_star")
+
 
 @dataclass(frozen=True)
 class VariantStatistics:
-    """One variant's sums. ``sum_squares`` may be omitted for proportions (it equals ``sum``)."""
+    """One variant's sums. ``sum_squares`` may be omitted for proportions (it equals ``sum``).
+
+    A quantile metric gives no sums but its summary (``experiments/stats/quantiles.py``): ``n``
+    values, the sample ``quantile`` at the request's ``quantile_level`` ν, and ``lower`` and
+    ``upper``, the sample quantiles at ν ∓ 1.96·√(ν(1 − ν)/n*) with ``n_star`` (n* ≤ n; n by
+    default) the size that band was computed for.
+    """
 
     key: str
     n: float
-    sum: float
+    sum: float | None = None
     sum_squares: float | None = None
     denominator_sum: float | None = None
     denominator_sum_squares: float | None = None
     sum_product: float | None = None
+    quantile: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    n_star: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,7 @@ class AnalysisRequest:
     """
 
     variants: tuple[VariantStatistics, ...]
-    metric_type: MetricType = "mean"
+    metric_type: CalculatorMetricType = "mean"
     engine: Engine = "frequentist"
     difference: Difference = "relative"
     alpha: float = DEFAULT_ALPHA
@@ -83,6 +104,7 @@ class AnalysisRequest:
     proper_prior: bool = False
     srm_threshold: float = DEFAULT_SRM_THRESHOLD
     metric_name: str = "the metric"
+    quantile_level: float | None = None  # ν, quantile metrics only
     settings: AnalysisSettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,7 +112,7 @@ class AnalysisRequest:
             v if isinstance(v, VariantStatistics) else VariantStatistics(**v) for v in self.variants
         )
         object.__setattr__(self, "variants", variants)
-        check_option("metric_type", self.metric_type, MetricType)
+        check_option("metric_type", self.metric_type, CalculatorMetricType)
         if len(self.variants) < 2:
             raise StatsInputError("variants", TOO_FEW_VARIANTS_ERROR)
         if self.weights is not None:
@@ -100,17 +122,11 @@ class AnalysisRequest:
             if not all(math.isfinite(w) and w > 0 for w in self.weights):
                 raise StatsInputError("weights", WEIGHTS_VALUE_ERROR)
         check_srm_threshold(self.srm_threshold)
-        if self.metric_type == "ratio":
-            for index, variant in enumerate(self.variants):
-                for name in ("denominator_sum", "denominator_sum_squares", "sum_product"):
-                    if getattr(variant, name) is None:
-                        raise StatsInputError(f"variants[{index}].{name}", RATIO_FIELDS_ERROR)
-        if self.metric_type != "proportion":
-            for index, variant in enumerate(self.variants):
-                if variant.sum_squares is None:
-                    raise StatsInputError(
-                        f"variants[{index}].sum_squares", "sum_squares is required."
-                    )
+        if self.metric_type == "quantile":
+            self._check_quantile()
+        else:
+            self._check_no_quantile()
+            self._check_sums()
         settings = AnalysisSettings(
             engine=self.engine,
             difference=self.difference,
@@ -122,6 +138,65 @@ class AnalysisRequest:
             prior=GaussianPrior(self.prior_mean, self.prior_variance, self.proper_prior),
         )
         object.__setattr__(self, "settings", settings)
+
+    def _check_sums(self) -> None:
+        if self.metric_type == "ratio":
+            for index, variant in enumerate(self.variants):
+                for name in ("denominator_sum", "denominator_sum_squares", "sum_product"):
+                    if getattr(variant, name) is None:
+                        raise StatsInputError(f"variants[{index}].{name}", RATIO_FIELDS_ERROR)
+        for index, variant in enumerate(self.variants):
+            if variant.sum is None:
+                raise StatsInputError(f"variants[{index}].sum", "sum is required.")
+            if self.metric_type != "proportion" and variant.sum_squares is None:
+                raise StatsInputError(f"variants[{index}].sum_squares", "sum_squares is required.")
+
+    def _check_quantile(self) -> None:
+        level = self.quantile_level
+        if level is None or not (math.isfinite(level) and 0 < level < 1):
+            raise StatsInputError("quantile_level", QUANTILE_LEVEL_ERROR)
+        for index, variant in enumerate(self.variants):
+            where = f"variants[{index}]"
+            for name in SUM_FIELDS:
+                if getattr(variant, name) is not None:
+                    raise StatsInputError(f"{where}.{name}", QUANTILE_SUMS_ERROR.format(name=name))
+            for name in ("quantile", "lower", "upper"):
+                value = getattr(variant, name)
+                if value is None or not math.isfinite(value):
+                    raise StatsInputError(f"{where}.{name}", f"{name} is required (a number).")
+            if not variant.lower <= variant.quantile <= variant.upper:  # type: ignore[operator]
+                raise StatsInputError(f"{where}.lower", QUANTILE_ORDER_ERROR)
+            if variant.n_star is not None and not (1 <= variant.n_star <= variant.n):
+                raise StatsInputError(f"{where}.n_star", QUANTILE_N_STAR_ERROR)
+
+    def _check_no_quantile(self) -> None:
+        if self.quantile_level is not None:
+            raise StatsInputError(
+                "quantile_level", QUANTILE_ONLY_ERROR.format(name="quantile_level")
+            )
+        for index, variant in enumerate(self.variants):
+            for name in QUANTILE_FIELDS:
+                if getattr(variant, name) is not None:
+                    raise StatsInputError(
+                        f"variants[{index}].{name}", QUANTILE_ONLY_ERROR.format(name=name)
+                    )
+
+    def quantile_arms(self) -> QuantileArms:
+        """A quantile request's summaries as arms of shape (V,)."""
+
+        def column(name: str) -> np.ndarray:
+            return np.array([float(getattr(v, name)) for v in self.variants])
+
+        n = column("n")
+        n_star = np.array([float(v.n if v.n_star is None else v.n_star) for v in self.variants])
+        return QuantileArms(
+            level=self.quantile_level,
+            n=n,
+            estimate=column("quantile"),
+            lower=column("lower"),
+            upper=column("upper"),
+            n_star=n_star,
+        )
 
     def statistics(self) -> SufficientStatistics:
         """The request's sums as arrays of shape (V,)."""
@@ -256,17 +331,26 @@ def _comparison(
 
 def analyze(request: AnalysisRequest) -> AnalysisResponse:
     """Check the traffic split, then compare every variant with the first (the control)."""
-    batch = analyze_batch(
-        request.statistics(),
-        metric_type=request.metric_type,
-        settings=request.settings,
-        higher_is_better=request.higher_is_better,
-    )
+    if request.metric_type == "quantile":
+        batch = analyze_quantiles(
+            request.quantile_arms(),
+            settings=request.settings,
+            higher_is_better=request.higher_is_better,
+        )
+        metric_type: MetricType = "mean"  # a difference in the metric's own units
+    else:
+        batch = analyze_batch(
+            request.statistics(),
+            metric_type=request.metric_type,
+            settings=request.settings,
+            higher_is_better=request.higher_is_better,
+        )
+        metric_type = request.metric_type
     context = SummaryContext(
         metric_name=request.metric_name,
         engine=request.engine,
         difference=request.difference,
-        metric_type=request.metric_type,
+        metric_type=metric_type,
         alpha=request.alpha,
         sequential=request.sequential,
         correction=request.correction,

@@ -122,6 +122,19 @@ SRM_THRESHOLD_ERROR: Final = "srm_threshold must be strictly between 0 and 1."
 RATIO_FIELDS_ERROR: Final = (
     "Ratio metrics need denominator_sum, denominator_sum_squares and sum_product."
 )
+QUANTILE_LEVEL_ERROR: Final = (
+    "Quantile metrics need quantile_level, the quantile compared, strictly between 0 and 1 "
+    "(0.9 for p90)."
+)
+QUANTILE_SUMS_ERROR: Final = (
+    "A quantile metric takes n, quantile, lower, upper (and n_star), not {name}."
+)
+QUANTILE_ONLY_ERROR: Final = "{name} applies to quantile metrics only."
+QUANTILE_ORDER_ERROR: Final = (
+    "lower must be at most the quantile and upper at least it: they are the sample quantiles "
+    "at quantile_level ∓ 1.96·√(quantile_level·(1 − quantile_level)/n_star)."
+)
+QUANTILE_N_STAR_ERROR: Final = "n_star (the band's sample size) must be between 1 and n."
 COVARIATE_FIELDS_ERROR: Final = (
     "CUPED needs covariate_sum, covariate_sum_squares and covariate_sum_product together."
 )

@@ -1,6 +1,7 @@
 """A funnel metric in an experiment: the analysis counts each variant's units at every step as
 planted, compares the whole funnel as a proportion (the usual statistics, checked against
-Welch on the units' 0/1 values), and the results API and page show the steps.
+Welch on the units' 0/1 values) and each step's conversions against statsmodels, and the
+results API and page show the steps with their changes.
 
 The planted data: every unit exposed over ten days; signup, then a pro document, then an
 invite, each with its own probability (the treatment lifts the document step by 20%), all
@@ -23,6 +24,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from scipy import stats
+from statsmodels.stats import proportion as sm_proportion
 
 from experiments.models import Exposure, Phase
 from experiments.services.analysis.run import experiment_analyze, snapshot_store
@@ -187,6 +189,35 @@ def test_the_funnel_counts_each_step_as_planted_and_compares_the_whole_funnel(wo
     assert half == pytest.approx(stats.t.ppf(0.975, df=_welch_df(c, t)) * se, rel=1e-6)
     # The planted lift of the whole funnel (+20% on one step) lies inside the interval.
     assert comparison["ci_low"] < 0.2 < comparison["ci_high"]
+    # Each step of the treatment against the control: the change in the conversion from the
+    # step before (and from every unit) is statsmodels' Wald difference of two proportions on
+    # the planted counts, the step before's units as the denominator (the delta method of the
+    # ratio reduces to it); the control's steps carry none.
+    assert all("conversion_change" not in s for s in variants["control"]["steps"])
+    counts = {n: [int((reached[n] >= k).sum()) for k in (0, 1, 2, 3)] for n in reached}
+    for k, step in enumerate(variants["treatment"]["steps"], start=1):
+        t_k, t_before = counts["treatment"][k], counts["treatment"][k - 1]
+        c_k, c_before = counts["control"][k], counts["control"][k - 1]
+        for change, (tn, cn) in (
+            (step["conversion_change"], (t_before, c_before)),
+            (step["overall_change"], (UNITS, UNITS)),
+        ):
+            low, high = sm_proportion.confint_proportions_2indep(
+                t_k, tn, c_k, cn, method="wald", compare="diff"
+            )
+            test = sm_proportion.test_proportions_2indep(
+                t_k, tn, c_k, cn, method="wald", compare="diff"
+            )
+            assert change["difference"] == pytest.approx(t_k / tn - c_k / cn, rel=1e-9)
+            assert (change["ci_low"], change["ci_high"]) == pytest.approx((low, high), rel=1e-9)
+            assert change["p_value"] == pytest.approx(test.pvalue, rel=1e-9)
+            assert change["ci_level"] == 0.95
+    # The planted change: +8 points on the document step (0.4 → 0.48), none on the others.
+    changes = [s["conversion_change"] for s in variants["treatment"]["steps"]]
+    assert changes[1]["ci_low"] < 0.08 < changes[1]["ci_high"]
+    assert changes[1]["p_value"] < 0.05
+    for change in (changes[0], changes[2]):
+        assert change["ci_low"] < 0 < change["ci_high"]
     # The stored inputs keep the steps beside the sums.
     stored = [r for r in computed.inputs["statistics"] if r["metric"] == "activation-funnel"]
     assert {tuple(r["steps"]) for r in stored} == {
@@ -224,5 +255,20 @@ def test_the_results_api_and_page_show_the_steps(editor, planted):
     step = control["steps"][1]
     assert f"{step['units']}" in second
     assert f"{step['conversion'] * 100:.1f}% of the step before" in second
+    # The treatment's cell gives the change of the conversion with its interval, in points.
+    change = funnel["variants"][1]["steps"][1]["conversion_change"]
+    assert set(funnel["variants"][1]["steps"][1]) >= {"conversion_change", "overall_change"}
+
+    def points(value: float) -> str:
+        return f"{value * 100:+.1f}".replace("-", "−")
+
+    cells = re.findall(r'<td class="num" data-col="step">(.*?)</td>', rows[1][1], flags=re.S)
+    shown = html.unescape(re.sub(r"<[^>]+>", " ", cells[1]))
+    assert (
+        f"{points(change['difference'])} pp ({points(change['ci_low'])} to "
+        f"{points(change['ci_high'])})"
+    ) in shown
+    assert "<strong>" in cells[1]  # the interval excludes 0
+    assert 'data-col="change"' not in cells[0]  # none for the control
     assert 'data-chart="bars"' in text.split('id="funnel-activation-funnel"', 1)[1]
     assert 'id="funnel-signed-up"' not in text

@@ -22,6 +22,7 @@ from experiments.contracts import (
     OK,
     AnalysisOutputs,
     ComparisonResult,
+    FunnelStepChange,
     FunnelStepResult,
     MetricResult,
     SkippedMetric,
@@ -51,6 +52,7 @@ from experiments.stats import (
     apply_arm_status,
     describe_comparison,
 )
+from experiments.stats.funnels import ProportionChanges, funnel_step_changes
 from experiments.verdicts import decisive, verdict_of
 from metrics.public import MetricStatistics
 
@@ -93,19 +95,44 @@ def _pick(array: np.ndarray | None, i: int, k: int) -> float | None:
     return None if array is None else _number(array[i, k])
 
 
+def _step_change(changes: ProportionChanges, k: int, alpha: float) -> FunnelStepChange:
+    return FunnelStepChange(
+        difference=_number(changes.difference[k]),
+        ci_low=_number(changes.ci_low[k]),
+        ci_high=_number(changes.ci_high[k]),
+        ci_level=1 - alpha,
+        p_value=_number(changes.p_value[k]),
+    )
+
+
 def funnel_steps(
-    metric: AnalysedMetric, s: MetricStatistics | None
+    metric: AnalysedMetric,
+    s: MetricStatistics | None,
+    control: MetricStatistics | None = None,
+    *,
+    alpha: float = 0.05,
 ) -> tuple[FunnelStepResult, ...]:
     """A funnel's steps in one variant: units reaching each, the conversion from the step
-    before (the first step: from every matured unit) and from every matured unit."""
+    before (the first step: from every matured unit) and from every matured unit; given the
+    control's statistics, each conversion's change against it (experiments/stats/funnels.py)."""
     steps = metric.definition.steps
     if not steps:
         return ()
-    reached = s.steps if s is not None and s.steps else (0,) * len(steps)
+    blank = (0,) * len(steps)
+    reached = s.steps if s is not None and s.steps else blank
     units = s.units if s is not None else 0
+    changes = None
+    if control is not None:
+        changes = funnel_step_changes(
+            control_units=control.units,
+            control_steps=control.steps or blank,
+            variant_units=units,
+            variant_steps=reached,
+            alpha=alpha,
+        )
     out = []
     before = units
-    for step, count in zip(steps, reached, strict=True):
+    for k, (step, count) in enumerate(zip(steps, reached, strict=True)):
         out.append(
             FunnelStepResult(
                 name=step.label,
@@ -113,6 +140,12 @@ def funnel_steps(
                 units=count,
                 conversion=count / before if before else None,
                 overall=count / units if units else None,
+                conversion_change=(
+                    _step_change(changes.conversion, k, alpha) if changes is not None else None
+                ),
+                overall_change=(
+                    _step_change(changes.overall, k, alpha) if changes is not None else None
+                ),
             )
         )
         before = count
@@ -120,12 +153,14 @@ def funnel_steps(
 
 
 def _variant_results(
-    plan: AnalysisPlan, lookup: StatisticsLookup, row: Row
+    plan: AnalysisPlan, lookup: StatisticsLookup, row: Row, alpha: float
 ) -> tuple[VariantResult, ...]:
     out = []
     time_to_event = tracks_reaching(row.metric)
-    for variant in plan.variants:
-        s = lookup.get((row.metric.key, row.segment_property, row.segment_value, variant))
+    where = (row.metric.key, row.segment_property, row.segment_value)
+    control = lookup.get((*where, plan.variants[0])) if plan.variants else None
+    for i, variant in enumerate(plan.variants):
+        s = lookup.get((*where, variant))
         units = s.units if s else 0
         out.append(
             VariantResult(
@@ -138,7 +173,9 @@ def _variant_results(
                     (units - s.n) / units if time_to_event and s and units else None
                 ),
                 tracks_reaching=time_to_event,
-                steps=funnel_steps(row.metric, s),
+                steps=funnel_steps(
+                    row.metric, s, control if i > 0 and control else None, alpha=alpha
+                ),
             )
         )
     return tuple(out)
@@ -219,7 +256,7 @@ def family_results(
             higher_is_better=metric.higher_is_better,
             control_name=plan.name_of(control),
         )
-        variants = _variant_results(plan, lookup, row)
+        variants = _variant_results(plan, lookup, row, settings.alpha)
         comparisons: list[ComparisonResult] = []
         if family.relative is not None and family.absolute is not None:
             rel, ab = family.relative, family.absolute
