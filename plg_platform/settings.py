@@ -5,10 +5,12 @@ Set ``DATABASE_URL`` and ``CELERY_BROKER_URL`` to run the same code on PostgreSQ
 Every variable is listed in ``.env.example``.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -283,6 +285,17 @@ METRICS_SOURCE_ROOT = BASE_DIR / env.str("METRICS_SOURCE_ROOT", default="var/sou
 METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS = env.float(
     "METRICS_SOURCE_STATEMENT_TIMEOUT_SECONDS", default=600.0
 )
+# The metric layer's statements on PostgreSQL (the app database) sort and hash a row per unit:
+# with PostgreSQL's default 4MB of work_mem they spill to disk. Each statement runs with this
+# much instead (a PostgreSQL size, e.g. "64MB"; empty: the server's setting). Every sort or
+# hash node of a statement may use it, per connection: size it to the workers' memory.
+METRICS_POSTGRES_WORK_MEM = env.str("METRICS_POSTGRES_WORK_MEM", default="64MB")
+if METRICS_POSTGRES_WORK_MEM and not re.fullmatch(
+    r"[1-9][0-9]*\s*(kB|MB|GB)?", METRICS_POSTGRES_WORK_MEM
+):
+    raise ImproperlyConfigured(
+        "METRICS_POSTGRES_WORK_MEM is a PostgreSQL size such as 64MB (kB, MB or GB), or empty."
+    )
 # --- Incremental refresh (docs/metrics.md, "Incremental refresh") ----------------------------
 # Each refresh re-reads the events of this many whole UTC days before the last refresh's day
 # (and that day): events arriving later than that are missed until a full rebuild. One family
