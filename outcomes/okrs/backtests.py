@@ -39,7 +39,7 @@ class HistoryBacktest:
     pairs: list[BacktestPair]
     overall: BacktestSummary
     by_horizon: dict[int, BacktestSummary]
-    damped_trend: BacktestSummary  # the same backtest of the damped trend alone, to compare
+    damped_trend: BacktestSummary  # the damped trend alone, its own interval, to compare
 
 
 def workspace_data_span(*, workspace: Workspace) -> tuple[datetime, datetime] | None:
@@ -88,5 +88,7 @@ def key_result_history_backtest(
             for h in HORIZONS_SHOWN
             if h <= max_horizon
         },
-        damped_trend=summarise(backtest(values, max_horizon=max_horizon, model="damped_trend")),
+        damped_trend=summarise(
+            backtest(values, max_horizon=max_horizon, model="damped_trend", calibrated=False)
+        ),
     )

@@ -44,6 +44,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
+from outcomes.okrs.calibration import Widening, past_errors, widenings
+
 Direction = Literal["increase", "decrease"]
 Model = Literal["local_level", "damped_trend"]
 Status = Literal["on_track", "at_risk", "off_track"]
@@ -62,6 +64,9 @@ LOGLIKELIHOOD_BURN = 2
 # Log-variance bounds on the standardised scale: a noise below e⁻¹⁸ is zero for any purpose.
 LOG_VARIANCE_BOUNDS = (-18.0, 6.0)
 INTERVAL_LEVEL = 0.80
+# The interval is calibrated by the series' own past errors up to this many weeks ahead
+# (``outcomes/okrs/calibration.py``); further ahead, the longest calibrated horizon's widening.
+CALIBRATION_HORIZON = 13
 # The odds at which a key result is on track (at least) or off track (below).
 ON_TRACK_PROBABILITY = 0.70
 OFF_TRACK_PROBABILITY = 0.30
@@ -342,12 +347,45 @@ def normal_interval(mean: float, sd: float, level: float = INTERVAL_LEVEL) -> tu
     return mean - z * sd, mean + z * sd
 
 
+def calibrate(
+    values: Sequence[float | None], *, level: float = INTERVAL_LEVEL
+) -> dict[int, Widening]:
+    """How the model's interval widens at each horizon 1…``CALIBRATION_HORIZON``, from the
+    model's own rolling-origin errors on ``values`` (``outcomes.okrs.calibration``)."""
+    if sum(v is not None for v in values) < MIN_POINTS:
+        errors: dict[int, list[float]] = {h: [] for h in range(1, CALIBRATION_HORIZON + 1)}
+    else:
+        z, _, _ = _standardise(values)
+        errors = past_errors(
+            z,
+            min_points=MIN_POINTS,
+            max_horizon=CALIBRATION_HORIZON,
+            damping=DAMPING,
+            diffuse_variance=DIFFUSE_VARIANCE,
+            burn=LOGLIKELIHOOD_BURN,
+        )
+    return widenings(errors, level=level)
+
+
+def calibrated_sd(
+    sd: float, steps: float, widening: dict[int, Widening], level: float = INTERVAL_LEVEL
+) -> float:
+    """The sd of the normal whose central ``level`` interval is the calibrated one:
+    sd × factor × t quantile / normal quantile, at the whole horizon ⌈steps⌉ (at least 1; past
+    the last calibrated horizon, the last one's)."""
+    horizon = min(max(1, math.ceil(steps - 1e-9)), max(widening))
+    w = widening[horizon]
+    return sd * w.factor * w.quantile / _NORMAL.inv_cdf(0.5 + level / 2)
+
+
 @dataclass(frozen=True)
 class TrendForecast:
     """The trend's forecast of the value on ``on``, with its ``level`` interval.
 
-    ``path`` is the forecast week by week from the last value to ``on`` (date, mean, low,
-    high), for the chart's fan. Without a forecast (``message`` says why) the numbers are None.
+    ``sd`` is the calibrated one (``calibrate``), whose ``level`` interval is (low, high);
+    ``model_sd`` the model's own, its variances taken as known. ``path`` is the forecast week
+    by week from the last value to ``on`` (date, mean, low, high), for the chart's fan. Without
+    a forecast (``message`` says why) the numbers are None.
     """
 
     on: date
@@ -362,6 +400,7 @@ class TrendForecast:
     variances: TrendVariances | None = None
     model: Model | None = None
     message: str = OK
+    model_sd: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -371,7 +410,8 @@ class TrendForecast:
 def trend_forecast(
     points: Iterable[tuple[date, float]], *, on: date, level: float = INTERVAL_LEVEL
 ) -> TrendForecast:
-    """Forecast the value on ``on`` from dated values: weekly series, local linear trend."""
+    """Forecast the value on ``on`` from dated values: weekly series, local level or damped
+    trend, interval calibrated by the series' own past errors."""
     series = weekly_series(points)
     fit = fit_trend(series.values)
     last = series.last_date
@@ -383,23 +423,35 @@ def trend_forecast(
     if on < last:
         return TrendForecast(on, None, None, None, None, level, fit.points, last, message=NOT_AHEAD)
     steps = (on - last).days / STEP_DAYS
+    widening = calibrate(series.values, level=level)
     mean, variance = forecast_moments(fit.state, fit.variances, steps, damping=fit.damping)
-    sd = math.sqrt(variance)
+    model_sd = math.sqrt(variance)
+    sd = calibrated_sd(model_sd, steps, widening, level)
     low, high = normal_interval(mean, sd, level)
     path = []
     week = 0
     while True:
         day = min(last + timedelta(days=STEP_DAYS * week), on)
-        m, v = forecast_moments(
-            fit.state, fit.variances, (day - last).days / STEP_DAYS, damping=fit.damping
-        )
-        lo, hi = normal_interval(m, math.sqrt(v), level)
+        ahead = (day - last).days / STEP_DAYS
+        m, v = forecast_moments(fit.state, fit.variances, ahead, damping=fit.damping)
+        lo, hi = normal_interval(m, calibrated_sd(math.sqrt(v), ahead, widening, level), level)
         path.append((day, m, lo, hi))
         if day >= on:
             break
         week += 1
     return TrendForecast(
-        on, mean, sd, low, high, level, fit.points, last, tuple(path), fit.variances, fit.model
+        on,
+        mean,
+        sd,
+        low,
+        high,
+        level,
+        fit.points,
+        last,
+        tuple(path),
+        fit.variances,
+        fit.model,
+        model_sd=model_sd,
     )
 
 
@@ -513,11 +565,13 @@ def backtest(
     max_horizon: int = 13,
     level: float = INTERVAL_LEVEL,
     model: Model | None = None,
+    calibrated: bool = True,
 ) -> list[BacktestPair]:
     """Rolling-origin backtest of the forecast (or of one ``model`` alone) on a weekly series.
 
     For every origin k (a prefix with at least ``min_points`` values), fit on values[:k] and
-    forecast each later observed week up to ``max_horizon`` weeks ahead.
+    forecast each later observed week up to ``max_horizon`` weeks ahead, the interval
+    calibrated on the prefix alone (``calibrated=False``: the model's own interval).
     """
     pairs: list[BacktestPair] = []
     for origin in range(1, len(values)):
@@ -528,6 +582,7 @@ def backtest(
         if not fit.ok:
             continue
         naive = next(v for v in reversed(prefix) if v is not None)
+        widening = calibrate(prefix, level=level) if calibrated else None
         for ahead in range(origin, min(len(values), origin + max_horizon)):
             actual = values[ahead]
             if actual is None:
@@ -536,7 +591,10 @@ def backtest(
             mean, variance = forecast_moments(
                 fit.state, fit.variances, horizon, damping=fit.damping
             )
-            low, high = normal_interval(mean, math.sqrt(variance), level)
+            sd = math.sqrt(variance)
+            if widening is not None:
+                sd = calibrated_sd(sd, horizon, widening, level)
+            low, high = normal_interval(mean, sd, level)
             pairs.append(BacktestPair(origin, horizon, mean, low, high, actual, naive))
     return pairs
 

@@ -20,6 +20,8 @@ from outcomes.okrs.forecasting import (
     TrendVariances,
     aicc,
     backtest,
+    calibrate,
+    calibrated_sd,
     cohort_share_after,
     fit_local_linear_trend,
     fit_model,
@@ -269,7 +271,10 @@ def test_trend_forecast_path_ends_at_the_forecast_and_widens():
         fit.state, fit.variances, (on - last).days / 7, damping=fit.damping
     )
     assert forecast.mean == pytest.approx(mean)
-    assert forecast.sd == pytest.approx(math.sqrt(variance))
+    assert forecast.model_sd == pytest.approx(math.sqrt(variance))
+    steps = (on - last).days / 7
+    widened = calibrated_sd(math.sqrt(variance), steps, calibrate(values))
+    assert forecast.sd == pytest.approx(widened)
     assert (forecast.low, forecast.high) == pytest.approx(normal_interval(mean, forecast.sd))
     assert forecast.path[0][0] == last
     assert forecast.path[-1][0] == on
@@ -389,7 +394,11 @@ def test_backtest_pairs_are_forecasts_from_each_prefix():
     mean, variance = forecast_moments(fit.state, fit.variances, 1, damping=fit.damping)
     assert first.forecast == pytest.approx(mean)
     assert first.actual == values[MIN_POINTS]
-    assert (first.low, first.high) == pytest.approx(normal_interval(mean, math.sqrt(variance)))
+    # The interval is calibrated (test_forecasting_calibration.py); uncalibrated, the model's.
+    widened = calibrated_sd(math.sqrt(variance), 1, calibrate(values[:MIN_POINTS]))
+    assert (first.low, first.high) == pytest.approx(normal_interval(mean, widened))
+    own = backtest(values, max_horizon=3, calibrated=False)[0]
+    assert (own.low, own.high) == pytest.approx(normal_interval(mean, math.sqrt(variance)))
     assert all(p.horizon <= 3 for p in pairs)
     assert not any(p.origin + p.horizon - 1 == 8 for p in pairs)  # the missing week
     # Origins 5..11, each with up to 3 observed weeks ahead, the missing one left out.

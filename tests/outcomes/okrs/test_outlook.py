@@ -19,6 +19,8 @@ from outcomes.okrs.contracts import (
 )
 from outcomes.okrs.forecasting import (
     Contribution,
+    calibrate,
+    calibrated_sd,
     outlook_status,
     probability_of_reaching,
     trend_forecast,
@@ -110,6 +112,10 @@ def test_without_contributions_the_odds_are_the_trend_forecasts(key_result, prov
     assert outlook.probability == pytest.approx(p)
     assert outlook.status == outlook_status(p)
     assert outlook.expected == pytest.approx(forecast.mean)
+    # The odds use the calibrated sd (the interval's), not the model's own.
+    widened = calibrated_sd(forecast.model_sd, (END - points[-1][0]).days / 7, calibrate(WEEKLY))
+    assert forecast.sd == pytest.approx(widened)
+    assert forecast.sd != pytest.approx(forecast.model_sd)
     assert provided[1] == [(key_result.pk, TODAY)]
     assert outlook.why == (
         f"Trend alone reaches {forecast.mean * 100:.1f}% by 31 Dec (80% interval "
