@@ -8,6 +8,7 @@ import importlib.util
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,9 +75,17 @@ class SparkEngine(Engine):
 
     def _run(self, sql: str, params: Mapping[str, Any]):
         used = {k: v for k, v in params.items() if f":{k}" in sql}
+        stop = _Stopper(self.session, self.timeout_seconds)
         try:
-            rows = [tuple(r) for r in self.session.sql(sql, args=used).collect()]
+            with stop:
+                rows = [tuple(r) for r in self.session.sql(sql, args=used).collect()]
         except Exception as error:  # AnalysisException, ParseException, Py4JJavaError
+            if stop.fired:
+                raise EngineError(
+                    f"{self.label}: the statement ran longer than "
+                    f"{self.timeout_seconds:g} s and was stopped",
+                    kind="timeout",
+                ) from error
             text = str(error).split("\n")[0]
             kind = (
                 "missing"
@@ -85,3 +94,47 @@ class SparkEngine(Engine):
             )
             raise EngineError(f"{self.label}: {text}", kind=kind) from error
         return rows, None, None
+
+
+class _Stopper:
+    """Cancel the statement this thread runs once ``seconds`` have passed.
+
+    Spark has no statement timeout of its own: the statement's jobs carry a tag of their own
+    (a job tag of a local session, which PySpark pins to this thread; a session tag on Spark
+    Connect), and a timer cancels the jobs with that tag; ``collect`` then raises here.
+    """
+
+    def __init__(self, session: Any, seconds: float) -> None:
+        self.session = session
+        self.seconds = seconds
+        self.name = f"plg-statement-{uuid.uuid4().hex}"
+        self.fired = False
+        self.connect = _is_connect(session)
+        self.timer = threading.Timer(seconds, self._cancel)
+        self.timer.daemon = True
+
+    def _cancel(self) -> None:
+        self.fired = True
+        if self.connect:
+            self.session.interruptTag(self.name)
+        else:
+            self.session.sparkContext.cancelJobsWithTag(self.name)
+
+    def __enter__(self) -> _Stopper:
+        if self.connect:
+            self.session.addTag(self.name)
+        else:
+            self.session.sparkContext.addJobTag(self.name)
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+        if self.connect:
+            self.session.removeTag(self.name)
+        else:
+            self.session.sparkContext.removeJobTag(self.name)
+
+
+def _is_connect(session: Any) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")

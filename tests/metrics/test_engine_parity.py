@@ -30,7 +30,7 @@ from metrics.engine.populations import ExposurePopulation, FirstSeenPopulation
 from metrics.engine.quantiles import compile_quantile, statement_levels
 from metrics.engine.time_units import DAY_US
 from metrics.engines.app_db import AppDatabaseEngine
-from metrics.engines.base import Engine
+from metrics.engines.base import Engine, EngineError
 from metrics.engines.store import (
     create_store,
     event_table,
@@ -416,3 +416,22 @@ def test_quantile_metrics_come_back_through_the_runner_beside_the_others(engine_
         assert s.quantile is not None
         assert s.value == pytest.approx(np.quantile(ref["values"], m.quantile), rel=1e-9)
         assert s.quantile.n_star is None  # fewer than 100 values: no band
+
+
+@pytest.mark.spark
+def test_a_spark_statement_that_runs_too_long_is_stopped_and_the_session_still_works(
+    tmp_path,
+) -> None:
+    """Spark has no statement timeout: the engine cancels the statement's jobs by their tag."""
+    engine = _open("spark", tmp_path)
+    engine.timeout_seconds = 3.0
+    endless = "SELECT SUM(hash(id)) FROM range(0, 1000000000000, 1, 8)"
+    with pytest.raises(EngineError) as raised:  # 10^12 rows: hours, unless it is cancelled
+        engine.execute(endless, {})
+    assert raised.value.kind == "timeout"
+    assert str(raised.value) == (
+        "Spark local[2]: the statement ran longer than 3 s and was stopped"
+    )
+    engine.timeout_seconds = 300.0
+    assert engine.execute("SELECT COUNT(*) FROM range(0, 1000)", {}) == [(1000,)]
+    assert not engine.session.sparkContext.getJobTags()
