@@ -293,7 +293,7 @@ class _UserRun:
         if day in (0, self.first_doc_day):
             return True
         p = self.p_active * (1 - ACTIVITY_DECLINE * day / self.life)
-        if (self.t0 // DAY_US + 3 + day) % 7 >= 5:  # 1970-01-01 was a Thursday
+        if self.simulator.config.weekday(self.t0 + day * DAY_US) >= 5:
             p *= WEEKEND_ACTIVITY
         return self.rng.random() < p
 
