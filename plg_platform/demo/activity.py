@@ -205,8 +205,10 @@ class _UserRun:
         self.out.append((t0, "signed_up", signed_up))
         held_out = simulator.held_out(user, t0)
         if t0 in simulator.holdout_window:
-            arm = {"experiment": f"$holdout:{QUARTER_HOLDOUT.key}"}
-            arm["variant"] = "holdout" if held_out else "general"
+            arm: dict[str, object] = {
+                "experiment": f"$holdout:{QUARTER_HOLDOUT.key}",
+                "variant": "holdout" if held_out else "general",
+            }
             self.out.append((t0 + SECOND_US, "$exposure", arm))
         if held_out:
             return 1.0
