@@ -1,11 +1,11 @@
 """Running an analysis: compute, then store one immutable snapshot, exactly once per job.
 
-``experiment_analyze`` computes (and stores nothing); ``analysis_job_run`` is what the Celery
-task calls: it takes the experiment's analysis lock, skips jobs already done (the snapshot's
-one-to-one link to its job is the idempotency key), reports progress on the job, and stores the
-snapshot, its alerts, the job's success and the end of the pending analysis in one
-transaction. A run that fails, times out or dies stores nothing, so the last good snapshot
-stays the latest.
+``experiment_analyze`` computes (it stores only the exposures' held-out marks);
+``analysis_job_run`` is what the Celery task calls: it takes the experiment's analysis lock,
+skips jobs already done (the snapshot's one-to-one link to its job is the idempotency key),
+reports progress on the job, and stores the snapshot, its alerts, the job's success and the end
+of the pending analysis in one transaction. A run that fails, times out or dies stores nothing,
+so the last good snapshot stays the latest.
 """
 
 from __future__ import annotations
