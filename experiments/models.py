@@ -241,7 +241,7 @@ class Exposure(models.Model):
     ``$exposure`` events. The time is integer microseconds since the epoch (UTC), like
     ``Event.timestamp_us``, so the metric SQL anchors each unit's window with integer arithmetic.
     A unit seen in more than one variant is ``excluded``: kept here so health checks can count
-    it, left out of the analysis.
+    it, left out of the analysis; so is a unit the workspace holdout held out (``held_out``).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -260,6 +260,15 @@ class Exposure(models.Model):
     )
     excluded = models.BooleanField(
         default=False, help_text="Seen in more than one variant: left out of analysis."
+    )
+    # db_default: the exposure merges insert rows with raw SQL naming their own columns.
+    held_out = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=(
+            "Held out by the workspace holdout when exposed (a client ignored the holdout): left "
+            "out of analysis. Set before each analysis (experiments.holdouts.srm)."
+        ),
     )
 
     class Meta:

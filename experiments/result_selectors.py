@@ -157,10 +157,10 @@ FINISHED_STATUSES = (
 
 
 def exposure_maturity(*, phase: Phase, maturity_days: int, cutoff: datetime) -> Maturity:
-    """Units of the phase exposed (units seen in two variants left out) and matured by
-    ``cutoff``, by the rule the metric compiler applies: exposed + window ≤ cut-off."""
+    """Units of the phase exposed (units seen in two variants or held out left out) and matured
+    by ``cutoff``, by the rule the metric compiler applies: exposed + window ≤ cut-off."""
     window_us = maturity_days * DAY_US
-    counts = Exposure.objects.filter(phase=phase, excluded=False).aggregate(
+    counts = Exposure.objects.filter(phase=phase, excluded=False, held_out=False).aggregate(
         exposed=Count("id"),
         matured=Count("id", filter=Q(exposed_at_us__lte=to_epoch_us(cutoff) - window_us)),
         first=Min("exposed_at_us"),

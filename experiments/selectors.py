@@ -86,7 +86,8 @@ def exposure_counts(*, experiment: Experiment) -> ExposureCounts:
 
 @dataclass(frozen=True)
 class ExposureSpan:
-    """How many units an experiment has exposed (not excluded), first to last exposure."""
+    """How many units an experiment has exposed (not excluded nor held out), first to last
+    exposure."""
 
     units: int
     first_us: int | None
@@ -95,7 +96,7 @@ class ExposureSpan:
 
 def exposure_span(*, experiment: Experiment) -> ExposureSpan:
     """Count the exposed units and the span of their first exposures (one query)."""
-    row = Exposure.objects.filter(experiment=experiment, excluded=False).aggregate(
+    row = Exposure.objects.filter(experiment=experiment, excluded=False, held_out=False).aggregate(
         units=Count("id"), first=Min("exposed_at_us"), last=Max("exposed_at_us")
     )
     return ExposureSpan(units=row["units"], first_us=row["first"], last_us=row["last"])

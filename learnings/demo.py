@@ -14,14 +14,17 @@
    check-ins; the running ``onboarding-checklist`` serves the first (its forecast counts what
    the checklist would add if shipped);
 4. a few manual learnings (interviews, research) with product areas;
-5. a 5% workspace holdout for the next quarter, starting at the data's end (the demo's "now"):
-   the holdout page shows it running, and the SDK payload gates both experiments on it. The
-   demo data has no planted holdout effect yet (docs/demo-data.md), so it has no report.
+5. the last quarter's 10% holdout planted in the data (``QUARTER_HOLDOUT``: its period ends
+   at the data's end, its seed is the planted one, so the server holds out the units the data
+   held out), with its final cumulative-impact report (everyone else against the holdout on
+   the key-result metrics: the checklist, shipped to everyone else after its run); and a 5%
+   holdout for the next quarter, starting at the data's end (the demo's "now"): the holdout
+   page shows it running, and the SDK payload gates both experiments on it.
 
 Every step is idempotent: it looks for what an earlier run made (by key or title) and skips
 it, so a second run writes nothing and takes a moment.
 
-It stays one module of about 565 lines on purpose: it is the demo's one script, read top to
+It stays one module of about 690 lines on purpose: it is the demo's one script, read top to
 bottom as the story of the demo workspace; each step is a short function calling the apps'
 services, and split by app it would hide the order the steps depend on.
 
@@ -45,7 +48,7 @@ from django.utils import timezone
 
 from experiments.contracts import AnalysisOutputs, ComparisonResult
 from experiments.holdouts.models import Holdout
-from experiments.holdouts.services import HoldoutInput, holdout_create
+from experiments.holdouts.services import HoldoutInput, holdout_create, holdout_report_create
 from experiments.models import (
     Decision,
     Experiment,
@@ -85,7 +88,12 @@ from outcomes.okrs.progress import key_result_measure, period_start_instant
 from outcomes.okrs.services.check_ins import key_result_check_in_compute
 from outcomes.okrs.services.key_results import key_result_create
 from outcomes.okrs.services.objectives import objective_create
-from plg_platform.demo.planted import EDITOR_TOOLBAR, ONBOARDING_CHECKLIST, PlantedExperiment
+from plg_platform.demo.planted import (
+    EDITOR_TOOLBAR,
+    ONBOARDING_CHECKLIST,
+    QUARTER_HOLDOUT,
+    PlantedExperiment,
+)
 from plg_platform.models import Workspace
 
 Say = Callable[[str], None]
@@ -606,6 +614,7 @@ DEMO_HOLDOUT_DAYS = 91
 
 
 def demo_holdout(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> None:
+    demo_past_holdout(workspace=workspace, actor=actor, say=say)
     if Holdout.objects.filter(workspace=workspace, key=DEMO_HOLDOUT_KEY).exists():
         say(f"Holdout {DEMO_HOLDOUT_KEY!r} already there.")
         return
@@ -624,3 +633,53 @@ def demo_holdout(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> 
         now=start,
     )
     say(f"Created the {DEMO_HOLDOUT_SHARE:.0%} holdout {DEMO_HOLDOUT_KEY!r} for the next quarter.")
+
+
+def demo_past_holdout(*, workspace: Workspace, actor: AbstractBaseUser, say: Say) -> Holdout:
+    """The quarter's holdout planted in the data (``QUARTER_HOLDOUT``), created as it was
+    (its start, end and seed, so the server picks the units the data held out), ended at the
+    data's end, with its final cumulative-impact report."""
+    planted = QUARTER_HOLDOUT
+    holdout = Holdout.objects.filter(workspace=workspace, key=planted.key).first()
+    if holdout is None:
+        end = data_end(workspace)
+        start = end - timedelta(days=planted.starts_days_before_end)
+        # Created "as of" its start: the holdout service refuses a start in the past, since
+        # units assigned meanwhile were not held out; in the demo data they were.
+        holdout = holdout_create(
+            workspace=workspace,
+            data=HoldoutInput(
+                key=planted.key,
+                name="Last-quarter holdout",
+                description=(
+                    f"{planted.share:.0%} of users saw none of the quarter's experiments or "
+                    "shipped changes (the onboarding checklist, rolled out after its test)."
+                ),
+                share=planted.share,
+                starts_at=start,
+                ends_at=end,
+                hash_seed=planted.seed,
+            ),
+            actor=actor,
+            now=start,
+        )
+        say(f"Created the ended {planted.share:.0%} holdout {planted.key!r} of the last quarter.")
+    report = holdout.reports.filter(final=True).first()
+    if report is None:
+        # As for the exposures: every demo event is committed, so no settle delay.
+        now = timezone.now() + timedelta(seconds=EVENT_SETTLE_SECONDS)
+        report = holdout_report_create(holdout=holdout, now=max(now, holdout.ends_at))
+    for entry in report.results["metrics"]:
+        say(f"  {planted.key}: {holdout_impact_summary(entry)}")
+    return holdout
+
+
+def holdout_impact_summary(entry: dict[str, Any]) -> str:
+    """One line of a report's metric: everyone else against the holdout."""
+    if entry["lift"] is None:
+        return f"{entry['name']}: no result yet ({entry['message'] or entry['status']})."
+    return (
+        f"{entry['name']}: everyone else {_pct(entry['lift'])} against the holdout "
+        f"({_pct(entry['ci_low'])} to {_pct(entry['ci_high'])}; "
+        f"{entry['holdout_units']:,} held-out and {entry['general_units']:,} other users)."
+    )

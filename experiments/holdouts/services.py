@@ -68,6 +68,9 @@ class HoldoutInput:
     ends_at: datetime
     description: str = ""
     hash_attribute: str = "id"
+    # Empty: a random seed. Given: units are picked as by any holdout hashed with it (the demo
+    # data plant a holdout with a known seed).
+    hash_seed: str = ""
 
 
 def _validate_share(share: float) -> None:
@@ -119,6 +122,8 @@ def holdout_create(
         ends_at=data.ends_at,
         created_by_id=actor.pk if actor is not None and actor.is_authenticated else None,
     )
+    if data.hash_seed:
+        holdout.hash_seed = data.hash_seed
     holdout.full_clean()
     holdout.save()
     audit_record(

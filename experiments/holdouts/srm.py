@@ -1,5 +1,4 @@
-"""Exposures of held-out units, so that the SRM check counts only the traffic that could be
-assigned.
+"""Exposures of held-out units: left out of the SRM check and of the analysed population.
 
 A held-out unit gets no variant while its holdout runs, so it should never be exposed. Yet
 ``$exposure`` events of held-out units do arrive: a client that logs "the variant shown" logs
@@ -9,6 +8,10 @@ variant: counted, they push the control up by the holdout's share and the SRM ch
 flags a mismatch that assignment never made. So the phase's counts leave out every exposure of
 a held-out unit made inside a holdout's period (exposures before it started or after it ended
 are ordinary), and the expected counts are the weights over that non-holdout traffic.
+
+The same units are left out of the results: they saw no variant (or the wrong one), and the
+holdout must stay untouched to measure what ships. ``exposures_mark_held_out`` sets their
+``Exposure.held_out`` before each analysis, and the analysed population skips those rows.
 
 Membership is the holdout's own hash of the unit, computed here for the exposures inside a
 holdout period only (streamed in chunks: memory stays flat; about 10 µs a unit). It is known
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import Max, Min
 
 from experiments.assignment import HOLDOUT_ARM, holdout_arm
@@ -37,6 +41,7 @@ class HeldOutExposures:
 
     included: dict[int, dict[str, int]] = field(default_factory=dict)  # per variant
     excluded: dict[int, int] = field(default_factory=dict)  # seen in two variants
+    units: set[str] = field(default_factory=set)  # every held-out unit, of any phase
 
     @property
     def total(self) -> int:
@@ -74,9 +79,24 @@ def held_out_exposures(*, experiment: Experiment) -> HeldOutExposures:
         for unit_id, variant, phase, excluded in rows:
             if holdout_arm(spec, attributes={attribute: unit_id}) != HOLDOUT_ARM:
                 continue
+            result.units.add(unit_id)
             if excluded:
                 result.excluded[phase] = result.excluded.get(phase, 0) + 1
             else:
                 per_variant = result.included.setdefault(phase, {})
                 per_variant[variant] = per_variant.get(variant, 0) + 1
     return result
+
+
+@transaction.atomic
+def exposures_mark_held_out(*, experiment: Experiment, held: HeldOutExposures) -> int:
+    """Mark exactly ``held``'s units as held out among the experiment's exposures (a holdout
+    ended early or deleted frees its units again); return how many are marked. Writes only
+    the rows marked before or now, in one transaction."""
+    Exposure.objects.filter(experiment=experiment, held_out=True).update(held_out=False)
+    units = sorted(held.units)
+    for start in range(0, len(units), CHUNK):
+        Exposure.objects.filter(
+            experiment=experiment, unit_id__in=units[start : start + CHUNK]
+        ).update(held_out=True)
+    return len(units)

@@ -21,6 +21,7 @@ from plg_platform.demo.planted import (
     EUREKA_MAX_DAILY_ACTIVITY,
     EUREKA_WINDOW_DAYS,
     ONBOARDING_CHECKLIST,
+    QUARTER_HOLDOUT,
     UNSUBSCRIBE_7D_PROBABILITY,
 )
 from plg_platform.demo.population import USER_STREAM, DemoUser, pick_weighted, stream_seed
@@ -139,6 +140,12 @@ class UserSimulator:
         self.toolbar_window = _Window(
             config, EDITOR_TOOLBAR.starts_days_before_end, EDITOR_TOOLBAR.stops_days_before_end
         )
+        self.holdout_window = _Window(config, QUARTER_HOLDOUT.starts_days_before_end, 0)
+
+    def held_out(self, user: DemoUser, moment: int) -> bool:
+        """Whether the quarter's holdout keeps ``user`` out of experiments and shipped changes
+        at ``moment``."""
+        return moment in self.holdout_window and QUARTER_HOLDOUT.holds_out(user.distinct_id)
 
     def events(self, user: DemoUser) -> list[DemoEvent]:
         """Return the user's events before the cut-off, in time order."""
@@ -189,13 +196,25 @@ class _UserRun:
     # --- Signing up and the first week ---------------------------------------------------
 
     def _signup(self) -> float:
-        """Emit the signup (and exposure); return the 7-day Aha multiplier of the variant."""
-        user, t0 = self.user, self.t0
+        """Emit the signup (and exposures); return the 7-day Aha multiplier of the variant, or
+        of the shipped checklist once its run is over (outside the holdout)."""
+        user, t0, simulator = self.user, self.t0, self.simulator
         signed_up: dict[str, object] = {"channel": user.channel, "plan": "free"}
         if user.invited_by:
             signed_up["invited_by"] = user.invited_by
         self.out.append((t0, "signed_up", signed_up))
-        if t0 not in self.simulator.checklist_window:
+        held_out = simulator.held_out(user, t0)
+        if t0 in simulator.holdout_window:
+            arm: dict[str, object] = {
+                "experiment": f"$holdout:{QUARTER_HOLDOUT.key}",
+                "variant": "holdout" if held_out else "general",
+            }
+            self.out.append((t0 + SECOND_US, "$exposure", arm))
+        if held_out:
+            return 1.0
+        if t0 >= simulator.checklist_window.stop:
+            return CHECKLIST_AHA_7D_MULTIPLIER
+        if t0 not in simulator.checklist_window:
             return 1.0
         variant = ONBOARDING_CHECKLIST.variant_of(user.distinct_id)
         exposure = {"experiment": ONBOARDING_CHECKLIST.key, "variant": variant}
@@ -276,7 +295,7 @@ class _UserRun:
         if day in (0, self.first_doc_day):
             return True
         p = self.p_active * (1 - ACTIVITY_DECLINE * day / self.life)
-        if (self.t0 // DAY_US + 3 + day) % 7 >= 5:  # 1970-01-01 was a Thursday
+        if self.simulator.config.weekday(self.t0 + day * DAY_US) >= 5:
             p *= WEEKEND_ACTIVITY
         return self.rng.random() < p
 
@@ -313,7 +332,11 @@ class _UserRun:
                 feature = FEATURES[pick_weighted(rng, _CUM_FEATURES)]
                 when = start + int(rng.uniform(1, 30) * MINUTE_US)
                 out.append((when, "feature_used", {"feature": feature}))
-            if not self.toolbar_seen and start in self.simulator.toolbar_window:
+            if (
+                not self.toolbar_seen
+                and start in self.simulator.toolbar_window
+                and not self.simulator.held_out(self.user, start)
+            ):
                 self.toolbar_seen = True
                 variant = EDITOR_TOOLBAR.variant_of(self.user.distinct_id)
                 exposure = {"experiment": EDITOR_TOOLBAR.key, "variant": variant}

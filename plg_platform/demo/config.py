@@ -28,7 +28,8 @@ class DemoConfig:
     """How many users over how many days, ending when, with which seed.
 
     ``end`` defaults to now (to the minute) and is fixed when the config is made, so that a
-    config always describes one data set: the same config always yields the same events.
+    config always describes one data set: the same config always yields the same events, and
+    another ``end`` the same events shifted in time (``weekday``).
     """
 
     users: int = DEFAULT_USERS
@@ -53,6 +54,15 @@ class DemoConfig:
     def start_us(self) -> int:
         """The first possible signup."""
         return self.end_us - self.days * DAY_US
+
+    def weekday(self, moment_us: int) -> int:
+        """The day of the week (Monday 0 … Sunday 6) of ``moment_us`` in the generator's
+        calendar: the data are drawn as if they ended on a Monday at 00:00 UTC, whatever
+        ``end`` is, so every end gives the same data shifted in time (the demo's experiments
+        show the same results whatever day it is loaded). The weekends of the data fall on
+        real weekends only when ``end`` is a Monday at 00:00 UTC.
+        """
+        return ((moment_us - self.end_us) // DAY_US) % 7
 
 
 class DemoEvent(NamedTuple):

@@ -58,6 +58,42 @@ EDITOR_TOOLBAR = PlantedExperiment(
 
 PLANTED_EXPERIMENTS = (ONBOARDING_CHECKLIST, EDITOR_TOOLBAR)
 
+
+# --- A quarter's global holdout, and the checklist shipped to everyone else -------------------
+@dataclass(frozen=True)
+class PlantedHoldout:
+    """A workspace holdout that ran in the demo data: ``share`` of all users, picked as the
+    server's holdouts pick them (GrowthBook hash v2 of ``seed`` + distinct id below ``share``),
+    from ``starts_days_before_end`` before the data's end until the end.
+
+    While it runs, a held-out user is exposed to no planted experiment and gets no shipped
+    change; every user who signs up inside it gets ``$exposure`` ``{experiment:
+    "$holdout:<key>", variant: "holdout" | "general"}`` a second after signing up (the holdout
+    gate an SDK evaluates at onboarding).
+    """
+
+    key: str
+    seed: str
+    share: float
+    starts_days_before_end: int
+
+    def holds_out(self, distinct_id: str) -> bool:
+        """Whether the unit is in the holdout arm (``experiments.assignment.holdout_arm``)."""
+        return bucket(self.seed, distinct_id) < self.share
+
+
+QUARTER_HOLDOUT = PlantedHoldout(
+    key="last-quarter",
+    seed="last-quarter",
+    share=0.10,
+    starts_days_before_end=ONBOARDING_CHECKLIST.starts_days_before_end,
+)
+# The checklist "ships" at its stop date: from then on, every user who signs up outside the
+# holdout gets the checklist's effect (7-day Aha x CHECKLIST_AHA_7D_MULTIPLIER), no exposure.
+# Measured by the holdout: everyone else against the holdout on 7-day Aha of the users who
+# signed up during it, whose expected relative lift is 0.15 x the share of everyone else's
+# users with the checklist (half of those who signed up during the run, all after it).
+
 # --- Success moments and retention ------------------------------------------------------------
 # An account owner whose first collaborator joined within this many days of signing up
 # (Eureka) keeps using the product this many times longer, and is this many times more likely

@@ -93,8 +93,7 @@ def _signup_us(rng: random.Random, config: DemoConfig) -> int:
         x = (math.sqrt(1 + 2 * g * u * (1 + g / 2)) - 1) / g
         # Five minutes in, so that the visit just before signing up is inside the period too.
         moment = config.start_us + 5 * MINUTE_US + int(x * (config.days * DAY_US - 10 * MINUTE_US))
-        weekday = (moment // DAY_US + 3) % 7  # 1970-01-01 was a Thursday
-        if weekday < 5 or rng.random() < WEEKEND_SIGNUP_KEEP:
+        if config.weekday(moment) < 5 or rng.random() < WEEKEND_SIGNUP_KEEP:
             return min(moment, config.end_us - MINUTE_US)
 
 

@@ -22,8 +22,14 @@ from experiments.models import Exposure
 from experiments.services.analysis.health import exposure_health
 from experiments.stats import srm_test
 from plg_platform.hashing import bucket
+from plg_platform.models import Event
 from plg_platform.services.ingestion import to_epoch_us
-from tests.experiments.test_exp_analysis_support import T0, generate, planted_experiment
+from tests.experiments.test_exp_analysis_support import (
+    T0,
+    generate,
+    metric_entry,
+    planted_experiment,
+)
 from tests.experiments.test_exp_health import _snapshot
 
 SIMULATIONS = 1_000
@@ -191,3 +197,76 @@ def test_exposures_of_held_out_units_are_left_out_of_the_srm_check(workspace):
     assert "420 exposures in phase 1 came from units in the workspace holdout" in next(
         b["message"] for b in health["banners"] if b["check"] == "holdout"
     )
+
+
+# --- Leaked held-out units are left out of the results too --------------------------------------
+
+
+def test_leaked_held_out_units_are_left_out_of_the_analysed_population(workspace):
+    data = generate(units_per_variant=(2000, 2000), activation_lift=0.0)
+    experiment = planted_experiment(workspace, data)
+    holdout = holdout_create(
+        workspace=workspace,
+        data=HoldoutInput(
+            key="h1",
+            name="H1",
+            share=SHARE,
+            starts_at=T0,
+            ends_at=T0 + timedelta(days=90),
+            hash_seed="leak-test-seed",
+        ),
+        actor=None,
+        now=T0,
+    )
+    spec = HoldoutSpec("h1", holdout.hash_seed, SHARE)
+    planted = set(experiment.exposures.values_list("unit_id", flat=True))
+    experiment.exposures.filter(
+        unit_id__in={u for u in planted if holdout_arm(spec, attributes={"id": u}) == "holdout"}
+    ).delete()
+    kept = dict(experiment.exposures.values_list("unit_id", "variant"))
+    # 300 held-out units a client logged as the control, every one of them activated: counted,
+    # they would lift the control's 7-day activation from about 20 % to about 33 %.
+    leaked = _leaked_units(spec, 300)
+    start = to_epoch_us(T0 + timedelta(days=1))
+    Exposure.objects.bulk_create(
+        Exposure(
+            workspace=workspace,
+            experiment=experiment,
+            phase=experiment.phases.get(),
+            unit_id=unit,
+            variant="control",
+            exposed_at_us=start,
+        )
+        for unit in leaked
+    )
+    Event.objects.bulk_create(
+        Event(
+            workspace=workspace,
+            event="activated",
+            distinct_id=unit,
+            timestamp_us=start + 3_600_000_000,
+            insert_id=f"leak-{unit}",
+        )
+        for unit in leaked
+    )
+    activated = {u for u, a in zip(data.unit, data.activated, strict=True) if a}
+
+    snapshot = _snapshot(experiment)
+
+    entry = metric_entry(snapshot.outputs, "onboarding-activated")
+    by_variant = {v["variant"]: v for v in entry["variants"]}
+    for variant in ("control", "treatment"):
+        units = [u for u, v in kept.items() if v == variant]
+        assert by_variant[variant]["units"] == len(units)
+        rate = sum(u in activated for u in units) / len(units)
+        assert by_variant[variant]["value"] == pytest.approx(rate, rel=1e-12)
+    assert experiment.exposures.filter(held_out=True).count() == 300
+    banner = next(b for b in snapshot.health["banners"] if b["check"] == "holdout")
+    assert "these 300 units are left out of the results" in banner["message"]
+
+    # Without the holdout, the same units are ordinary exposures again.
+    holdout.delete()
+    again = metric_entry(_snapshot(experiment).outputs, "onboarding-activated")
+    control = next(v for v in again["variants"] if v["variant"] == "control")
+    assert control["units"] == len([v for v in kept.values() if v == "control"]) + 300
+    assert not experiment.exposures.filter(held_out=True).exists()

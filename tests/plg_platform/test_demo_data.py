@@ -51,6 +51,29 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not():
     assert first_events != other_events
 
 
+def test_another_end_gives_the_same_data_shifted_in_time():
+    """Another weekday and time of day of the end: the same events, moved by the difference
+    (the generator's calendar ends on a Monday at 00:00 UTC whatever the end)."""
+    later = DemoConfig(users=300, days=60, seed=5, end=datetime(2026, 12, 5, 18, 37, tzinfo=UTC))
+    shift = later.end_us - SMALL.end_us
+    events, persons = _flatten(SMALL)
+    moved, moved_persons = _flatten(later)
+
+    assert [(e.event, e.distinct_id, e.timestamp_us + shift, e.insert_id, e.properties)
+            for e in events] == [
+        (e.event, e.distinct_id, e.timestamp_us, e.insert_id, e.properties) for e in moved
+    ]  # fmt: skip
+    assert [p.distinct_id for p in persons] == [p.distinct_id for p in moved_persons]
+    # Saturdays and Sundays of that calendar: the two days before each Monday-00:00 mark.
+    assert [SMALL.weekday(SMALL.end_us - k * DAY_US) for k in range(1, 8)] == [6, 5, 4, 3, 2, 1, 0]
+    # Ending on a real Monday at 00:00, its weekends are the real ones.
+    monday = DemoConfig(users=1, days=60, end=datetime(2026, 11, 2, tzinfo=UTC))
+    moments = [datetime(2026, 10, d, h, tzinfo=UTC) for d in range(1, 32) for h in (0, 13, 23)]
+    assert [monday.weekday(int(m.timestamp()) * 1_000_000) for m in moments] == [
+        m.weekday() for m in moments
+    ]
+
+
 def test_events_lie_inside_the_period_with_unique_insert_ids_in_time_order_per_user():
     events, persons = _flatten(SMALL)
 

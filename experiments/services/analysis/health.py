@@ -3,7 +3,8 @@
 * Sample ratio mismatch, per phase against that phase's weights (a legitimate change of
   weights starts a new phase, so it never looks like a mismatch), flagged at p < 0.001, over
   the traffic that could be assigned: exposures of units held out by a workspace holdout,
-  made while it ran, are left out (``experiments.holdouts.srm``).
+  made while it ran, are left out (``experiments.holdouts.srm``), as they are left out of the
+  results; a banner counts them.
 * Multiple exposures: the share of a phase's units seen in more than one variant (they are
   left out of the analysis), warned above ``Experiment.multiple_exposure_threshold``.
 * Guardrail harm: a one-sided test that a variant makes a guardrail metric worse.
@@ -59,9 +60,9 @@ GUARDRAIL_MESSAGE = (
 )
 HELD_OUT_MESSAGE = (
     "{count:,} exposures in phase {phase} came from units in the workspace holdout, which get "
-    "no variant; they are left out of the sample-ratio check. A client is probably logging the "
-    "default experience as an exposure: log only when the SDK says the unit is in the "
-    "experiment."
+    "no variant; these {count:,} units are left out of the results and of the sample-ratio "
+    "check. A client is probably logging the default experience as an exposure: log only when "
+    "the SDK says the unit is in the experiment."
 )
 TOO_LITTLE_DATA_MESSAGE = (
     "With {units:,} units in the smallest variant, {metric} can show changes of about "
@@ -316,9 +317,13 @@ def experiment_health(
     inputs: AnalysisInputs,
     outputs: AnalysisOutputs,
     settings: AnalysisSettings,
+    held_out: HeldOutExposures | None = None,
 ) -> Health:
-    """Every health check of one analysis, with its banners."""
-    held = held_out_exposures(experiment=experiment) if inputs.exposures is None else None
+    """Every health check of one analysis, with its banners. ``held_out``: the exposures of
+    held-out units the analysis left out (computed here when not given)."""
+    held = held_out
+    if held is None and inputs.exposures is None:
+        held = held_out_exposures(experiment=experiment)
     srm, srm_phases, multiple = exposure_health(
         experiment=experiment,
         phase_number=plan.phase_number,

@@ -1,6 +1,7 @@
 """What an analysis reads: the phase, its variants and metrics, and their sufficient statistics.
 
-The population is the phase's exposures (units seen in two variants left out), each unit's
+The population is the phase's exposures (units seen in two variants, and units the workspace
+holdout held out, left out), each unit's
 windows anchored at its first exposure; the metric layer computes every metric in one SQL
 statement per unit type and returns only sums per variant (and segment). Nothing here iterates
 over units or events.
@@ -292,13 +293,18 @@ def _breakdown(prop: str, rows: list[MetricStatistics]) -> Breakdown:
 def exposure_population(
     plan: AnalysisPlan, *, segment_property: str = "", bucket_us: int = 0
 ) -> TablePopulation:
-    """The phase's exposed units, each starting at its first exposure, grouped by variant."""
+    """The phase's exposed units, each starting at its first exposure, grouped by variant;
+    units held out by the workspace holdout when exposed are left out (``held_out``)."""
     return TablePopulation(
         table=Exposure._meta.db_table,
         unit_column="unit_id",
         start_column="exposed_at_us",
         group_column="variant",
-        filters=(("experiment_id", plan.experiment_id), ("phase_id", plan.phase_id)),
+        filters=(
+            ("experiment_id", plan.experiment_id),
+            ("phase_id", plan.phase_id),
+            ("held_out", False),
+        ),
         exclude_column="excluded",
         segment_property=segment_property,
         bucket_us=bucket_us,

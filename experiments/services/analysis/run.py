@@ -1,11 +1,11 @@
 """Running an analysis: compute, then store one immutable snapshot, exactly once per job.
 
-``experiment_analyze`` computes (and stores nothing); ``analysis_job_run`` is what the Celery
-task calls: it takes the experiment's analysis lock, skips jobs already done (the snapshot's
-one-to-one link to its job is the idempotency key), reports progress on the job, and stores the
-snapshot, its alerts, the job's success and the end of the pending analysis in one
-transaction. A run that fails, times out or dies stores nothing, so the last good snapshot
-stays the latest.
+``experiment_analyze`` computes (it stores only the exposures' held-out marks);
+``analysis_job_run`` is what the Celery task calls: it takes the experiment's analysis lock,
+skips jobs already done (the snapshot's one-to-one link to its job is the idempotency key),
+reports progress on the job, and stores the snapshot, its alerts, the job's success and the end
+of the pending analysis in one transaction. A run that fails, times out or dies stores nothing,
+so the last good snapshot stays the latest.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.contracts import AnalysisOutputs, Health, Maturity
+from experiments.holdouts.srm import (
+    HeldOutExposures,
+    exposures_mark_held_out,
+    held_out_exposures,
+)
 from experiments.models import Experiment, PendingAnalysis, Phase, ResultSnapshot
 from experiments.result_selectors import exposure_maturity
 from experiments.services.alerts import alerts_for_snapshot
@@ -121,13 +126,18 @@ def experiment_analyze(
     """Analyse the experiment's current (or last) phase with data up to ``cutoff`` (now).
 
     Merges newly received ``$exposure`` events first, those still settling included, so a
-    refresh right after exposures arrive analyses them.
+    refresh right after exposures arrive analyses them; then marks the exposures of units the
+    workspace holdout held out, which the analysis leaves out (``experiments.holdouts.srm``).
     """
     if sync_exposures and experiment.source_id is None:  # a source holds its own exposures
         on_progress(0.05, "Merging new exposures")
         exposures_sync_from_events(experiment=experiment, include_settling=True)
     cutoff = cutoff or timezone.now().replace(microsecond=0)
     plan = analysis_plan(experiment=experiment, cutoff=cutoff)
+    held: HeldOutExposures | None = None
+    if plan.source_id is None and not plan.routed_store:  # our exposures table is analysed
+        held = held_out_exposures(experiment=experiment)
+        exposures_mark_held_out(experiment=experiment, held=held)
     settings = analysis_settings(experiment)
     on_progress(0.1, "Computing metrics")
 
@@ -140,7 +150,12 @@ def experiment_analyze(
         plan=plan, inputs=inputs, settings=settings, planned_mde=experiment.planned_mde
     )
     health = experiment_health(
-        experiment=experiment, plan=plan, inputs=inputs, outputs=outputs, settings=settings
+        experiment=experiment,
+        plan=plan,
+        inputs=inputs,
+        outputs=outputs,
+        settings=settings,
+        held_out=held,
     )
     if inputs.exposures is not None:
         maturity = warehouse_maturity(inputs.exposures, maturity_days=plan.maturity_days)
