@@ -307,10 +307,13 @@ def store_move_run(
     batch_size: int = BATCH_EVENTS,
     settle_seconds: float | None = None,
     on_progress: Progress = _no_progress,
+    on_switched: Callable[[], None] | None = None,
 ) -> MoveReport:
     """Move the workspace's events and persons to store ``to`` (see the module docstring);
     return what was moved. Raise ``StoreMoveError`` (the workspace still on its old store
-    unless the error says otherwise) or ``ValidationFailed`` for a bad ``to``."""
+    unless the error says otherwise) or ``ValidationFailed`` for a bad ``to``.
+    ``on_progress(copied, total)`` runs after each batch, ``on_switched()`` right after the
+    switch, before the settle wait."""
     started = time.perf_counter()
     workspace.refresh_from_db(fields=["event_store"])
     target_kind = store_move_target(workspace=workspace, to=to)
@@ -352,8 +355,17 @@ def store_move_run(
     report.verified = _verify(source, target, ws, mark)
 
     _switch(workspace, source_kind, target_kind)
-    state.update(phase="switched", high_water=mark, tail_after=mark)
+    state.update(
+        phase="switched",
+        high_water=mark,
+        tail_after=mark,
+        events=report.events,
+        persons=report.persons,
+        verified=report.verified,
+    )
     _save_state(job, state)
+    if on_switched is not None:
+        on_switched()
     _tail(job, workspace, source, target, state, report, batch_size, settle_seconds)
     report.seconds = time.perf_counter() - started
     return report
@@ -396,7 +408,11 @@ def _tail(
 
 
 def store_move_job_run(
-    *, job: BackgroundJob, settle_seconds: float | None = None, batch_size: int = BATCH_EVENTS
+    *,
+    job: BackgroundJob,
+    settle_seconds: float | None = None,
+    batch_size: int = BATCH_EVENTS,
+    on_switched: Callable[[], None] | None = None,
 ) -> MoveReport | None:
     """Run a move job with progress (events copied of the total). Idempotent: a finished job
     is left alone, except one that failed after its switch, whose tail copy resumes; any other
@@ -416,6 +432,13 @@ def store_move_job_run(
             message=f"Copied {done} of {total} events",
         )
 
+    def switched() -> None:
+        job_progress(
+            job=job, progress=0.96, message="Switched; copying the events that arrived meanwhile"
+        )
+        if on_switched is not None:
+            on_switched()
+
     try:
         if state.get("phase") == "switched":
             report = store_move_resume(
@@ -425,7 +448,7 @@ def store_move_job_run(
             _, to = job.subject.split("->")
             report = store_move_run(
                 workspace=workspace, to=to, job=job, batch_size=batch_size,
-                settle_seconds=settle_seconds, on_progress=progress,
+                settle_seconds=settle_seconds, on_progress=progress, on_switched=switched,
             )  # fmt: skip
     except (StoreMoveError, ValidationFailed) as error:
         job_fail(job=job, error=getattr(error, "message", None) or str(error))
@@ -443,7 +466,13 @@ def store_move_resume(
         raise StoreMoveError(STORE_CHANGED.format(now=workspace.event_store, was=state["to"]))
     source = store_side(state["from"], workspace.pk)
     target = store_side(state["to"], workspace.pk)
-    report = MoveReport(source=source.label, target=target.label)
+    report = MoveReport(
+        source=source.label,
+        target=target.label,
+        events=int(state.get("events", 0)),
+        persons=int(state.get("persons", 0)),
+        verified=state.get("verified"),
+    )
     started = time.perf_counter()
     _tail(job, workspace, source, target, state, report, BATCH_EVENTS, settle_seconds)
     report.seconds = time.perf_counter() - started

@@ -306,3 +306,75 @@ def test_the_command_moves_and_reports(workspace, stores, capsys):
         call_command("move_event_store", workspace="nope", to="app")
     with pytest.raises(CommandError, match="resume: this workspace has no move"):
         call_command("move_event_store", workspace=workspace.slug, resume=True)
+
+
+def _stale(workspace: Workspace, store: str) -> Workspace:
+    """The workspace as a request that loaded it before the switch sees it."""
+    stale = Workspace.objects.get(pk=workspace.pk)
+    stale.event_store = store
+    return stale
+
+
+def test_writes_that_reach_the_old_store_after_the_switch_are_copied_once(workspace, stores):
+    raw, _ = _raw(seed=30, units=30)
+    late, _ = generate_events(seed=31, units=10)
+    for event in late:
+        event["insert_id"] = "late-" + event["insert_id"]
+    _ingest(workspace, raw)
+
+    def stale_writers() -> None:
+        # Loaded before the switch: these land in the app database, the old store ...
+        assert events_ingest(workspace=_stale(workspace, "app"), raw_events=late).accepted
+        # ... and a client's retry of five of them reaches the new store.
+        events_ingest(workspace=Workspace.objects.get(pk=workspace.pk), raw_events=late[:5])
+
+    report = store_move_run(workspace=workspace, to="duckdb", on_switched=stale_writers)
+
+    assert report.events == len(raw)
+    assert report.tail_events == len(late) - 5
+    assert report.tail_duplicates == 5
+    stored = _events(workspace)
+    assert len(stored) == len(raw) + len(late)
+    assert {e["insert_id"] for e in late} <= {k for _, _, _, k, _, _ in stored}
+
+
+def test_a_failure_after_the_switch_is_named_and_resumed(workspace, stores, capsys):
+    workspace.event_store = EventStore.DUCKDB
+    workspace.save(update_fields=["event_store"])
+    raw, plans = _raw(seed=32, units=30)
+    late, _ = generate_events(seed=33, units=10)
+    for event in late:
+        event["insert_id"] = "late-" + event["insert_id"]
+    _ingest(workspace, raw, plans)
+    folder = store_folder(workspace.pk)
+    aside = folder.with_name("aside")
+
+    def stale_writer_then_source_lost() -> None:
+        events_ingest(workspace=_stale(workspace, "duckdb"), raw_events=late)
+        folder.rename(aside)
+        folder.write_text("not a folder")
+
+    job = store_move_create(workspace=workspace, to="app")
+    assert store_move_job_run(job=job, on_switched=stale_writer_then_source_lost) is None
+
+    job.refresh_from_db()
+    workspace.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("The workspace now uses the app database (")
+    assert f"Reading DuckDB store {folder} failed" in job.error
+    assert job.result["phase"] == "switched"
+    assert workspace.event_store == EventStore.APP
+    assert Event.objects.filter(workspace=workspace).count() == len(raw)
+
+    folder.unlink()
+    aside.rename(folder)
+    call_command("move_event_store", workspace=workspace.slug, resume=True)
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["job"] == job.pk
+    assert report["tail_events"] == len(late)
+    assert report["events"] == len(raw)  # copied before the switch, kept from the first run
+    assert Event.objects.filter(workspace=workspace).count() == len(raw) + len(late)
+    assert Person.objects.filter(workspace=workspace).count() == len(plans)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED

@@ -55,8 +55,15 @@ class Command(BaseCommand):
                 job = store_move_create(workspace=workspace, to=options["to"])
             except DomainError as error:
                 raise CommandError(f"{error.field}: {error.message}") from error
+
+        def switched() -> None:
+            self.stderr.write(f"Switched to {job.subject.split('->')[-1]}; copying the tail.")
+
         report = store_move_job_run(
-            job=job, settle_seconds=options["settle_seconds"], batch_size=options["batch_size"]
+            job=job,
+            settle_seconds=options["settle_seconds"],
+            batch_size=options["batch_size"],
+            on_switched=switched,
         )
         job = BackgroundJob.objects.get(pk=job.pk)
         if report is None:
