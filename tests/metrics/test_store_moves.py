@@ -378,3 +378,33 @@ def test_a_failure_after_the_switch_is_named_and_resumed(workspace, stores, caps
     assert Person.objects.filter(workspace=workspace).count() == len(plans)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
+
+
+def test_the_sources_page_shows_the_store_and_admins_move_from_it(
+    client, admin_actor, viewer, stores, django_capture_on_commit_callbacks
+):
+    workspace = admin_actor.workspace
+    client.force_login(viewer.user)
+    page = client.get("/sources/").content.decode()
+    assert "are stored in <strong>App database</strong>" in page
+    assert 'name="to"' not in page
+    assert client.post("/sources/store-move", {"to": "duckdb"}).status_code == 403
+
+    client.force_login(admin_actor.user)
+    page = client.get("/sources/").content.decode()
+    assert '<option value="duckdb">' in page
+    assert '<option value="chdb">' in page
+    assert '<option value="app">' not in page
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = client.post("/sources/store-move", {"to": "duckdb"})
+    assert response.status_code == 302
+    assert len(queued) == 1
+    move_event_store(BackgroundJob.objects.get(kind=STORE_MOVE_JOB_KIND).pk)
+    page = client.get("/sources/").content.decode()
+    assert "are stored in <strong>DuckDB (Parquet files on this server)</strong>" in page
+    assert "Succeeded" in page
+
+    response = client.post("/sources/store-move", {"to": "nowhere"}, follow=True)
+    assert "Unknown event store" in response.content.decode()
+    workspace.refresh_from_db()
+    assert workspace.event_store == EventStore.DUCKDB
