@@ -209,12 +209,14 @@ def test_a_target_failing_mid_copy_keeps_the_old_store(workspace, stores):
     assert workspace.event_store == EventStore.APP
     assert Event.objects.filter(workspace=workspace).count() == len(raw)
     _assert_same(before, _statistics(workspace))
-    assert events_ingest(workspace=workspace, raw_events=[]).accepted == 0
+    late = {**raw[0], "insert_id": "after-the-failure"}
+    assert events_ingest(workspace=workspace, raw_events=[late]).accepted == 1
+    assert Event.objects.filter(workspace=workspace, insert_id="after-the-failure").exists()
 
-    # Fixed, the same move goes through from scratch.
+    # Fixed, the same move goes through from scratch (the late event too).
     folder.unlink()
     store_move_run(workspace=workspace, to="duckdb", batch_size=60)
-    _assert_same(before, _statistics(workspace))
+    assert len(_events(workspace)) == len(raw) + 1
 
 
 def test_an_unwritable_target_fails_the_job_naming_the_store(workspace, stores, settings):
@@ -408,3 +410,13 @@ def test_the_sources_page_shows_the_store_and_admins_move_from_it(
     assert "Unknown event store" in response.content.decode()
     workspace.refresh_from_db()
     assert workspace.event_store == EventStore.DUCKDB
+
+
+def test_admin_shows_the_store_of_an_existing_workspace_read_only(admin_client, workspace):
+    page = admin_client.get(f"/admin/plg_platform/workspace/{workspace.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="event_store"' not in page.content.decode()
+    assert (
+        'name="event_store"'
+        in admin_client.get("/admin/plg_platform/workspace/add/").content.decode()
+    )
