@@ -36,10 +36,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
@@ -148,7 +149,7 @@ def store_move_running(*, workspace: Workspace) -> BackgroundJob | None:
 
 @transaction.atomic
 def store_move_create(
-    *, workspace: Workspace, to: str, actor: AbstractBaseUser | None = None
+    *, workspace: Workspace, to: str, actor: AbstractBaseUser | AnonymousUser | None = None
 ) -> BackgroundJob:
     """Validate a move of the workspace's events to store ``to`` and create its job (queued);
     one move per workspace at a time."""
@@ -162,7 +163,7 @@ def store_move_create(
         workspace=workspace,
         kind=STORE_MOVE_JOB_KIND,
         subject=f"{workspace.event_store}->{target}",
-        actor=actor,
+        actor=actor if isinstance(actor, AbstractBaseUser) else None,
     )
     audit_record(
         workspace=workspace,
@@ -175,7 +176,7 @@ def store_move_create(
 
 
 def store_move_request(
-    *, workspace: Workspace, to: str, actor: AbstractBaseUser | None = None
+    *, workspace: Workspace, to: str, actor: AbstractBaseUser | AnonymousUser | None = None
 ) -> BackgroundJob:
     """Create the move's job and queue its task once the job is committed."""
     with transaction.atomic():
@@ -238,7 +239,7 @@ def copy_events(
         rows = _batch(source, workspace_id, after, upto, batch_size)
         if not rows:
             return read, added, after
-        added += _write(target, lambda rows=rows: target.write_events(workspace_id, rows))
+        added += _write(target, partial(target.write_events, workspace_id, rows))
         read += len(rows)
         after = rows[-1][0]
         if on_batch is not None:
@@ -251,10 +252,10 @@ def copy_persons(
     """Copy every person (keyset on distinct id); return how many."""
     after, copied = "", 0
     while True:
-        rows = _read(source, lambda a=after: source.persons(workspace_id, a, batch_size))
+        rows = _read(source, partial(source.persons, workspace_id, after, batch_size))
         if not rows:
             return copied
-        _write(target, lambda rows=rows: target.write_persons(workspace_id, rows))
+        _write(target, partial(target.write_persons, workspace_id, rows))
         copied += len(rows)
         after = rows[-1][0]
 
@@ -345,7 +346,7 @@ def store_move_run(
         newer = _read(source, lambda: source.max_id(ws))
         if newer <= mark:
             break
-        total += _read(source, lambda m=mark, n=newer: source.summary(ws, m, n)).events
+        total += _read(source, partial(source.summary, ws, mark, newer)).events
         copy_events(
             source=source, target=target, workspace_id=ws, after=mark, upto=newer,
             batch_size=batch_size, on_batch=copied,

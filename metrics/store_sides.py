@@ -55,10 +55,10 @@ class Summary:
 
 
 def _summary(row: Sequence[Any] | None) -> Summary:
-    count, first, last, with_id = row if row else (0, None, None, 0)
+    count, first, last, with_id = row if row else (0, 0, 0, 0)
     if not count:  # ClickHouse answers 0 for min/max of nothing
         return Summary(0, None, None, 0)
-    return Summary(int(count), int(first), int(last), int(with_id or 0))
+    return Summary(int(count), int(first or 0), int(last or 0), int(with_id or 0))
 
 
 class StoreSide(Protocol):
@@ -91,7 +91,7 @@ def _now_us() -> int:
 class AppSide:
     """The app database (SQLite or PostgreSQL): the ORM's tables."""
 
-    kind = EventStore.APP
+    kind: str = EventStore.APP
 
     def __init__(self) -> None:
         vendor = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(connection.vendor)
@@ -163,7 +163,7 @@ _SUMMARY = "count(*), min(timestamp_us), max(timestamp_us), count(insert_id)"
 class DuckDBSide:
     """A workspace's DuckDB store: Parquet parts in its folder, read with the folder locked."""
 
-    kind = EventStore.DUCKDB
+    kind: str = EventStore.DUCKDB
 
     def __init__(self, workspace_id: int) -> None:
         self.sink = DuckDBFolderSink()
@@ -198,7 +198,7 @@ class DuckDBSide:
             f"WHERE {self._where(upto_id)} ORDER BY id LIMIT $limit",
             {**self._params(workspace_id, after_id, upto_id), "limit": limit},
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
     def summary(self, workspace_id: int, after_id: int, upto_id: int | None) -> Summary:
         rows = self.sink.query(
@@ -210,9 +210,9 @@ class DuckDBSide:
         return _summary(rows[0] if rows else None)
 
     def write_events(self, workspace_id: int, rows: Sequence[MovedEvent]) -> int:
-        return self.sink.write_events(
-            workspace_id, [(e, d, t, k, p) for _, e, d, t, k, p in rows], _now_us()
-        )
+        # The properties stay JSON text: the store's loader keeps text as it is.
+        batch: list[Any] = [(e, d, t, k, p) for _, e, d, t, k, p in rows]
+        return self.sink.write_events(workspace_id, batch, _now_us())
 
     def persons(self, workspace_id: int, after: str, limit: int) -> list[tuple[str, str]]:
         rows = self.sink.query(
@@ -245,7 +245,7 @@ class DuckDBSide:
 class ClickHouseSide:
     """The ClickHouse store (a server, or chdb in this process): one table for all workspaces."""
 
-    kind = EventStore.CLICKHOUSE
+    kind: str = EventStore.CLICKHOUSE
 
     def __init__(self) -> None:
         self.sink = ClickHouseSink()
@@ -286,9 +286,9 @@ class ClickHouseSide:
         return _summary(rows[0] if rows else None)
 
     def write_events(self, workspace_id: int, rows: Sequence[MovedEvent]) -> int:
-        return self.sink.write_events(
-            workspace_id, [(e, d, t, k, p) for _, e, d, t, k, p in rows], _now_us()
-        )
+        # The properties stay JSON text: the store's loader keeps text as it is.
+        batch: list[Any] = [(e, d, t, k, p) for _, e, d, t, k, p in rows]
+        return self.sink.write_events(workspace_id, batch, _now_us())
 
     def persons(self, workspace_id: int, after: str, limit: int) -> list[tuple[str, str]]:
         rows = clickhouse_store().execute(

@@ -442,6 +442,7 @@ class ClickHouseSink(_StoreReads):
         """Delete the workspace's events and persons (synchronously: the mutation is done when
         this returns), so a move into this store starts from nothing."""
         engine = clickhouse_store()
+        assert isinstance(engine, ChdbEngine | ClickHouseEngine)
         for table in (EVENTS_TABLE, PERSONS_TABLE):
             engine.command(
                 f"ALTER TABLE {table} DELETE WHERE workspace_id = {int(workspace_id)} "

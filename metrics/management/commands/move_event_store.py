@@ -55,9 +55,10 @@ class Command(BaseCommand):
                 job = store_move_create(workspace=workspace, to=options["to"])
             except DomainError as error:
                 raise CommandError(f"{error.field}: {error.message}") from error
+        subject = job.subject
 
         def switched() -> None:
-            self.stderr.write(f"Switched to {job.subject.split('->')[-1]}; copying the tail.")
+            self.stderr.write(f"Switched to {subject.split('->')[-1]}; copying the tail.")
 
         report = store_move_job_run(
             job=job,
