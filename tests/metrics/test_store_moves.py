@@ -420,3 +420,27 @@ def test_admin_shows_the_store_of_an_existing_workspace_read_only(admin_client, 
         'name="event_store"'
         in admin_client.get("/admin/plg_platform/workspace/add/").content.decode()
     )
+
+
+def test_events_sharing_an_id_in_clickhouse_are_all_copied(workspace, stores):
+    """Concurrent ClickHouse writers can number two batches alike; the keyset skips none."""
+    from metrics.engines.store import event_table
+    from metrics.stores import clickhouse_store
+
+    workspace.event_store = EventStore.CLICKHOUSE
+    workspace.save(update_fields=["event_store"])
+    raw, _ = generate_events(seed=40, units=6)
+    rows = event_table(
+        (workspace.pk, e["event"], e["distinct_id"], 1_700_000_000_000_000 + i, f"k{i}", "{}")
+        for i, e in enumerate(raw)
+    )
+    ids = [1 + i // 3 for i in range(rows.num_rows)]  # three events to an id
+    clickhouse_store().insert_arrow("plg_platform_event", rows.append_column("id", [ids]))
+
+    report = store_move_run(workspace=workspace, to="app", batch_size=2)
+
+    assert report.events == len(raw)
+    assert Event.objects.filter(workspace=workspace).count() == len(raw)
+    assert set(Event.objects.values_list("insert_id", flat=True)) == {
+        f"k{i}" for i in range(len(raw))
+    }
