@@ -251,6 +251,32 @@ class DuckDBFolderSink(_StoreReads):
     def has_events(self, workspace_id: int) -> bool:
         return bool(_parts(store_folder(workspace_id), "events"))
 
+    def clear(self, workspace_id: int) -> None:
+        """Remove every event and person part of the workspace (a move into this store starts
+        from nothing, so a rerun never stores an event twice)."""
+        folder = store_folder(workspace_id)
+        with _folder_lock(folder, shared=False):
+            for kind in ("events", "persons"):
+                for part in (folder / kind).glob("*part-*.parquet"):
+                    part.unlink()
+
+    def query(
+        self, workspace_id: int, kind: str, sql: str, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` over the workspace's parts of ``kind`` (``read_parquet($parts)``) with
+        the folder locked shared, so a compaction never removes a part mid-read; no parts, no
+        rows."""
+        folder = store_folder(workspace_id)
+        with _folder_lock(folder, shared=True):
+            parts = _parts(folder, kind)
+            if not parts:
+                return []
+            con = duckdb.connect()
+            try:
+                return con.execute(sql, {**params, "parts": parts}).fetchall()
+            finally:
+                con.close()
+
     def engine(self, workspace_id: int) -> Engine:
         return DuckDBFolderEngine(store=str(store_folder(workspace_id)))
 
@@ -411,6 +437,25 @@ class ClickHouseSink(_StoreReads):
             {"ws": workspace_id},
         )
         return bool(rows and int(rows[0][0]))
+
+    def clear(self, workspace_id: int) -> None:
+        """Delete the workspace's events and persons (synchronously: the mutation is done when
+        this returns), so a move into this store starts from nothing."""
+        engine = clickhouse_store()
+        assert isinstance(engine, ChdbEngine | ClickHouseEngine)
+        for table in (EVENTS_TABLE, PERSONS_TABLE):
+            engine.command(
+                f"ALTER TABLE {table} DELETE WHERE workspace_id = {int(workspace_id)} "
+                "SETTINGS mutations_sync = 2"
+            )
+
+
+def clickhouse_store_label() -> str:
+    """The ClickHouse store's URL without its password, to name it in messages."""
+    parts = urlparse(settings.METRICS_CLICKHOUSE_URL)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def store_exposures(experiment_key: str) -> ExposureTable:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from metrics.api import metrics, sources, values
+from metrics.api import metrics, sources, store_moves, values
 
 urlpatterns = [
     path("api/v1/metrics/", metrics.MetricListApi.as_view(), name="metrics"),
@@ -16,5 +16,15 @@ urlpatterns = [
         "api/v1/sources/<int:source_id>/dry-run/",
         sources.SourceDryRunApi.as_view(),
         name="source-dry-run",
+    ),
+    path(
+        "api/v1/event-store/moves/",
+        store_moves.StoreMoveListApi.as_view(),
+        name="event-store-moves",
+    ),
+    path(
+        "api/v1/event-store/moves/<int:job_id>/",
+        store_moves.StoreMoveDetailApi.as_view(),
+        name="event-store-move",
     ),
 ]

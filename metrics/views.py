@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -20,8 +21,9 @@ from metrics.sources.validation import (
     EXPOSURE_FIELDS,
     source_root,
 )
+from metrics.store_moves import STORE_MOVE_JOB_KIND, TARGETS, store_move_request
 from plg_platform.errors import DomainError
-from plg_platform.models import Membership, Role
+from plg_platform.models import BackgroundJob, EventStore, Membership, Role
 from plg_platform.web.pages import attach_errors, found_or_404, workspace_page
 
 ADMINS_ONLY = "Only admins of this workspace connect, change or delete event sources."
@@ -29,6 +31,11 @@ SAVED = "Saved “{name}”. Run a dry run to check its tables."
 DRY_RUN_OK = "Dry run passed: the tables and columns of “{name}” are usable."
 DRY_RUN_FAILED = "The dry run found problems with “{name}”; see below."
 DELETED = "Deleted the source “{name}”."
+MOVE_ADMINS_ONLY = "Only admins of this workspace move its events to another store."
+MOVE_QUEUED = (
+    "Moving this workspace's events to {store}: the old store stays in use until the copy "
+    "is verified."
+)
 
 
 def _form_errors(form: SourceForm, error: DomainError) -> None:
@@ -78,14 +85,40 @@ def _render_form(
 @workspace_page()
 def source_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     """The workspace's sources and the state of their last dry run."""
+    workspace = membership.workspace
     return render(
         request,
         "metrics/sources.html",
         {
-            "sources": sources_list(workspace=membership.workspace),
+            "sources": sources_list(workspace=workspace),
             "can_admin": membership.has_role(Role.ADMIN),
+            "store": EventStore(workspace.event_store).label,
+            "move_targets": [
+                (name, EventStore(kind).label)
+                for name, kind in TARGETS.items()
+                if kind != workspace.event_store
+                and name != "clickhouse"  # shown once, as chdb
+                and (kind != EventStore.CLICKHOUSE or settings.METRICS_CLICKHOUSE_URL)
+            ],
+            "last_move": BackgroundJob.objects.filter(
+                workspace=workspace, kind=STORE_MOVE_JOB_KIND
+            ).first(),
         },
     )
+
+
+@require_POST
+@workspace_page(Role.ADMIN, MOVE_ADMINS_ONLY)
+def store_move_page(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Start moving the workspace's events to another store (``metrics.store_moves``)."""
+    to = request.POST.get("to", "")
+    try:
+        store_move_request(workspace=membership.workspace, to=to, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, MOVE_QUEUED.format(store=EventStore(TARGETS[to]).label))
+    return redirect("metrics_web:sources")
 
 
 @workspace_page(Role.ADMIN, ADMINS_ONLY)

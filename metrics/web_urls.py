@@ -14,6 +14,7 @@ urlpatterns = [
     path("metrics/<slug:key>/", metric_views.metric_page, name="metric"),
     path("sources/", views.source_list, name="sources"),
     path("sources/new", views.source_new, name="source-create"),
+    path("sources/store-move", views.store_move_page, name="store-move"),
     path("sources/<int:source_id>/", views.source_page, name="source"),
     path("sources/<int:source_id>/dry-run", views.source_dry_run_page, name="source-dry-run"),
     path("sources/<int:source_id>/delete", views.source_delete_page, name="source-delete"),

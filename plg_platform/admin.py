@@ -26,6 +26,12 @@ class WorkspaceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Changing the store here would leave the stored events behind (every analysis would
+        # lose its history): an existing workspace moves with ``manage.py move_event_store``.
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else [*readonly, "event_store"]
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):

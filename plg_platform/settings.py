@@ -423,3 +423,6 @@ CELERY_BEAT_SCHEDULE = {
 # http(s)://user:password@host:port/database for a server).
 METRICS_STORE_DIR = env.str("METRICS_STORE_DIR", default=str(VAR_DIR / "stores"))
 METRICS_CLICKHOUSE_URL = env.str("METRICS_CLICKHOUSE_URL", default="")
+# Moving a workspace's events between stores (metrics/store_moves.py): after the switch, wait
+# this long for requests that still see the old store before copying what they wrote there.
+STORE_MOVE_SETTLE_SECONDS = env.float("STORE_MOVE_SETTLE_SECONDS", default=5.0)

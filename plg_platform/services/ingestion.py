@@ -197,14 +197,19 @@ def event_rows_store(
         result.accepted += inserted
         result.duplicates += len(rows) - inserted
         return
+    inserted = event_rows_store_app(workspace_id=workspace.pk, rows=rows, now=now)
+    result.accepted += inserted
+    result.duplicates += len(rows) - inserted
+
+
+def event_rows_store_app(*, workspace_id: int, rows: Sequence[EventRow], now: datetime) -> int:
+    """Store rows in the app database whatever the workspace's store (moving a workspace's
+    events back here uses it); skip insert_ids already stored; return how many were added."""
     received_at = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            inserted = _insert_postgresql(workspace.pk, rows, received_at)
-        else:
-            inserted = _insert_many(workspace.pk, rows, received_at)
-    result.accepted += inserted
-    result.duplicates += len(rows) - inserted
+            return _insert_postgresql(workspace_id, rows, received_at)
+        return _insert_many(workspace_id, rows, received_at)
 
 
 def _event_columns() -> tuple[str, str]:
