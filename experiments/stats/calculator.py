@@ -190,7 +190,7 @@ class AnalysisRequest:
         n = column("n")
         n_star = np.array([float(v.n if v.n_star is None else v.n_star) for v in self.variants])
         return QuantileArms(
-            level=self.quantile_level,
+            level=_given(self.quantile_level, "quantile_level"),
             n=n,
             estimate=column("quantile"),
             lower=column("lower"),
@@ -205,7 +205,9 @@ class AnalysisRequest:
             return [float(getattr(v, name)) for v in self.variants]
 
         sums = column("sum")
-        squares = [float(v.sum if v.sum_squares is None else v.sum_squares) for v in self.variants]
+        squares = [
+            _given(v.sum if v.sum_squares is None else v.sum_squares, "sum") for v in self.variants
+        ]
         ratio = self.metric_type == "ratio"
         return SufficientStatistics(
             n=np.array(column("n")),
@@ -361,3 +363,10 @@ def analyze(request: AnalysisRequest) -> AnalysisResponse:
         _comparison(request, batch, index, context) for index in range(len(request.variants) - 1)
     )
     return AnalysisResponse(srm=_srm_summary(request), comparisons=comparisons)
+
+
+def _given(value: float | None, name: str) -> float:
+    """A field the request's validation already required for this metric type."""
+    if value is None:
+        raise ValueError(f"{name} is required")
+    return float(value)
