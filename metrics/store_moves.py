@@ -29,6 +29,9 @@ On a failure before the switch the workspace stays on its old store, untouched; 
 names the store that failed (reading the source or writing the target). A failure in step 6
 (after the switch) leaves the workspace on the new store with the job failed and the tail's
 position kept: running the move job again copies the rest (``store_move_resume``).
+
+One module of about 480 lines on purpose: the steps share one move's state and their order is
+the design, read top to bottom; what differs per store is in ``metrics.store_sides``.
 """
 
 from __future__ import annotations
