@@ -124,6 +124,9 @@ def test_the_demo_holdout_report_measures_the_planted_cumulative_impact(loaded, 
         (sum(general) / len(general)) / (sum(held) / len(held)) - 1, rel=1e-9
     )
     assert any(line.startswith(f"  {QUARTER_HOLDOUT.key}: Aha") for line in loaded.say)
+    assert f"  {QUARTER_HOLDOUT.key}: shipped to everyone else: the welcome tour" in "\n".join(
+        loaded.say
+    )
 
 
 def test_held_out_users_are_never_exposed_and_the_experiments_show_no_mismatch(loaded):
