@@ -17,7 +17,8 @@
 5. the last quarter's 10% holdout planted in the data (``QUARTER_HOLDOUT``: its period ends
    at the data's end, its seed is the planted one, so the server holds out the units the data
    held out), with its final cumulative-impact report (everyone else against the holdout on
-   the key-result metrics: the checklist, shipped to everyone else after its run); and a 5%
+   the key-result metrics: the welcome tour, shipped to everyone else at the holdout's start,
+   and the checklist, shipped after its run); and a 5%
    holdout for the next quarter, starting at the data's end (the demo's "now"): the holdout
    page shows it running, and the SDK payload gates both experiments on it.
 
@@ -89,9 +90,11 @@ from outcomes.okrs.services.check_ins import key_result_check_in_compute
 from outcomes.okrs.services.key_results import key_result_create
 from outcomes.okrs.services.objectives import objective_create
 from plg_platform.demo.planted import (
+    CHECKLIST_AHA_7D_MULTIPLIER,
     EDITOR_TOOLBAR,
     ONBOARDING_CHECKLIST,
     QUARTER_HOLDOUT,
+    WELCOME_TOUR_AHA_7D_MULTIPLIER,
     PlantedExperiment,
 )
 from plg_platform.models import Workspace
@@ -653,7 +656,8 @@ def demo_past_holdout(*, workspace: Workspace, actor: AbstractBaseUser, say: Say
                 name="Last-quarter holdout",
                 description=(
                     f"{planted.share:.0%} of users saw none of the quarter's experiments or "
-                    "shipped changes (the onboarding checklist, rolled out after its test)."
+                    "shipped changes (the welcome tour, shipped at its start, and the "
+                    "onboarding checklist, rolled out after its test)."
                 ),
                 share=planted.share,
                 starts_at=start,
@@ -669,6 +673,11 @@ def demo_past_holdout(*, workspace: Workspace, actor: AbstractBaseUser, say: Say
         # As for the exposures: every demo event is committed, so no settle delay.
         now = timezone.now() + timedelta(seconds=EVENT_SETTLE_SECONDS)
         report = holdout_report_create(holdout=holdout, now=max(now, holdout.ends_at))
+    say(
+        f"  {planted.key}: shipped to everyone else: the welcome tour from its start (7-day Aha "
+        f"x{WELCOME_TOUR_AHA_7D_MULTIPLIER:g}), the checklist after its run "
+        f"(x{CHECKLIST_AHA_7D_MULTIPLIER:g}); held-out users got neither."
+    )
     for entry in report.results["metrics"]:
         say(f"  {planted.key}: {holdout_impact_summary(entry)}")
     return holdout

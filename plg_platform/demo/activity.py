@@ -23,6 +23,8 @@ from plg_platform.demo.planted import (
     ONBOARDING_CHECKLIST,
     QUARTER_HOLDOUT,
     UNSUBSCRIBE_7D_PROBABILITY,
+    WELCOME_TOUR_AHA_7D_MULTIPLIER,
+    WELCOME_TOUR_SHIPS_DAYS_BEFORE_END,
 )
 from plg_platform.demo.population import USER_STREAM, DemoUser, pick_weighted, stream_seed
 
@@ -141,6 +143,7 @@ class UserSimulator:
             config, EDITOR_TOOLBAR.starts_days_before_end, EDITOR_TOOLBAR.stops_days_before_end
         )
         self.holdout_window = _Window(config, QUARTER_HOLDOUT.starts_days_before_end, 0)
+        self.tour_window = _Window(config, WELCOME_TOUR_SHIPS_DAYS_BEFORE_END, 0)
 
     def held_out(self, user: DemoUser, moment: int) -> bool:
         """Whether the quarter's holdout keeps ``user`` out of experiments and shipped changes
@@ -196,8 +199,18 @@ class _UserRun:
     # --- Signing up and the first week ---------------------------------------------------
 
     def _signup(self) -> float:
-        """Emit the signup (and exposures); return the 7-day Aha multiplier of the variant, or
-        of the shipped checklist once its run is over (outside the holdout)."""
+        """Emit the signup (and exposures); return the 7-day Aha multiplier: the shipped welcome
+        tour's, times the checklist variant's (or the shipped checklist's once its run is
+        over); 1 for held-out users."""
+        held_out, checklist = self._signup_exposures()
+        if held_out:
+            return 1.0
+        tour = WELCOME_TOUR_AHA_7D_MULTIPLIER if self.t0 in self.simulator.tour_window else 1.0
+        return tour * checklist
+
+    def _signup_exposures(self) -> tuple[bool, float]:
+        """Emit the signup and its exposures; return whether the user is held out and the
+        checklist's 7-day Aha multiplier for them (its variant's, or the shipped one's)."""
         user, t0, simulator = self.user, self.t0, self.simulator
         signed_up: dict[str, object] = {"channel": user.channel, "plan": "free"}
         if user.invited_by:
@@ -211,15 +224,16 @@ class _UserRun:
             }
             self.out.append((t0 + SECOND_US, "$exposure", arm))
         if held_out:
-            return 1.0
+            return True, 1.0
         if t0 >= simulator.checklist_window.stop:
-            return CHECKLIST_AHA_7D_MULTIPLIER
+            return False, CHECKLIST_AHA_7D_MULTIPLIER
         if t0 not in simulator.checklist_window:
-            return 1.0
+            return False, 1.0
         variant = ONBOARDING_CHECKLIST.variant_of(user.distinct_id)
         exposure = {"experiment": ONBOARDING_CHECKLIST.key, "variant": variant}
         self.out.append((t0 + SECOND_US, "$exposure", exposure))
-        return CHECKLIST_AHA_7D_MULTIPLIER if variant == ONBOARDING_CHECKLIST.variants[1] else 1.0
+        treated = variant == ONBOARDING_CHECKLIST.variants[1]
+        return False, CHECKLIST_AHA_7D_MULTIPLIER if treated else 1.0
 
     def _setup(self) -> bool:
         """Emit the Setup moment (and a completed profile) for those who do it."""

@@ -3,7 +3,8 @@
 The demo data end on a fixed date here (``load_demo`` ends them when the workspace was made),
 so the data, which units the holdout's seed picks, and the one interval checked are the same on
 every run. The measured lift is checked against a brute-force count over the generated events,
-and its interval against the planted lift, computed from the planted parameters alone.
+and its interval against the planted lift (the welcome tour shipped at the holdout's start and
+the checklist shipped at its stop), computed from the planted parameters alone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from plg_platform.demo.planted import (
     EDITOR_TOOLBAR,
     ONBOARDING_CHECKLIST,
     QUARTER_HOLDOUT,
+    WELCOME_TOUR_AHA_7D_MULTIPLIER,
+    WELCOME_TOUR_SHIPS_DAYS_BEFORE_END,
 )
 from plg_platform.demo.writer import demo_data_write
 from plg_platform.models import Workspace
@@ -63,11 +66,15 @@ def loaded() -> Workspace:
 
 def _brute_force(events_by_user) -> tuple[dict[str, list[int]], float]:
     """Each arm's matured users' 7-day Aha (0/1) from the events alone, and the planted lift
-    of everyone else: 0.15 × the share of everyone else's users that got the checklist."""
+    of everyone else: their mean planted 7-day Aha multiplier less one (the tour's ×1.25 for
+    those who signed up after it shipped, times the checklist's ×1.15 for those who got it).
+    Assignment is by hash and time, independent of the channel and Setup that set the base
+    probability, so the ratio of the arms' expected rates is that mean multiplier."""
     start_us = CONFIG.end_us - QUARTER_HOLDOUT.starts_days_before_end * DAY_US
+    tour_us = CONFIG.end_us - WELCOME_TOUR_SHIPS_DAYS_BEFORE_END * DAY_US
     stop_us = CONFIG.end_us - ONBOARDING_CHECKLIST.stops_days_before_end * DAY_US
     aha: dict[str, list[int]] = {"holdout": [], "general": []}
-    with_checklist = 0
+    multipliers = 0.0
     for unit, events in events_by_user.items():
         signup = next(t for t, name, _ in events if name == "signed_up")
         seen = signup + SECOND_US
@@ -78,12 +85,11 @@ def _brute_force(events_by_user) -> tuple[dict[str, list[int]], float]:
             name == "document_created" and seen <= t < seen + AHA_WINDOW_US for t, name, _ in events
         )
         aha[arm].append(int(first_doc))
-        if arm == "general" and (
-            signup >= stop_us or ONBOARDING_CHECKLIST.variant_of(unit) == "checklist"
-        ):
-            with_checklist += 1
-    planted = (CHECKLIST_AHA_7D_MULTIPLIER - 1) * with_checklist / len(aha["general"])
-    return aha, planted
+        if arm == "general":
+            tour = WELCOME_TOUR_AHA_7D_MULTIPLIER if signup >= tour_us else 1.0
+            checklist = signup >= stop_us or ONBOARDING_CHECKLIST.variant_of(unit) == "checklist"
+            multipliers += tour * (CHECKLIST_AHA_7D_MULTIPLIER if checklist else 1.0)
+    return aha, multipliers / len(aha["general"]) - 1
 
 
 def test_the_demo_holdout_report_measures_the_planted_cumulative_impact(loaded, events_by_user):
@@ -109,14 +115,18 @@ def test_the_demo_holdout_report_measures_the_planted_cumulative_impact(loaded, 
     for arm in HoldoutUnit.objects.filter(holdout=holdout).values_list("arm", flat=True):
         counts[arm] += 1
     assert stats.binomtest(counts["holdout"], sum(counts.values()), 0.10).pvalue > 0.01
-    # The interval covers the planted lift (about +8 %: half the run's users and everyone
-    # after it got +15 %).
-    assert 0.07 < planted < 0.10
-    assert aha["ci_low"] < planted < aha["ci_high"]
+    # The interval covers the planted lift (about +35 %: everyone got the tour's +25 %, and
+    # half the run's users and everyone after it the checklist's +15 % on top) and excludes
+    # zero: the holdout detects the quarter's shipped changes.
+    assert 0.33 < planted < 0.37
+    assert 0 < aha["ci_low"] < planted < aha["ci_high"]
     assert aha["lift"] == pytest.approx(
         (sum(general) / len(general)) / (sum(held) / len(held)) - 1, rel=1e-9
     )
     assert any(line.startswith(f"  {QUARTER_HOLDOUT.key}: Aha") for line in loaded.say)
+    assert f"  {QUARTER_HOLDOUT.key}: shipped to everyone else: the welcome tour" in "\n".join(
+        loaded.say
+    )
 
 
 def test_held_out_users_are_never_exposed_and_the_experiments_show_no_mismatch(loaded):

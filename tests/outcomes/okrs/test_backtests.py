@@ -86,23 +86,27 @@ def test_the_backtest_error_on_the_demo_data_is_within_range(demo, workspace):
     start, end = workspace_data_span(workspace=workspace)
     results = [key_result_history_backtest(key_result=kr, start=start, end=end) for kr in demo]
 
-    for result in results:
+    for key_result, result in zip(demo, results, strict=True):
+        stepped = key_result.title == "Raise 7-day Aha"
         n = len(result.series)
         assert n >= 20  # 180 days less the first cohort's 35: about 21 weeks
         # Every origin with ≥ MIN_POINTS values forecasts every later week up to 13 ahead.
         expected = sum(min(13, n - origin) for origin in range(MIN_POINTS, n))
         assert result.overall.pairs == expected
         # A few points of error on rates near 45% and 27%, about what the last value alone
-        # gets wrong (the series mostly wander), within 2 percentage points of it.
-        assert 0.005 < result.overall.mae < 0.06
+        # gets wrong (the series mostly wander), within 2 percentage points of it. Aha steps up
+        # by about a quarter (45 % to 65 %) when the welcome tour ships, 84 days before the end
+        # (docs/demo-data.md): no forecast from the weeks before sees a ship coming, so its
+        # errors are several times larger (about 10 pp), and the last value's just as large.
+        assert 0.005 < result.overall.mae < (0.12 if stepped else 0.06)
         assert result.overall.mae < result.overall.naive_mae + 0.02
-        assert 0.01 < result.overall.mape < 0.2
+        assert 0.01 < result.overall.mape < (0.25 if stepped else 0.2)
         assert result.by_horizon[1].mae < result.by_horizon[8].mae
     pooled_covered = sum(p.covered for r in results for p in r.pairs)
     pooled = sum(len(r.pairs) for r in results)
     # 80% intervals: honest within the noise of ~260 strongly dependent forecasts.
     assert 0.6 <= pooled_covered / pooled <= 0.95
-    # The damped trend alone would forecast these wandering series worse (docs/outcomes.md).
+    # The damped trend alone would forecast these series worse (docs/outcomes.md).
     assert sum(r.damped_trend.mae for r in results) > sum(r.overall.mae for r in results)
 
     out = io.StringIO()
@@ -117,7 +121,7 @@ def test_the_backtest_error_on_the_demo_data_is_within_range(demo, workspace):
         text,
     )
     assert pooled is not None, text
-    assert 0.5 < float(pooled.group(2)) < 6
+    assert 0.5 < float(pooled.group(2)) < 8
     assert 60 <= int(pooled.group(4)) <= 95
     assert text.count("13 weeks ahead") == 2
 
