@@ -63,10 +63,11 @@ from plg_platform.errors import ValidationFailed
 PARTIAL_DIALECTS = ("sqlite", "postgres", "duckdb")
 MAX_LOOKBACK_DAYS = 60
 # How many settled days pile up before they are folded into the units' components. Folding
-# updates a row per unit with events in those days: cheap on a row store every day (and the
-# statistics statement then reads only the last days), dear on a columnar one, where each
-# UPDATE rewrites its columns' segments; DuckDB folds weekly and reads up to a week more of
-# day rows per statistics statement instead.
+# updates a row per unit with events in those days: on PostgreSQL and SQLite every day (the
+# statistics statement then reads only the last days); DuckDB folds weekly and reads up to a
+# week more of day rows per statistics statement. Since its fold is staged
+# (``PartialStatements.fold_days``) it costs DuckDB ~0.1 s, and daily folding measured the same
+# as weekly on the incremental benchmark (ratio 1.14 against 1.13, both under load).
 FOLD_AFTER_DAYS = {"duckdb": 7}
 # A scope's day fingerprint after ``partials_invalidate``: it matches no definitions.
 REBUILD_ASKED = "rebuild asked"
@@ -386,7 +387,8 @@ def _fold(sql: PartialStatements, engine: Engine, frozen_day: int, settled_day: 
     if settled_day - frozen_day < FOLD_AFTER_DAYS.get(engine.dialect, 1):
         return frozen_day
     for chunk in range(sql.layout.chunks):
-        _run(engine, sql.fold_days(chunk, frozen_day, settled_day))
+        for statement in sql.fold_days(chunk, frozen_day, settled_day):
+            _run(engine, statement)
     return settled_day
 
 

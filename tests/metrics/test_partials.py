@@ -499,4 +499,7 @@ def test_duckdb_keeps_the_partials_beside_its_events(workspace, raw, population,
     assert modes == ["rebuild"] + ["incremental"] * 9
     assert refresh.report()["engine"].startswith("DuckDB")
     assert len(frozen) == 2  # folded once, after a week
+    # The fold's staged sums (a temporary table) are dropped once folded.
+    staged = "SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'metrics_partial_fold'"
+    assert engine.execute(staged, {}) == [(0,)]
     _assert_brute_force(stats, raw, population, covariate_days=covariate_days)

@@ -39,6 +39,9 @@ from metrics.engine.time_units import DAY_US
 # Whose events a statement reads: the stored units, the new ones (marked ``rebuild``), or the
 # population's (to count what the statement over all events reads).
 UnitSet = Literal["stored", "new", "population"]
+# DuckDB stages a fold's per-unit sums here (``fold_days``): a temporary table, the
+# connection's own, dropped after the UPDATE and with the transaction on failure.
+FOLD_STAGE = "metrics_partial_fold"
 
 
 @dataclass(frozen=True)
@@ -468,13 +471,35 @@ class PartialStatements(MetricCompiler):
         return self._render(self._insert(DAY_TABLE, DAY_COLUMNS, select))
 
     # --- components from day rows -------------------------------------------------------------
-    def fold_days(self, chunk: int, from_day: int, to_day: int) -> Statement:
+    def fold_days(self, chunk: int, from_day: int, to_day: int) -> tuple[Statement, ...]:
         """Add the day rows of slices [from_day, to_day), settled now, to the stored
-        components of row ``chunk`` of their units."""
+        components of row ``chunk`` of their units.
+
+        One UPDATE over the per-unit sums of those day rows; on DuckDB the sums are staged in
+        a temporary table first (``FOLD_STAGE``): its UPDATE over a subquery that reads the
+        day table runs 10-15x slower than over a table (1.7-2.0 s against 0.10-0.13 s for
+        99,294 of 200,000 units, measured on the incremental benchmark's store).
+        """
+        newer = self._fold_sums(chunk, from_day, to_day)
+        if self.dialect != "duckdb":
+            return (self._fold_update(chunk, newer.subquery("nw")),)
+        stage = exp.Create(
+            this=exp.to_table(FOLD_STAGE),
+            kind="TABLE",
+            replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            expression=newer,
+        )
+        staged = self._render(stage)
+        self._fresh()
+        update = self._fold_update(chunk, exp.to_table(FOLD_STAGE).as_("nw"))
+        return staged, update, Statement(sql=f"DROP TABLE {FOLD_STAGE}", params={})
+
+    def _fold_sums(self, chunk: int, from_day: int, to_day: int) -> exp.Select:
+        """Per unit, the components of row ``chunk`` over the day rows of [from_day, to_day)."""
         self._fresh()
         first = chunk * WIDTH
         indexes = range(first, min(first + WIDTH, len(self.layout.components)))
-        target = UNIT_TABLE
         stored = {i: col(position(i)[1], "su") for i in indexes}
         aggregates = []
         for i in indexes:
@@ -493,13 +518,19 @@ class PartialStatements(MetricCompiler):
                 exp.to_table(UNIT_TABLE).as_("su"),
                 on=self._stored_unit("su", chunk, col("unit_id", "d")),
             )
-        newer = newer.where(
+        return newer.where(
             and_(
                 self._scope("d"),
                 exp.GTE(this=col("slice_day", "d"), expression=self.params.bind(from_day)),
                 exp.LT(this=col("slice_day", "d"), expression=self.params.bind(to_day)),
             )
         ).group_by(*keys)
+
+    def _fold_update(self, chunk: int, newer: exp.Expr) -> Statement:
+        """The UPDATE adding ``newer`` (alias ``nw``: a unit and its sums) to row ``chunk``."""
+        first = chunk * WIDTH
+        indexes = range(first, min(first + WIDTH, len(self.layout.components)))
+        target = UNIT_TABLE
         updates = {
             position(i)[1]: combine(
                 self.layout.components[i].kind,
@@ -521,7 +552,7 @@ class PartialStatements(MetricCompiler):
                 exp.EQ(this=exp.column("chunk", table=target), expression=num(chunk)),
             ),
         )
-        update.set("from_", exp.From(this=newer.subquery("nw")))
+        update.set("from_", exp.From(this=newer))
         return self._render(update)
 
     def register_marked(self, frozen_day: int, *, from_events: bool) -> Statement:
