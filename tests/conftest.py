@@ -7,6 +7,7 @@ skipped" into a failure, so CI can never pass by skipping what it is meant to te
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -129,6 +130,18 @@ def celery_worker_process(transactional_db, tmp_path):
     require_or_skip(broker_available(), "Celery broker")
     with running_worker(tmp_path) as worker:
         yield worker
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``sc://127.0.0.1:<port>`` of a real Spark Connect server (tests/spark_connect.py),
+    started on first use and stopped, JVM and all, at the end of the test session."""
+    from tests.spark_connect import missing, running_connect_server
+
+    lacking = missing()
+    require_or_skip(not lacking, lacking or "Spark Connect")
+    with running_connect_server(tmp_path_factory.mktemp("spark-connect")) as server:
+        yield server.url
 
 
 @pytest.fixture

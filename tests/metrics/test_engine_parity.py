@@ -3,9 +3,10 @@
 The seeded events of tests/metrics/reference.py (window edges, a daylight-saving change,
 duplicates, wrong JSON types, events after the cut-off) go into the app database (SQLite or
 PostgreSQL, through real ingestion) and into our event store in DuckDB, ClickHouse (chdb, the
-real engine in-process) and Spark (local mode); each engine's sufficient statistics must equal
-the brute-force reference to 1e-9 relative, for every metric type, segments, cohort buckets,
-CUPED covariates, account units, and a warehouse exposure table.
+real engine in-process), Spark (local mode) and a real Spark Connect server (another process,
+reached over gRPC as production reaches Spark Connect or Databricks); each engine's sufficient
+statistics must equal the brute-force reference to 1e-9 relative, for every metric type,
+segments, cohort buckets, CUPED covariates, account units, and a warehouse exposure table.
 
 The columnar stores are loaded once per module (Spark costs seconds per statement): every
 statement here computes all fourteen metrics at once.
@@ -13,10 +14,12 @@ statement here computes all fourteen metrics at once.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +33,7 @@ from metrics.engine.populations import ExposurePopulation, FirstSeenPopulation
 from metrics.engine.quantiles import compile_quantile, statement_levels
 from metrics.engine.time_units import DAY_US
 from metrics.engines.app_db import AppDatabaseEngine
-from metrics.engines.base import Engine, EngineError
+from metrics.engines.base import Engine, EngineError, scan_collect
 from metrics.engines.store import (
     create_store,
     event_table,
@@ -58,8 +61,13 @@ from tests.metrics.reference import (
 RAW, PLANS = generate_events(seed=20261124)
 STORE_WORKSPACE = 7
 OTHER_WORKSPACE = 8  # the same events under another workspace: must never count
-ENGINES = ["app", "duckdb", "chdb", pytest.param("spark", marks=pytest.mark.spark)]
-COLUMNAR = ["duckdb", "chdb", pytest.param("spark", marks=pytest.mark.spark)]
+SPARK = [
+    pytest.param("spark", marks=pytest.mark.spark),
+    pytest.param("spark_connect", marks=pytest.mark.spark),
+]
+ENGINES = ["app", "duckdb", "chdb", *SPARK]
+COLUMNAR = ["duckdb", "chdb", *SPARK]
+STORE_TABLES = ("plg_platform_event", "plg_platform_person", "wh_exposures")
 
 
 def _traits(unit: str, plan: str) -> dict[str, str]:
@@ -80,7 +88,7 @@ def _event_rows(workspace_id: int) -> list[tuple[Any, ...]]:
     ]
 
 
-def _open(name: str, tmp: Any) -> Engine:
+def _open(name: str, tmp: Any, request: pytest.FixtureRequest) -> Engine:
     if name == "duckdb":
         from metrics.engines.duckdb import DuckDBEngine
 
@@ -89,20 +97,27 @@ def _open(name: str, tmp: Any) -> Engine:
         from metrics.engines.clickhouse import ChdbEngine
 
         return ChdbEngine(path=str(tmp / "chdb"))
-    require_or_skip(shutil.which("java") is not None, "Java 17 for Spark (openjdk-17-jre)")
     from metrics.engines.spark import SparkEngine
 
+    if name == "spark_connect":
+        return SparkEngine(remote=request.getfixturevalue("spark_connect_url"))
+    require_or_skip(shutil.which("java") is not None, "Java 17 for Spark (openjdk-17-jre)")
     return SparkEngine(master="local[2]")
 
 
 @pytest.fixture(scope="module")
-def columnar_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def columnar_stores(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """Engines opened and loaded on first use, closed at the end of the module."""
     opened: dict[str, Any] = {}
 
     def get(name: str) -> tuple[Engine, dict[str, int]]:
         if name not in opened:
-            engine = _open(name, tmp_path_factory.mktemp(name))
+            engine = _open(name, tmp_path_factory.mktemp(name), request)
+            if name == "spark_connect":  # one server per test session: whoever used it before
+                for table in STORE_TABLES:
+                    engine.command(f"DROP TABLE IF EXISTS {table}")
             create_store(engine)
             batch = event_table(_event_rows(STORE_WORKSPACE))
             added = {
@@ -418,20 +433,87 @@ def test_quantile_metrics_come_back_through_the_runner_beside_the_others(engine_
         assert s.quantile.n_star is None  # fewer than 100 values: no band
 
 
-@pytest.mark.spark
+@pytest.mark.parametrize("name", SPARK)
 def test_a_spark_statement_that_runs_too_long_is_stopped_and_the_session_still_works(
-    tmp_path,
+    name: str, tmp_path, request: pytest.FixtureRequest
 ) -> None:
-    """Spark has no statement timeout: the engine cancels the statement's jobs by their tag."""
-    engine = _open("spark", tmp_path)
+    """Spark has no statement timeout: the engine cancels the statement's jobs by their tag
+    (a job tag in a local session, a session tag on Spark Connect)."""
+    engine = _open(name, tmp_path, request)
     engine.timeout_seconds = 3.0
     endless = "SELECT SUM(hash(id)) FROM range(0, 1000000000000, 1, 8)"
     with pytest.raises(EngineError) as raised:  # 10^12 rows: hours, unless it is cancelled
         engine.execute(endless, {})
     assert raised.value.kind == "timeout"
-    assert str(raised.value) == (
-        "Spark local[2]: the statement ran longer than 3 s and was stopped"
-    )
+    where = engine.remote or "local[2]"
+    assert str(raised.value) == f"Spark {where}: the statement ran longer than 3 s and was stopped"
     engine.timeout_seconds = 300.0
     assert engine.execute("SELECT COUNT(*) FROM range(0, 1000)", {}) == [(1000,)]
-    assert not engine.session.sparkContext.getJobTags()
+    if name == "spark_connect":
+        assert not engine.session.getTags()
+    else:
+        assert not engine.session.sparkContext.getJobTags()
+
+
+@pytest.mark.spark
+def test_a_local_spark_session_and_a_spark_connect_session_live_side_by_side(
+    columnar_stores,
+) -> None:
+    """pyspark keeps one session of each kind per process, and its shared builder would
+    refuse Connect beside a local session (or switch the whole process to Connect): the
+    engine opens Connect sessions with the Connect client's own builder, so both kinds work
+    in one process, each with its own tables."""
+    from pyspark.sql.utils import is_remote
+
+    from metrics.engines.spark import SparkEngine
+
+    local, _ = columnar_stores["get"]("spark")
+    connect, _ = columnar_stores["get"]("spark_connect")
+    assert type(local.session).__module__ == "pyspark.sql.session"
+    assert type(connect.session).__module__ == "pyspark.sql.connect.session"
+    assert not is_remote()  # the process stays local: a local session can still start
+    assert SparkEngine(remote=connect.remote).session is connect.session  # reused
+    for engine, side in ((local, "local"), (connect, "connect")):
+        engine.command(f"CREATE OR REPLACE TEMP VIEW whose_session AS SELECT '{side}' AS side")
+    assert local.execute("SELECT side FROM whose_session", {}) == [("local",)]
+    assert connect.execute("SELECT side FROM whose_session", {}) == [("connect",)]
+
+
+@pytest.mark.spark
+def test_spark_connect_reports_the_rows_and_bytes_its_statements_scan(columnar_stores) -> None:
+    """A Connect server sends each statement's plan metrics with its rows: what its table
+    scans read is counted, as ClickHouse servers report theirs."""
+    engine, _ = columnar_stores["get"]("spark_connect")
+    with scan_collect() as stats:
+        rows = engine.execute(
+            "SELECT COUNT(*), SUM(timestamp_us) FROM plg_platform_event WHERE workspace_id = :ws",
+            {"ws": STORE_WORKSPACE},
+        )
+    assert int(rows[0][0]) == len(RAW)
+    assert stats.statements == 1
+    assert stats.rows_read is not None
+    assert len(RAW) <= stats.rows_read <= 2 * len(RAW)  # both workspaces' rows, less any skipped
+    assert stats.bytes_read is not None
+    assert stats.bytes_read > 0
+    with scan_collect() as stats:
+        engine.execute("SELECT 1", {})  # no table read: nothing to say
+    assert (stats.rows_read, stats.bytes_read) == (None, None)
+
+
+@pytest.mark.filterwarnings("ignore:.*RETRIES_EXCEEDED:UserWarning")
+def test_an_unreachable_spark_connect_server_is_reported_in_seconds() -> None:
+    """The Connect client retries an unavailable server for over ten minutes by default;
+    opening a session gives up after a few seconds and names the server."""
+    from tests.spark_connect import free_port
+
+    require_or_skip(importlib.util.find_spec("grpc") is not None, "grpcio (pyspark[connect])")
+    from metrics.engines.spark import SparkEngine
+
+    url = f"sc://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    with pytest.raises(EngineError) as raised:
+        SparkEngine(remote=url)
+    assert time.monotonic() - started < 30
+    assert raised.value.kind == "unreachable"
+    assert str(raised.value).startswith(f"Spark {url}: unreachable: failed to connect")
+    assert str(raised.value).endswith("Connection refused")

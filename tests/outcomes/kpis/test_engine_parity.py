@@ -3,7 +3,8 @@
 The same events (the generated KPI data across the spring daylight-saving change in Berlin,
 plus the success-moment data; each delivered with retries that repeat insert ids, inside the
 batch and in a later one) are stored in the app database (SQLite or PostgreSQL) and in DuckDB
-(in memory), chdb (a temporary folder) and Spark (local), beside another workspace's copy.
+(in memory), chdb (a temporary folder), Spark (local) and a real Spark Connect server (another
+process, over gRPC), beside another workspace's copy.
 Every KPI family (activity and stickiness, adoption, signup cohorts with retention 1/7/30,
 activation, time to value and success moments, the weekly retention table, NPS and CES, MRR,
 PQLs and feature requests) computed on each engine equals the brute-force reference and the
@@ -314,12 +315,32 @@ def spark_engine(spark_session_engine: Any) -> Engine:
     return spark_session_engine
 
 
+@pytest.fixture(scope="module")
+def spark_connect_session_engine(spark_connect_url: str) -> Iterator[Engine]:
+    """A session on the test session's Spark Connect server (tests/spark_connect.py), whose
+    warehouse folder is on this machine too."""
+    from metrics.engines.spark import SparkEngine
+
+    engine = SparkEngine(remote=spark_connect_url)
+    yield engine
+    _drop_spark_store(engine)
+
+
+@pytest.fixture
+def spark_connect_engine(spark_connect_session_engine: Any) -> Engine:
+    _drop_spark_store(spark_connect_session_engine)
+    return spark_connect_session_engine
+
+
 # Spark runs a statement in seconds even on small data: it runs the families three at a time
 # (the daily cohorts add about 15 s to its ~90 s on this 2-core machine).
 ENGINES = [
     pytest.param("duckdb_engine", ("day", "week"), 1, id="duckdb"),
     pytest.param("chdb_engine", ("day", "week"), 1, id="chdb"),
     pytest.param("spark_engine", ("day", "week"), 3, id="spark", marks=pytest.mark.spark),
+    pytest.param(
+        "spark_connect_engine", ("day", "week"), 3, id="spark_connect", marks=pytest.mark.spark
+    ),
 ]
 
 
